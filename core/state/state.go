@@ -1,0 +1,121 @@
+// Package state defines the task and workflow-step state machines of Tasker Core:
+// the six states, the legal transitions between them, and the lifecycle event each
+// transition publishes. It is pure Go: persistence (compare-and-swap on the current
+// state, the audit trail) lives in core/store, which asks this package what is legal.
+package state
+
+import (
+	"fmt"
+	"slices"
+)
+
+// State is the lifecycle state of a task or a workflow step. Tasks and steps use the
+// same words.
+type State string
+
+// The states shared by tasks and steps. A task or step with no transition row is Pending.
+const (
+	Pending          State = "pending"
+	InProgress       State = "in_progress"
+	Complete         State = "complete"
+	Error            State = "error"
+	Cancelled        State = "cancelled"
+	ResolvedManually State = "resolved_manually"
+)
+
+// All lists every state in a stable order.
+var All = []State{Pending, InProgress, Complete, Error, Cancelled, ResolvedManually}
+
+// Valid reports whether s is one of the six states.
+func (s State) Valid() bool { return slices.Contains(All, s) }
+
+// Parse converts a string into a State, refusing unknown words.
+func Parse(s string) (State, error) {
+	st := State(s)
+	if !st.Valid() {
+		return "", fmt.Errorf("unknown state %q (want one of %v)", s, All)
+	}
+	return st, nil
+}
+
+// Satisfies reports whether a parent in state s lets its children run: complete or
+// resolved_manually.
+func (s State) Satisfies() bool { return s == Complete || s == ResolvedManually }
+
+// Terminal reports whether no further work happens in state s without an operator.
+func (s State) Terminal() bool {
+	return s == Complete || s == Cancelled || s == ResolvedManually
+}
+
+// Machine is one of the two state machines.
+type Machine struct {
+	kind  string
+	legal map[State][]State
+}
+
+// Task is the task state machine (REFERENCE §2).
+var Task = Machine{kind: "task", legal: map[State][]State{
+	Pending:          {InProgress, Cancelled, Error},
+	InProgress:       {Complete, Error, Cancelled, Pending},
+	Error:            {Pending, ResolvedManually},
+	Complete:         {Cancelled},
+	ResolvedManually: {Cancelled},
+}}
+
+// Step is the workflow-step state machine (REFERENCE §2). error→pending is the
+// explicit, audited retry path.
+var Step = Machine{kind: "step", legal: map[State][]State{
+	Pending:    {InProgress, Error, Cancelled, ResolvedManually},
+	InProgress: {Complete, Error, Cancelled},
+	Error:      {Pending, ResolvedManually},
+}}
+
+// Kind is "task" or "step".
+func (m Machine) Kind() string { return m.kind }
+
+// Targets returns the states reachable from `from` in one transition.
+func (m Machine) Targets(from State) []State { return slices.Clone(m.legal[from]) }
+
+// Can reports whether from→to is a legal transition. A transition to the state a
+// row is already in is never legal.
+func (m Machine) Can(from, to State) bool {
+	return from != to && slices.Contains(m.legal[from], to)
+}
+
+// Check returns nil when from→to is legal and an *IllegalTransitionError otherwise.
+func (m Machine) Check(from, to State) error {
+	if !to.Valid() {
+		return &IllegalTransitionError{Kind: m.kind, From: from, To: to, Reason: "unknown target state"}
+	}
+	if !m.Can(from, to) {
+		reason := "not a legal transition"
+		if from == to {
+			reason = "already in that state"
+		}
+		return &IllegalTransitionError{Kind: m.kind, From: from, To: to, Reason: reason}
+	}
+	return nil
+}
+
+// Pairs lists every legal (from, to) pair, for tests and documentation.
+func (m Machine) Pairs() [][2]State {
+	var out [][2]State
+	for _, from := range All {
+		for _, to := range m.legal[from] {
+			out = append(out, [2]State{from, to})
+		}
+	}
+	return out
+}
+
+// IllegalTransitionError reports a transition the state machine does not allow.
+type IllegalTransitionError struct {
+	Kind   string // "task" or "step"
+	From   State
+	To     State
+	Reason string
+}
+
+func (e *IllegalTransitionError) Error() string {
+	return fmt.Sprintf("illegal %s transition %s -> %s: %s", e.Kind, e.From, e.To, e.Reason)
+}

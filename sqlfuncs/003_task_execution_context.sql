@@ -1,0 +1,89 @@
+-- Task execution context (REFERENCE §4): readiness aggregated per task, with the
+-- decision table's execution_status and recommended_action.
+CREATE TYPE tasker_task_execution_context_row AS (
+    task_id bigint,
+    named_task_id integer,
+    status text,
+    total_steps integer,
+    pending_steps integer,
+    in_progress_steps integer,
+    completed_steps integer,
+    failed_steps integer,
+    ready_steps integer,
+    execution_status text,
+    recommended_action text,
+    completion_percentage numeric(5, 2),
+    health_status text,
+    permanently_blocked_steps integer,
+    cancelled_steps integer,
+    next_retry_at timestamptz,
+    correlation_id uuid
+);
+
+CREATE FUNCTION tasker_task_execution_contexts(task_ids bigint[], as_of timestamptz)
+RETURNS SETOF tasker_task_execution_context_row
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+WITH r AS (
+    SELECT * FROM tasker_step_readiness(task_ids, NULL, as_of)
+),
+agg AS (
+    SELECT r.task_id,
+           count(*)::integer AS total,
+           count(*) FILTER (WHERE r.current_state = 'pending')::integer AS pending,
+           count(*) FILTER (WHERE r.current_state = 'in_progress')::integer AS in_progress,
+           count(*) FILTER (WHERE r.current_state IN ('complete', 'resolved_manually'))::integer AS completed,
+           count(*) FILTER (WHERE r.current_state = 'error')::integer AS failed,
+           count(*) FILTER (WHERE r.current_state = 'cancelled')::integer AS cancelled,
+           count(*) FILTER (WHERE r.ready_for_execution)::integer AS ready,
+           count(*) FILTER (WHERE r.current_state = 'error' AND NOT r.retry_eligible)::integer AS blocked,
+           min(r.next_retry_at) FILTER (WHERE r.reason = 'backoff') AS next_retry_at
+    FROM r GROUP BY r.task_id
+)
+SELECT t.task_id, t.named_task_id,
+       COALESCE(tt.to_state, 'pending')::text AS status,
+       COALESCE(a.total, 0), COALESCE(a.pending, 0), COALESCE(a.in_progress, 0),
+       COALESCE(a.completed, 0), COALESCE(a.failed, 0), COALESCE(a.ready, 0),
+       CASE
+           WHEN COALESCE(a.ready, 0) > 0 THEN 'has_ready_steps'
+           WHEN COALESCE(a.in_progress, 0) > 0 THEN 'processing'
+           WHEN COALESCE(a.blocked, 0) > 0 THEN 'blocked_by_failures'
+           WHEN COALESCE(a.total, 0) > 0 AND a.completed = a.total THEN 'all_complete'
+           ELSE 'waiting_for_dependencies'
+       END AS execution_status,
+       CASE
+           WHEN COALESCE(a.ready, 0) > 0 THEN 'execute_ready_steps'
+           WHEN COALESCE(a.in_progress, 0) > 0 THEN 'wait_for_completion'
+           WHEN COALESCE(a.blocked, 0) > 0 THEN 'handle_failures'
+           WHEN COALESCE(a.total, 0) > 0 AND a.completed = a.total THEN 'finalize_task'
+           ELSE 'wait_for_dependencies'
+       END AS recommended_action,
+       CASE WHEN COALESCE(a.total, 0) = 0 THEN 0.00
+            ELSE round(a.completed::numeric * 100 / a.total, 2)
+       END::numeric(5, 2) AS completion_percentage,
+       CASE
+           WHEN a.total IS NULL THEN 'unknown'
+           WHEN a.failed = 0 THEN 'healthy'
+           WHEN a.blocked > 0 AND a.ready = 0 THEN 'blocked'
+           WHEN a.blocked = 0 THEN 'recovering'
+           ELSE 'unknown'
+       END AS health_status,
+       COALESCE(a.blocked, 0), COALESCE(a.cancelled, 0), a.next_retry_at,
+       t.correlation_id
+FROM tasker_tasks t
+LEFT JOIN agg a ON a.task_id = t.task_id
+LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+WHERE t.task_id = ANY (task_ids)
+ORDER BY t.task_id
+$$;
+
+CREATE FUNCTION get_task_execution_context(input_task_id bigint, as_of timestamptz DEFAULT NULL)
+RETURNS SETOF tasker_task_execution_context_row
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT * FROM tasker_task_execution_contexts(ARRAY[input_task_id], as_of)
+$$;
+
+CREATE FUNCTION get_task_execution_contexts_batch(input_task_ids bigint[], as_of timestamptz DEFAULT NULL)
+RETURNS SETOF tasker_task_execution_context_row
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT * FROM tasker_task_execution_contexts(input_task_ids, as_of)
+$$;
