@@ -1,0 +1,224 @@
+// Package store is Tasker Core's persistence layer on PostgreSQL (pgx/v5): task
+// creation from a spec, step and task transitions with compare-and-swap on the
+// current state and an append-only audit trail, and the reads the orchestration
+// needs. It is the only package that sends SQL from Go, besides the typed function
+// wrappers of package sqlfuncs that it re-exports through methods.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskercore/tasker-core/core/backoff"
+	"github.com/taskercore/tasker-core/core/dag"
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/readiness"
+	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/sqlfuncs"
+)
+
+// Store reads and writes workflows in one PostgreSQL schema.
+type Store struct {
+	pool   *pgxpool.Pool
+	policy backoff.Policy
+}
+
+// New returns a Store over pool. policy is the retry policy this process uses;
+// SyncRetryPolicy writes it where the SQL readiness functions read it.
+func New(pool *pgxpool.Pool, policy backoff.Policy) *Store {
+	return &Store{pool: pool, policy: policy}
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Policy returns the retry policy the store was made with.
+func (s *Store) Policy() backoff.Policy { return s.policy }
+
+// SyncRetryPolicy validates the store's retry policy and writes it to the
+// tasker_retry_policies row that SQL readiness reads, so Go and SQL apply one rule.
+func (s *Store) SyncRetryPolicy(ctx context.Context) error {
+	if err := s.policy.Validate(); err != nil {
+		return errs.Wrap(errs.Configuration, err, "retry policy")
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO tasker_retry_policies (name, strategy, base_seconds, multiplier, cap_seconds, jitter, updated_at)
+		VALUES ('default', $1, $2, $3, $4, $5, now())
+		ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy, base_seconds = EXCLUDED.base_seconds,
+			multiplier = EXCLUDED.multiplier, cap_seconds = EXCLUDED.cap_seconds, jitter = EXCLUDED.jitter,
+			updated_at = now()
+		WHERE (tasker_retry_policies.strategy, tasker_retry_policies.base_seconds, tasker_retry_policies.multiplier,
+		       tasker_retry_policies.cap_seconds, tasker_retry_policies.jitter)
+		   IS DISTINCT FROM (EXCLUDED.strategy, EXCLUDED.base_seconds, EXCLUDED.multiplier, EXCLUDED.cap_seconds, EXCLUDED.jitter)`,
+		string(s.policy.Strategy), s.policy.BaseSeconds, s.policy.Multiplier, s.policy.CapSeconds, s.policy.Jitter)
+	return dbErr(err, "sync retry policy")
+}
+
+// StoredRetryPolicy reads the policy row SQL readiness uses.
+func (s *Store) StoredRetryPolicy(ctx context.Context) (backoff.Policy, error) {
+	var p backoff.Policy
+	var strategy string
+	err := s.pool.QueryRow(ctx, `SELECT strategy, base_seconds, multiplier, cap_seconds, jitter
+		FROM tasker_retry_policies WHERE name = 'default'`).Scan(&strategy, &p.BaseSeconds, &p.Multiplier, &p.CapSeconds, &p.Jitter)
+	p.Strategy = backoff.Strategy(strategy)
+	return p, dbErr(err, "read retry policy")
+}
+
+// StepReadiness returns the readiness of a task's steps (all when stepIDs is nil)
+// at asOf (now when nil), with the reason each step is or is not ready.
+func (s *Store) StepReadiness(ctx context.Context, taskID int64, stepIDs []int64, asOf *time.Time) ([]sqlfuncs.StepReadiness, error) {
+	if err := s.requireTask(ctx, taskID); err != nil {
+		return nil, err
+	}
+	return sqlfuncs.StepReadinessStatus(ctx, s.pool, taskID, stepIDs, asOf)
+}
+
+// ReadySteps returns the steps of a task that can run now (asOf nil) or at asOf.
+func (s *Store) ReadySteps(ctx context.Context, taskID int64, asOf *time.Time) ([]sqlfuncs.StepReadiness, error) {
+	all, err := s.StepReadiness(ctx, taskID, nil, asOf)
+	if err != nil {
+		return nil, err
+	}
+	ready := all[:0]
+	for _, r := range all {
+		if r.ReadyForExecution {
+			ready = append(ready, r)
+		}
+	}
+	return ready, nil
+}
+
+// ExecutionContext returns the task's execution context (REFERENCE §4).
+func (s *Store) ExecutionContext(ctx context.Context, taskID int64, asOf *time.Time) (sqlfuncs.TaskExecutionContext, error) {
+	return sqlfuncs.GetTaskExecutionContext(ctx, s.pool, taskID, asOf)
+}
+
+// DependencyLevels returns calculate_dependency_levels for the task.
+func (s *Store) DependencyLevels(ctx context.Context, taskID int64) (map[int64]int, error) {
+	if err := s.requireTask(ctx, taskID); err != nil {
+		return nil, err
+	}
+	return sqlfuncs.DependencyLevels(ctx, s.pool, taskID)
+}
+
+// TaskGraph loads a task's steps and edges as a dag.Graph (node names are step names).
+func (s *Store) TaskGraph(ctx context.Context, taskID int64) (*dag.Graph, error) {
+	if err := s.requireTask(ctx, taskID); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT ws.workflow_step_id, ns.name FROM tasker_workflow_steps ws
+		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+		WHERE ws.task_id = $1 ORDER BY ws.workflow_step_id`, taskID)
+	if err != nil {
+		return nil, dbErr(err, "load steps")
+	}
+	g := dag.New()
+	var id int64
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { return g.AddNode(id, name) }); err != nil {
+		return nil, dbErr(err, "load steps")
+	}
+	rows, err = s.pool.Query(ctx, `
+		SELECT e.from_step_id, e.to_step_id FROM tasker_workflow_step_edges e
+		JOIN tasker_workflow_steps c ON c.workflow_step_id = e.to_step_id
+		WHERE c.task_id = $1`, taskID)
+	if err != nil {
+		return nil, dbErr(err, "load edges")
+	}
+	var from, to int64
+	if _, err := pgx.ForEachRow(rows, []any{&from, &to}, func() error {
+		if err := g.AddEdge(from, to); err != nil {
+			return errs.Wrap(errs.Validation, err, "edge %d->%d", from, to)
+		}
+		return nil
+	}); err != nil {
+		return nil, dbErr(err, "load edges")
+	}
+	return g, nil
+}
+
+// AnalyzeDependencies loads the task's graph and analyses it in Go.
+func (s *Store) AnalyzeDependencies(ctx context.Context, taskID int64) (dag.Analysis, error) {
+	g, err := s.TaskGraph(ctx, taskID)
+	if err != nil {
+		return dag.Analysis{}, err
+	}
+	return g.Analyze(), nil
+}
+
+func (s *Store) requireTask(ctx context.Context, taskID int64) error {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tasker_tasks WHERE task_id = $1)`, taskID).Scan(&ok); err != nil {
+		return dbErr(err, "find task")
+	}
+	if !ok {
+		return errs.New(errs.NotFound, map[string]any{"task_id": taskID}, "task %d not found", taskID)
+	}
+	return nil
+}
+
+// dbErr types a database error; typed errors and nil pass through unchanged.
+func dbErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var typed *errs.Error
+	if errors.As(err, &typed) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Wrap(errs.NotFound, err, "%s", what)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errs.Wrap(errs.Timeout, err, "%s", what)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "57014" { // query_canceled: statement_timeout
+		return errs.Wrap(errs.Timeout, err, "%s", what)
+	}
+	return errs.Wrap(errs.Database, err, "%s", what)
+}
+
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}
+
+func mustNotHappen(format string, args ...any) error {
+	return errs.New(errs.Internal, nil, "%s", fmt.Sprintf(format, args...))
+}
+
+// StepSnapshots loads the raw facts the readiness rule reads for every step of a
+// task, for evaluation in Go (package readiness).
+func (s *Store) StepSnapshots(ctx context.Context, taskID int64) ([]readiness.Step, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT ws.workflow_step_id, ns.name, COALESCE(cur.to_state, 'pending'),
+		       ARRAY(SELECT e.from_step_id FROM tasker_workflow_step_edges e WHERE e.to_step_id = ws.workflow_step_id ORDER BY 1),
+		       ws.attempts, ws.retry_limit, ws.retryable, ws.in_process, ws.processed,
+		       ws.backoff_request_seconds, ws.last_attempted_at,
+		       (SELECT t.created_at FROM tasker_workflow_step_transitions t
+		        WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error' ORDER BY t.sort_key DESC LIMIT 1)
+		FROM tasker_workflow_steps ws
+		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+		LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
+		WHERE ws.task_id = $1 ORDER BY ws.workflow_step_id`, taskID)
+	if err != nil {
+		return nil, dbErr(err, "step snapshots")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (readiness.Step, error) {
+		var st readiness.Step
+		var cur string
+		err := r.Scan(&st.ID, &st.Name, &cur, &st.Parents, &st.Attempts, &st.RetryLimit, &st.Retryable,
+			&st.InProcess, &st.Processed, &st.BackoffRequestSeconds, &st.LastAttemptedAt, &st.LastFailureAt)
+		st.State = state.State(cur)
+		return st, err
+	})
+	return out, dbErr(err, "step snapshots")
+}

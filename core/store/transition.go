@@ -1,0 +1,298 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+)
+
+// StepTransition asks to move one workflow step to a new state.
+type StepTransition struct {
+	StepID int64       `json:"step_id"`
+	To     state.State `json:"to_state"`
+	// From, when set, is the state the caller believes the step is in; the
+	// transition fails with a state-transition error if it is not. When empty, the
+	// state read at the start is used — still compare-and-swapped.
+	From state.State `json:"from_state,omitempty"`
+	// Results are stored on the step on complete or error (JSON).
+	Results json.RawMessage `json:"results,omitempty"`
+	// Metadata is kept on the transition row (the audit trail).
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// BackoffRequestSeconds, on →error, is a server-requested retry delay that
+	// wins over the policy.
+	BackoffRequestSeconds *int32 `json:"backoff_request_seconds,omitempty"`
+	// Permanent, on →error, marks the step not retryable.
+	Permanent bool `json:"permanent,omitempty"`
+}
+
+// Transition is one row of a task's or step's audit trail.
+type Transition struct {
+	ID        int64          `json:"id"`
+	OwnerID   int64          `json:"owner_id"` // task_id or workflow_step_id
+	From      state.State    `json:"from_state"`
+	To        state.State    `json:"to_state"`
+	SortKey   int32          `json:"sort_key"`
+	Metadata  map[string]any `json:"metadata"`
+	CreatedAt time.Time      `json:"created_at"`
+	Event     string         `json:"event,omitempty"` // the lifecycle event this transition publishes
+}
+
+// TransitionStep moves a step to req.To in its own transaction. See
+// TransitionStepTx.
+func (s *Store) TransitionStep(ctx context.Context, req StepTransition) (Transition, error) {
+	var out Transition
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = TransitionStepTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// TransitionStepTx moves a step to req.To inside tx: it checks the move against the
+// step state machine and its guard (→in_progress needs every parent complete or
+// resolved_manually), swaps the current transition row only if it is still the one
+// read (so of concurrent attempts exactly one wins; the others get an
+// errs.StateTransition error with details.conflict = true), appends the new row,
+// and updates the step's columns (in_process, processed, attempts, results…). On
+// any error nothing this call wrote survives if the caller rolls tx back.
+func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Transition, error) {
+	if !req.To.Valid() {
+		return Transition{}, errs.New(errs.Validation, map[string]any{"step_id": req.StepID, "to_state": string(req.To)},
+			"unknown target state %q", req.To)
+	}
+	var cur state.State
+	var sortKey int32
+	var unmet []string
+	err := tx.QueryRow(ctx, `
+		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
+		       ARRAY(SELECT pns.name::text FROM tasker_workflow_step_edges e
+		             JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
+		             JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
+		             LEFT JOIN tasker_workflow_step_transitions pt ON pt.workflow_step_id = p.workflow_step_id AND pt.most_recent
+		             WHERE e.to_step_id = ws.workflow_step_id
+		               AND COALESCE(pt.to_state, 'pending') NOT IN ('complete', 'resolved_manually')
+		             ORDER BY pns.name)
+		FROM tasker_workflow_steps ws
+		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
+		WHERE ws.workflow_step_id = $1`, req.StepID).Scan(&cur, &sortKey, &unmet)
+	if err == pgx.ErrNoRows {
+		return Transition{}, errs.New(errs.NotFound, map[string]any{"step_id": req.StepID}, "workflow step %d not found", req.StepID)
+	}
+	if err != nil {
+		return Transition{}, dbErr(err, "read step state")
+	}
+	details := map[string]any{"step_id": req.StepID, "from_state": string(cur), "to_state": string(req.To)}
+	if req.From != "" && req.From != cur {
+		details["expected_state"] = string(req.From)
+		details["conflict"] = true
+		return Transition{}, errs.New(errs.StateTransition, details,
+			"step %d is %s, not %s", req.StepID, cur, req.From)
+	}
+	if err := state.Step.Check(cur, req.To); err != nil {
+		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
+	}
+	if req.To == state.InProgress && len(unmet) > 0 {
+		details["unmet_dependencies"] = unmet
+		return Transition{}, errs.New(errs.StateTransition, details,
+			"step %d cannot start: dependencies not complete: %v", req.StepID, unmet)
+	}
+
+	tr, err := swapCurrent(ctx, tx, stepTable, req.StepID, cur, req.To, sortKey, req.Metadata, state.Step)
+	if err != nil {
+		return Transition{}, err
+	}
+
+	var results any
+	if len(req.Results) > 0 {
+		if !json.Valid(req.Results) {
+			return Transition{}, errs.New(errs.Validation, details, "results for step %d are not valid JSON", req.StepID)
+		}
+		results = string(req.Results)
+	}
+	var sql string
+	args := []any{req.StepID}
+	switch req.To {
+	case state.InProgress:
+		sql = `in_process = true, attempts = COALESCE(attempts, 0) + 1, last_attempted_at = now(),
+			backoff_request_seconds = NULL`
+	case state.Complete:
+		sql = `in_process = false, processed = true, processed_at = now(), results = COALESCE($2::jsonb, results)`
+		args = append(args, results)
+	case state.Error:
+		sql = `in_process = false, results = COALESCE($2::jsonb, results),
+			backoff_request_seconds = $3, retryable = retryable AND NOT $4`
+		args = append(args, results, req.BackoffRequestSeconds, req.Permanent)
+	case state.ResolvedManually:
+		sql = `in_process = false, processed = true, processed_at = now()`
+	default: // pending (retry), cancelled
+		sql = `in_process = false`
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tasker_workflow_steps SET `+sql+`, updated_at = now() WHERE workflow_step_id = $1`, args...); err != nil {
+		return Transition{}, dbErr(err, "update step")
+	}
+	return tr, nil
+}
+
+// TaskTransition asks to move a task to a new state.
+type TaskTransition struct {
+	TaskID   int64          `json:"task_id"`
+	To       state.State    `json:"to_state"`
+	From     state.State    `json:"from_state,omitempty"` // as in StepTransition
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// TransitionTask moves a task in its own transaction. The guard: →complete only
+// when every step is complete or resolved_manually.
+func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transition, error) {
+	var out Transition
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = TransitionTaskTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// TransitionTaskTx is TransitionTask inside tx.
+func TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransition) (Transition, error) {
+	if !req.To.Valid() {
+		return Transition{}, errs.New(errs.Validation, map[string]any{"task_id": req.TaskID, "to_state": string(req.To)},
+			"unknown target state %q", req.To)
+	}
+	var cur state.State
+	var sortKey int32
+	var open int
+	err := tx.QueryRow(ctx, `
+		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
+		       (SELECT count(*) FROM tasker_workflow_steps ws
+		        LEFT JOIN tasker_workflow_step_transitions st ON st.workflow_step_id = ws.workflow_step_id AND st.most_recent
+		        WHERE ws.task_id = k.task_id AND COALESCE(st.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
+		FROM tasker_tasks k
+		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
+		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &open)
+	if err == pgx.ErrNoRows {
+		return Transition{}, errs.New(errs.NotFound, map[string]any{"task_id": req.TaskID}, "task %d not found", req.TaskID)
+	}
+	if err != nil {
+		return Transition{}, dbErr(err, "read task state")
+	}
+	details := map[string]any{"task_id": req.TaskID, "from_state": string(cur), "to_state": string(req.To)}
+	if req.From != "" && req.From != cur {
+		details["expected_state"] = string(req.From)
+		details["conflict"] = true
+		return Transition{}, errs.New(errs.StateTransition, details, "task %d is %s, not %s", req.TaskID, cur, req.From)
+	}
+	if err := state.Task.Check(cur, req.To); err != nil {
+		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
+	}
+	if req.To == state.Complete && open > 0 {
+		details["incomplete_steps"] = open
+		return Transition{}, errs.New(errs.StateTransition, details,
+			"task %d cannot complete: %d steps are not complete or resolved", req.TaskID, open)
+	}
+	tr, err := swapCurrent(ctx, tx, taskTable, req.TaskID, cur, req.To, sortKey, req.Metadata, state.Task)
+	if err != nil {
+		return Transition{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tasker_tasks SET complete = $2,
+		completed_at = CASE WHEN $2 THEN now() ELSE completed_at END, updated_at = now() WHERE task_id = $1`,
+		req.TaskID, req.To == state.Complete); err != nil {
+		return Transition{}, dbErr(err, "update task")
+	}
+	return tr, nil
+}
+
+type transitionTable struct {
+	table, owner, kind string
+}
+
+var (
+	stepTable = transitionTable{"tasker_workflow_step_transitions", "workflow_step_id", "step"}
+	taskTable = transitionTable{"tasker_task_transitions", "task_id", "task"}
+)
+
+// swapCurrent is the compare-and-swap: it retires the current transition row only if
+// it is still the current row in state `from` (a concurrent winner has retired it
+// otherwise, and PostgreSQL re-checks the row after waiting for the winner's lock),
+// then appends the new row. For a row with no transitions yet (an adopted engine
+// row), the unique (owner, sort_key) index makes exactly one first insert win.
+func swapCurrent(ctx context.Context, tx pgx.Tx, tt transitionTable, id int64, from, to state.State,
+	sortKey int32, metadata map[string]any, m state.Machine) (Transition, error) {
+	event := m.EventFor(from, to)
+	meta := map[string]any{}
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	if event != "" {
+		meta["event"] = event
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return Transition{}, errs.Wrap(errs.Validation, err, "transition metadata")
+	}
+	out := Transition{OwnerID: id, From: from, To: to, Metadata: meta, Event: event}
+	if sortKey == 0 {
+		err = tx.QueryRow(ctx, `
+			INSERT INTO `+tt.table+` (`+tt.owner+`, from_state, to_state, metadata, sort_key, most_recent, created_at, updated_at)
+			VALUES ($1, $2, $3, $4::jsonb, 1, true, now(), now())
+			RETURNING id, sort_key, created_at`, id, string(from), string(to), string(metaJSON)).Scan(&out.ID, &out.SortKey, &out.CreatedAt)
+		if isUniqueViolation(err) {
+			err = pgx.ErrNoRows
+		}
+	} else {
+		err = tx.QueryRow(ctx, `
+			WITH prev AS (
+				UPDATE `+tt.table+` SET most_recent = false, updated_at = now()
+				WHERE `+tt.owner+` = $1 AND most_recent AND to_state = $2 AND sort_key = $5
+				RETURNING sort_key
+			)
+			INSERT INTO `+tt.table+` (`+tt.owner+`, from_state, to_state, metadata, sort_key, most_recent, created_at, updated_at)
+			SELECT $1, $2, $3, $4::jsonb, prev.sort_key + 1, true, now(), now() FROM prev
+			RETURNING id, sort_key, created_at`, id, string(from), string(to), string(metaJSON), sortKey).Scan(&out.ID, &out.SortKey, &out.CreatedAt)
+	}
+	if err == pgx.ErrNoRows {
+		return Transition{}, errs.New(errs.StateTransition,
+			map[string]any{tt.owner: id, "from_state": string(from), "to_state": string(to), "conflict": true},
+			"%s %d changed state concurrently; %s -> %s not applied", tt.kind, id, from, to)
+	}
+	if err != nil {
+		return Transition{}, dbErr(err, "write transition")
+	}
+	out.CreatedAt = out.CreatedAt.UTC()
+	return out, nil
+}
+
+// StepTransitions returns a step's audit trail, oldest first.
+func (s *Store) StepTransitions(ctx context.Context, stepID int64) ([]Transition, error) {
+	return s.transitions(ctx, stepTable, stepID)
+}
+
+// TaskTransitions returns a task's audit trail, oldest first.
+func (s *Store) TaskTransitions(ctx context.Context, taskID int64) ([]Transition, error) {
+	return s.transitions(ctx, taskTable, taskID)
+}
+
+func (s *Store) transitions(ctx context.Context, tt transitionTable, id int64) ([]Transition, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, `+tt.owner+`, COALESCE(from_state, ''), to_state, sort_key,
+		COALESCE(metadata, '{}'::jsonb), created_at FROM `+tt.table+` WHERE `+tt.owner+` = $1 ORDER BY sort_key`, id)
+	if err != nil {
+		return nil, dbErr(err, "read transitions")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Transition, error) {
+		var t Transition
+		var from, to string
+		err := r.Scan(&t.ID, &t.OwnerID, &from, &to, &t.SortKey, &t.Metadata, &t.CreatedAt)
+		t.From, t.To, t.CreatedAt = state.State(from), state.State(to), t.CreatedAt.UTC()
+		if ev, ok := t.Metadata["event"].(string); ok {
+			t.Event = ev
+		}
+		return t, err
+	})
+	return out, dbErr(err, "read transitions")
+}
