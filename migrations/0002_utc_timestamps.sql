@@ -18,3 +18,22 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Rails sets created_at/updated_at itself, so the engine's columns have no default;
+-- Tasker Core's own writes rely on one.
+DO $$
+DECLARE
+    col record;
+BEGIN
+    FOR col IN
+        SELECT c.table_name, c.column_name
+        FROM information_schema.columns c
+        WHERE c.table_schema = current_schema()
+          AND c.table_name LIKE 'tasker\_%'
+          AND c.column_name IN ('created_at', 'updated_at')
+          AND c.column_default IS NULL
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET DEFAULT now()', col.table_name, col.column_name);
+    END LOOP;
+END
+$$;
