@@ -347,6 +347,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 				INSERT INTO tasker_workflow_steps (task_id, named_step_id, retryable, retry_limit, skippable, inputs)
 				SELECT $8, n.named_step_id, s.retryable, s.retry_limit, s.skippable, s.inputs
 				FROM spec s JOIN named n USING (dependent_system_id, name)
+				ORDER BY s.ord
 				RETURNING workflow_step_id, named_step_id
 			)
 			SELECT steps.workflow_step_id, named.name FROM steps JOIN named USING (named_step_id)`,

@@ -8,9 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
 )
 
@@ -54,42 +53,12 @@ func resolve() (string, error) {
 	if admin == "" {
 		admin = fallbackURL
 	}
-	cfg, err := pgx.ParseConfig(admin)
-	if err != nil {
+	if _, err := pgx.ParseConfig(admin); err != nil {
 		return "", fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, DefaultDatabase).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		_, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{DefaultDatabase}.Sanitize())
-		// A parallel test binary may have created it a moment ago.
-		if err != nil && !strings.Contains(err.Error(), "already exists") {
-			return "", fmt.Errorf("create database %s: %w", DefaultDatabase, err)
-		}
-	}
-	return withDatabase(admin, DefaultDatabase)
-}
-
-// withDatabase swaps the database name of a postgres:// URL or a key=value DSN.
-func withDatabase(raw, db string) (string, error) {
-	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "", err
-		}
-		u.Path = "/" + db
-		return u.String(), nil
-	}
-	return raw + " dbname=" + db, nil
+	return pgurl.EnsureDatabase(ctx, admin, DefaultDatabase)
 }
 
 // NewSchemaName returns a fresh schema name.
