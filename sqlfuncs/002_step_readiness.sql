@@ -8,8 +8,15 @@
 --   claimed            in_process = true (a worker holds it)     {}
 --   dependencies_unmet a parent is not complete/resolved         {unmet: [names], total_parents, completed_parents}
 --   not_retryable      failed before and retryable = false      {attempts}
+--                      ("a first attempt is always allowed": a step never attempted and never failed
+--                      is eligible whatever its limit; a step failed permanently before any attempt is not)
 --   retries_exhausted  attempts >= retry_limit                   {attempts, retry_limit}
 --   backoff            waiting for a retry time                  {seconds_remaining, next_retry_at, source: requested|policy}
+--
+-- next_retry_at is set only for a pending or error step that may still run: an explicit
+-- backoff_request_seconds counted from last_attempted_at replaces the policy's delay
+-- (a server or handler that asks for a delay gets exactly that delay); otherwise the
+-- policy's delay counts from the last failure.
 --   ready              ready_for_execution                       {}
 CREATE TYPE tasker_step_readiness_row AS (
     workflow_step_id bigint,
@@ -88,8 +95,12 @@ judged AS (
            COALESCE(pa.done, 0) AS completed_parents,
            COALESCE(pa.unmet, '[]'::jsonb) AS unmet,
            COALESCE(pa.total, 0) = COALESCE(pa.done, 0) AS deps_ok,
-           (s.attempts = 0 OR (s.retryable AND s.attempts < s.retry_limit)) AS retry_ok,
+           ((s.attempts = 0 AND s.last_failure_at IS NULL) OR (s.retryable AND s.attempts < s.retry_limit)) AS retry_ok,
            CASE
+               -- A retry time only for a step that may still run again.
+               WHEN s.current_state NOT IN ('pending', 'error')
+                    OR NOT ((s.attempts = 0 AND s.last_failure_at IS NULL) OR (s.retryable AND s.attempts < s.retry_limit))
+                   THEN NULL
                WHEN s.backoff_request_seconds IS NOT NULL AND s.last_attempted_at IS NOT NULL
                    THEN s.last_attempted_at + make_interval(secs => s.backoff_request_seconds)
                WHEN s.last_failure_at IS NOT NULL

@@ -94,10 +94,14 @@ func evaluate(s *Step, byID map[int64]*Step, policy backoff.Policy, now time.Tim
 		limit = *s.RetryLimit
 	}
 	retryable := s.Retryable == nil || *s.Retryable
-	r.RetryEligible = attempts == 0 || (retryable && attempts < limit)
+	// A first attempt is always allowed: never attempted and never failed.
+	r.RetryEligible = (attempts == 0 && s.LastFailureAt == nil) || (retryable && attempts < limit)
 
-	if at, ok := policy.NextRetryAt(s.ID, int(attempts), s.LastFailureAt, s.LastAttemptedAt, intPtr(s.BackoffRequestSeconds)); ok {
-		r.NextRetryAt = &at
+	runnable := s.State == state.Pending || s.State == state.Error
+	if runnable && r.RetryEligible {
+		if at, ok := policy.NextRetryAt(s.ID, int(attempts), s.LastFailureAt, s.LastAttemptedAt, intPtr(s.BackoffRequestSeconds)); ok {
+			r.NextRetryAt = &at
+		}
 	}
 
 	switch {

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/readiness"
 	"github.com/taskercore/tasker-core/core/state"
 )
 
@@ -69,8 +70,11 @@ func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Trans
 	var cur state.State
 	var sortKey int32
 	var unmet []string
+	var attempts, limit int32
+	var retryable bool
 	err := tx.QueryRow(ctx, `
 		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
+		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
 		       ARRAY(SELECT pns.name::text FROM tasker_workflow_step_edges e
 		             JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
 		             JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
@@ -80,7 +84,7 @@ func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Trans
 		             ORDER BY pns.name)
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
-		WHERE ws.workflow_step_id = $1`, req.StepID).Scan(&cur, &sortKey, &unmet)
+		WHERE ws.workflow_step_id = $1`, req.StepID, readiness.DefaultRetryLimit).Scan(&cur, &sortKey, &attempts, &limit, &retryable, &unmet)
 	if err == pgx.ErrNoRows {
 		return Transition{}, errs.New(errs.NotFound, map[string]any{"step_id": req.StepID}, "workflow step %d not found", req.StepID)
 	}
@@ -101,6 +105,21 @@ func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Trans
 		details["unmet_dependencies"] = unmet
 		return Transition{}, errs.New(errs.StateTransition, details,
 			"step %d cannot start: dependencies not complete: %v", req.StepID, unmet)
+	}
+
+	if cur == state.Error && req.To == state.Pending && (!retryable || attempts >= limit) {
+		// The retry path is for steps that may run again; an exhausted or
+		// permanently failed step is resolved by an operator instead.
+		details["reason"], details["attempts"], details["retry_limit"] = "retries_exhausted", attempts, limit
+		if !retryable {
+			details["reason"] = "not_retryable"
+		}
+		return Transition{}, errs.New(errs.StateTransition, details,
+			"step %d cannot be retried: %s (attempts %d, retry_limit %d); resolve it manually instead",
+			req.StepID, details["reason"], attempts, limit)
+	}
+	if req.BackoffRequestSeconds != nil && *req.BackoffRequestSeconds < 0 {
+		return Transition{}, errs.New(errs.Validation, details, "backoff_request_seconds %d must be >= 0", *req.BackoffRequestSeconds)
 	}
 
 	tr, err := swapCurrent(ctx, tx, stepTable, req.StepID, cur, req.To, sortKey, req.Metadata, state.Step)
