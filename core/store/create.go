@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,8 @@ type CreatedTask struct {
 // normalize fills defaults and validates the spec without touching the database.
 // Every problem is an errs.Validation (or errs.Cycle) error naming the steps.
 func (spec *TaskSpec) normalize() error {
+	// The caller's slice is not ours to edit (it may be shared between goroutines).
+	spec.Steps = slices.Clone(spec.Steps)
 	spec.Name = strings.TrimSpace(spec.Name)
 	if spec.Namespace == "" {
 		spec.Namespace = DefaultNamespace
@@ -398,7 +401,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		return s.existingTask(ctx, hash)
 	}
 	if err != nil {
-		return CreatedTask{}, err
+		return CreatedTask{}, dbErr(err, "create task")
 	}
 	return out, nil
 }

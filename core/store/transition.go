@@ -2,13 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/taskercore/tasker-core/core/errs"
-	"github.com/taskercore/tasker-core/core/readiness"
 	"github.com/taskercore/tasker-core/core/state"
 )
 
@@ -52,110 +52,35 @@ func (s *Store) TransitionStep(ctx context.Context, req StepTransition) (Transit
 		out, err = TransitionStepTx(ctx, tx, req)
 		return err
 	})
-	return out, err
+	return out, dbErr(err, "step transition")
 }
 
 // TransitionStepTx moves a step to req.To inside tx: it checks the move against the
-// step state machine and its guard (→in_progress needs every parent complete or
-// resolved_manually), swaps the current transition row only if it is still the one
-// read (so of concurrent attempts exactly one wins; the others get an
-// errs.StateTransition error with details.conflict = true), appends the new row,
-// and updates the step's columns (in_process, processed, attempts, results…). On
-// any error nothing this call wrote survives if the caller rolls tx back.
+// step state machine and its guards (→in_progress needs every parent complete or
+// resolved_manually; error→pending needs retries left), swaps the current transition
+// row only if it is still the one read (so of concurrent attempts exactly one wins;
+// the others get an errs.StateTransition error with details.conflict = true),
+// appends the new row, and updates the step's columns (in_process, processed,
+// attempts, results…). A step already in req.To is refused too. On any error the
+// caller must roll tx back; nothing this call wrote survives.
 func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Transition, error) {
-	if !req.To.Valid() {
-		return Transition{}, errs.New(errs.Validation, map[string]any{"step_id": req.StepID, "to_state": string(req.To)},
-			"unknown target state %q", req.To)
+	out, err := applyStepTransitions(ctx, tx, []StepTransition{req})
+	if errors.Is(err, errConcurrentChange) {
+		return Transition{}, conflictOutcome(req).Err
 	}
-	var cur state.State
-	var sortKey int32
-	var unmet []string
-	var attempts, limit int32
-	var retryable bool
-	err := tx.QueryRow(ctx, `
-		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
-		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
-		       ARRAY(SELECT pns.name::text FROM tasker_workflow_step_edges e
-		             JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		             JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
-		             LEFT JOIN tasker_workflow_step_transitions pt ON pt.workflow_step_id = p.workflow_step_id AND pt.most_recent
-		             WHERE e.to_step_id = ws.workflow_step_id
-		               AND COALESCE(pt.to_state, 'pending') NOT IN ('complete', 'resolved_manually')
-		             ORDER BY pns.name)
-		FROM tasker_workflow_steps ws
-		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
-		WHERE ws.workflow_step_id = $1`, req.StepID, readiness.DefaultRetryLimit).Scan(&cur, &sortKey, &attempts, &limit, &retryable, &unmet)
-	if err == pgx.ErrNoRows {
-		return Transition{}, errs.New(errs.NotFound, map[string]any{"step_id": req.StepID}, "workflow step %d not found", req.StepID)
-	}
-	if err != nil {
-		return Transition{}, dbErr(err, "read step state")
-	}
-	details := map[string]any{"step_id": req.StepID, "from_state": string(cur), "to_state": string(req.To)}
-	if req.From != "" && req.From != cur {
-		details["expected_state"] = string(req.From)
-		details["conflict"] = true
-		return Transition{}, errs.New(errs.StateTransition, details,
-			"step %d is %s, not %s", req.StepID, cur, req.From)
-	}
-	if err := state.Step.Check(cur, req.To); err != nil {
-		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
-	}
-	if req.To == state.InProgress && len(unmet) > 0 {
-		details["unmet_dependencies"] = unmet
-		return Transition{}, errs.New(errs.StateTransition, details,
-			"step %d cannot start: dependencies not complete: %v", req.StepID, unmet)
-	}
-
-	if cur == state.Error && req.To == state.Pending && (!retryable || attempts >= limit) {
-		// The retry path is for steps that may run again; an exhausted or
-		// permanently failed step is resolved by an operator instead.
-		details["reason"], details["attempts"], details["retry_limit"] = "retries_exhausted", attempts, limit
-		if !retryable {
-			details["reason"] = "not_retryable"
-		}
-		return Transition{}, errs.New(errs.StateTransition, details,
-			"step %d cannot be retried: %s (attempts %d, retry_limit %d); resolve it manually instead",
-			req.StepID, details["reason"], attempts, limit)
-	}
-	if req.BackoffRequestSeconds != nil && *req.BackoffRequestSeconds < 0 {
-		return Transition{}, errs.New(errs.Validation, details, "backoff_request_seconds %d must be >= 0", *req.BackoffRequestSeconds)
-	}
-
-	tr, err := swapCurrent(ctx, tx, stepTable, req.StepID, cur, req.To, sortKey, req.Metadata, state.Step)
 	if err != nil {
 		return Transition{}, err
 	}
-
-	var results any
-	if len(req.Results) > 0 {
-		if !json.Valid(req.Results) {
-			return Transition{}, errs.New(errs.Validation, details, "results for step %d are not valid JSON", req.StepID)
-		}
-		results = string(req.Results)
+	switch o := out[0]; o.Status {
+	case OutcomeApplied:
+		return o.transition, nil
+	case OutcomeDuplicate:
+		err := state.Step.Check(o.From, req.To)
+		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Err: err,
+			Details: map[string]any{"step_id": req.StepID, "from_state": string(o.From), "to_state": string(req.To)}}
+	default:
+		return Transition{}, o.Err
 	}
-	var sql string
-	args := []any{req.StepID}
-	switch req.To {
-	case state.InProgress:
-		sql = `in_process = true, attempts = COALESCE(attempts, 0) + 1, last_attempted_at = now(),
-			backoff_request_seconds = NULL`
-	case state.Complete:
-		sql = `in_process = false, processed = true, processed_at = now(), results = COALESCE($2::jsonb, results)`
-		args = append(args, results)
-	case state.Error:
-		sql = `in_process = false, results = COALESCE($2::jsonb, results),
-			backoff_request_seconds = $3, retryable = retryable AND NOT $4`
-		args = append(args, results, req.BackoffRequestSeconds, req.Permanent)
-	case state.ResolvedManually:
-		sql = `in_process = false, processed = true, processed_at = now()`
-	default: // pending (retry), cancelled
-		sql = `in_process = false`
-	}
-	if _, err := tx.Exec(ctx, `UPDATE tasker_workflow_steps SET `+sql+`, updated_at = now() WHERE workflow_step_id = $1`, args...); err != nil {
-		return Transition{}, dbErr(err, "update step")
-	}
-	return tr, nil
 }
 
 // TaskTransition asks to move a task to a new state.
@@ -175,7 +100,7 @@ func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transit
 		out, err = TransitionTaskTx(ctx, tx, req)
 		return err
 	})
-	return out, err
+	return out, dbErr(err, "task transition")
 }
 
 // TransitionTaskTx is TransitionTask inside tx.

@@ -1,0 +1,55 @@
+# Entry points: `make demo` and `make test` work on a fresh Debian machine:
+# scripts/ensure-deps.sh installs what is missing and scripts/with-postgres.sh
+# finds (or starts) a PostgreSQL and exports DATABASE_URL to the command.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+GO_TEST_FLAGS ?=
+
+# ---- RSpec hook -----------------------------------------------------------
+# Command run by `make test` after the Go tests, under the same PostgreSQL
+# (same DATABASE_URL). Empty = skipped. To be filled in when the Ruby gem
+# lands, e.g. RSPEC_TEST := cd ruby && rspec  (and have `deps` also run
+# scripts/ensure-deps.sh ruby).
+RSPEC_TEST ?=
+export RSPEC_TEST
+# ---------------------------------------------------------------------------
+
+.PHONY: all deps test test-go demo lib vet bench clean
+
+all: test
+
+deps:
+	scripts/ensure-deps.sh go
+
+# Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
+# the target fails if either did.
+test: deps
+	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
+	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
+
+test-go: deps
+	scripts/with-postgres.sh go test -race -count=1 $(GO_TEST_FLAGS) ./...
+
+demo: deps
+	TASKER_DEMO=1 scripts/with-postgres.sh go test -count=1 -run '^TestDemo$$' -v ./core/demo/
+
+lib: deps
+	mkdir -p build
+	go build -buildmode=c-shared -o build/libtasker_core.so ./capi
+
+vet: deps
+	go vet ./...
+	@files=$$(find . \( -path ./tmp -o -path ./build -o -path ./.git -o -path ./vendor \) -prune \
+	    -o -name '*.go' -type f -print); \
+	unformatted=$$([[ -z $$files ]] || gofmt -l $$files); \
+	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting (run gofmt -w):"; \
+	  echo "$$unformatted"; exit 1; fi
+
+# Placeholder: runs every benchmark once, to prove they work.
+bench: deps
+	scripts/with-postgres.sh go test -run '^$$' -bench . -benchtime 1x ./...
+
+clean:
+	scripts/with-postgres.sh --stop 2>/dev/null || true
+	rm -rf build tmp

@@ -1,0 +1,433 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/readiness"
+	"github.com/taskercore/tasker-core/core/state"
+)
+
+// Outcome statuses of a batch item.
+const (
+	OutcomeApplied   = "applied"   // transition and step columns written
+	OutcomeDuplicate = "duplicate" // already in the target state: nothing written, not an error
+	OutcomeRejected  = "rejected"  // refused: nothing written for this item
+)
+
+// BatchOutcome is the result of one item of BatchTransitionSteps.
+type BatchOutcome struct {
+	Index        int         `json:"index"`
+	StepID       int64       `json:"step_id"`
+	Status       string      `json:"status"`
+	From         state.State `json:"from_state,omitempty"`
+	To           state.State `json:"to_state"`
+	TransitionID int64       `json:"transition_id,omitempty"`
+	Err          error       `json:"-"`
+	transition   Transition
+}
+
+// BatchTransitionSteps applies step transitions in one transaction, in order, each
+// checked against the step state machine and its guards, where earlier items of the
+// same call count (complete a parent and start its child in one call). A step
+// already in the target state is a duplicate (a repeated delivery), not applied
+// twice. The returned error is non-nil only when the database fails; then nothing
+// at all was written.
+//
+// The work is set-based: one read of every step's facts, the plan checked in
+// memory, then one compare-and-swap-and-insert and one step update per "round"
+// (round k holds each step's k-th transition, so usually there is one round). If a
+// concurrent writer moved one of the steps in between, the transaction is rolled
+// back and the batch is replayed item by item under savepoints, so the outcome per
+// item is exact either way.
+func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition) ([]BatchOutcome, error) {
+	var out []BatchOutcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = applyStepTransitions(ctx, tx, reqs)
+		return err
+	})
+	if !errors.Is(err, errConcurrentChange) {
+		return out, dbErr(err, "batch transition")
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = make([]BatchOutcome, len(reqs))
+		for i, req := range reqs {
+			var items []BatchOutcome
+			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { // a savepoint
+				var err error
+				items, err = applyStepTransitions(ctx, sp, []StepTransition{req})
+				if err == nil && items[0].Status == OutcomeRejected {
+					return errRollbackItem
+				}
+				return err
+			})
+			switch {
+			case errors.Is(err, errConcurrentChange):
+				items = []BatchOutcome{conflictOutcome(req)}
+			case err != nil && !errors.Is(err, errRollbackItem):
+				return err
+			}
+			items[0].Index = i
+			out[i] = items[0]
+		}
+		return nil
+	})
+	return out, dbErr(err, "batch transition")
+}
+
+// afterLoadHook lets a test write between planning and writing, as a writer that
+// bypasses the step locks would (one that edits transition rows directly).
+var afterLoadHook func(stepIDs []int64)
+
+var (
+	errConcurrentChange = errors.New("a step changed state concurrently")
+	errRollbackItem     = errors.New("item rejected")
+)
+
+func conflictOutcome(req StepTransition) BatchOutcome {
+	return BatchOutcome{StepID: req.StepID, To: req.To, Status: OutcomeRejected,
+		Err: errs.New(errs.StateTransition, map[string]any{"step_id": req.StepID, "to_state": string(req.To), "conflict": true},
+			"step %d changed state concurrently; transition to %s not applied", req.StepID, req.To)}
+}
+
+// stepFacts is what planning needs to know about a step, kept up to date in memory
+// as the plan advances.
+type stepFacts struct {
+	state         state.State
+	sortKey       int32
+	attempts      int32
+	limit         int32
+	retryable     bool
+	parents       []int64
+	parentNames   []string
+	parentStates  []state.State
+	transitionsIn int // planned transitions so far (the round of the next one)
+}
+
+type planned struct {
+	outcome int // index into outcomes
+	req     StepTransition
+	from    state.State
+	sortKey int32 // current row's sort key (0: no row yet)
+	meta    string
+	results *string
+	round   int
+}
+
+// applyStepTransitions plans and writes reqs inside tx. A lost compare-and-swap
+// returns errConcurrentChange (the caller must roll tx back).
+func applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition) ([]BatchOutcome, error) {
+	outcomes := make([]BatchOutcome, len(reqs))
+	ids := make([]int64, 0, len(reqs))
+	seen := map[int64]bool{}
+	for _, r := range reqs {
+		if !seen[r.StepID] {
+			seen[r.StepID] = true
+			ids = append(ids, r.StepID)
+		}
+	}
+	facts, err := loadStepFacts(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if afterLoadHook != nil {
+		afterLoadHook(ids)
+	}
+
+	var plan []planned
+	rounds := 0
+	for i, req := range reqs {
+		o := &outcomes[i]
+		*o = BatchOutcome{Index: i, StepID: req.StepID, To: req.To}
+		f := facts[req.StepID]
+		p, err := planOne(req, f, facts)
+		if f != nil {
+			o.From = f.state
+		}
+		if err != nil {
+			o.Status, o.Err = OutcomeRejected, err
+			continue
+		}
+		if p == nil {
+			o.Status = OutcomeDuplicate
+			continue
+		}
+		p.outcome = i
+		plan = append(plan, *p)
+		rounds = max(rounds, p.round+1)
+		advance(f, req)
+	}
+
+	for r := 0; r < rounds; r++ {
+		if err := writeRound(ctx, tx, plan, r, outcomes); err != nil {
+			return nil, err
+		}
+	}
+	return outcomes, nil
+}
+
+// planOne checks one request against the step's (planned) facts. It returns nil,
+// nil for a duplicate.
+func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*planned, error) {
+	details := map[string]any{"step_id": req.StepID, "to_state": string(req.To)}
+	if !req.To.Valid() {
+		return nil, errs.New(errs.Validation, details, "unknown target state %q", req.To)
+	}
+	if f == nil {
+		return nil, errs.New(errs.NotFound, map[string]any{"step_id": req.StepID}, "workflow step %d not found", req.StepID)
+	}
+	details["from_state"] = string(f.state)
+	if req.From != "" && req.From != f.state {
+		details["expected_state"], details["conflict"] = string(req.From), true
+		return nil, errs.New(errs.StateTransition, details, "step %d is %s, not %s", req.StepID, f.state, req.From)
+	}
+	if f.state == req.To {
+		return nil, nil
+	}
+	if err := state.Step.Check(f.state, req.To); err != nil {
+		return nil, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
+	}
+	if req.To == state.InProgress {
+		var unmet []string
+		for i, pid := range f.parents {
+			ps := f.parentStates[i]
+			if pf := facts[pid]; pf != nil {
+				ps = pf.state // an earlier item of this batch may have moved it
+			}
+			if !ps.Satisfies() {
+				unmet = append(unmet, f.parentNames[i])
+			}
+		}
+		if len(unmet) > 0 {
+			details["unmet_dependencies"] = unmet
+			return nil, errs.New(errs.StateTransition, details,
+				"step %d cannot start: dependencies not complete: %v", req.StepID, unmet)
+		}
+	}
+	if f.state == state.Error && req.To == state.Pending && (!f.retryable || f.attempts >= f.limit) {
+		// The retry path is for steps that may run again; an exhausted or
+		// permanently failed step is resolved by an operator instead.
+		reason := "retries_exhausted"
+		if !f.retryable {
+			reason = "not_retryable"
+		}
+		details["reason"], details["attempts"], details["retry_limit"] = reason, f.attempts, f.limit
+		return nil, errs.New(errs.StateTransition, details,
+			"step %d cannot be retried: %s (attempts %d, retry_limit %d); resolve it manually instead",
+			req.StepID, reason, f.attempts, f.limit)
+	}
+	if req.BackoffRequestSeconds != nil && *req.BackoffRequestSeconds < 0 {
+		return nil, errs.New(errs.Validation, details, "backoff_request_seconds %d must be >= 0", *req.BackoffRequestSeconds)
+	}
+	p := &planned{req: req, from: f.state, sortKey: f.sortKey, round: f.transitionsIn}
+	if len(req.Results) > 0 {
+		if !json.Valid(req.Results) {
+			return nil, errs.New(errs.Validation, details, "results for step %d are not valid JSON", req.StepID)
+		}
+		v := string(req.Results)
+		p.results = &v
+	}
+	meta := map[string]any{}
+	for k, v := range req.Metadata {
+		meta[k] = v
+	}
+	if ev := state.Step.EventFor(f.state, req.To); ev != "" {
+		meta["event"] = ev
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return nil, errs.Wrap(errs.Validation, err, "transition metadata")
+	}
+	p.meta = string(b)
+	return p, nil
+}
+
+// advance applies a planned transition to the in-memory facts.
+func advance(f *stepFacts, req StepTransition) {
+	f.state = req.To
+	f.sortKey++
+	f.transitionsIn++
+	switch req.To {
+	case state.InProgress:
+		f.attempts++
+	case state.Error:
+		if req.Permanent {
+			f.retryable = false
+		}
+	}
+}
+
+// loadStepFacts locks the steps' rows in id order (every writer of step
+// transitions in Tasker Core goes through here, so concurrent batches serialize
+// per step and cannot deadlock; NO KEY UPDATE leaves foreign-key checks of other
+// tables free) and then reads their facts in a second statement, which in READ
+// COMMITTED sees everything committed before the locks were granted. Both
+// statements go to the server in one round trip.
+func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*stepFacts, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
+		ORDER BY workflow_step_id FOR NO KEY UPDATE`, ids)
+	b.Queue(`
+		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
+		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
+		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}')
+		FROM tasker_workflow_steps ws
+		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
+		LEFT JOIN LATERAL (
+			SELECT array_agg(e.from_step_id ORDER BY pns.name) AS ids,
+			       array_agg(pns.name::text ORDER BY pns.name) AS names,
+			       array_agg(COALESCE(pt.to_state, 'pending')::text ORDER BY pns.name) AS states
+			FROM tasker_workflow_step_edges e
+			JOIN tasker_workflow_steps ps ON ps.workflow_step_id = e.from_step_id
+			JOIN tasker_named_steps pns ON pns.named_step_id = ps.named_step_id
+			LEFT JOIN tasker_workflow_step_transitions pt ON pt.workflow_step_id = e.from_step_id AND pt.most_recent
+			WHERE e.to_step_id = ws.workflow_step_id
+		) p ON true
+		WHERE ws.workflow_step_id = ANY ($1)`, ids, readiness.DefaultRetryLimit)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, dbErr(err, "lock steps")
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, dbErr(err, "read step states")
+	}
+	out := make(map[int64]*stepFacts, len(ids))
+	var id int64
+	var cur string
+	var states []string
+	f := &stepFacts{}
+	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states},
+		func() error {
+			c := *f
+			c.state = state.State(cur)
+			c.parentStates = make([]state.State, len(states))
+			for i, s := range states {
+				c.parentStates[i] = state.State(s)
+			}
+			out[id] = &c
+			return nil
+		})
+	if err != nil {
+		return nil, dbErr(err, "read step states")
+	}
+	return out, nil
+}
+
+// writeRound writes the round-th transition of each planned step: the
+// compare-and-swap of the current rows with the insert of the new ones in one
+// statement, then the step columns in another.
+func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+	var (
+		ids, idxs          []int64
+		froms, tos, metas  []string
+		sortKeys, backoffs []*int32
+		results            []*string
+		permanent          []bool
+	)
+	for _, p := range plan {
+		if p.round != round {
+			continue
+		}
+		ids = append(ids, p.req.StepID)
+		idxs = append(idxs, int64(p.outcome))
+		froms = append(froms, string(p.from))
+		tos = append(tos, string(p.req.To))
+		metas = append(metas, p.meta)
+		sk := p.sortKey
+		sortKeys = append(sortKeys, &sk)
+		results = append(results, p.results)
+		backoffs = append(backoffs, p.req.BackoffRequestSeconds)
+		permanent = append(permanent, p.req.Permanent)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// Steps with a current row: retire it only if it is still current and in the
+	// planned from-state (a concurrent winner retired it otherwise; PostgreSQL
+	// re-checks the row after waiting for the winner's lock). Steps with no row yet
+	// (adopted engine rows) get sort key 1, and the unique (step, sort_key) index
+	// lets only one first insert win.
+	rows, err := tx.Query(ctx, `
+		WITH u AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::bigint[])
+			         AS u(id, from_state, to_state, meta, sort_key, idx)
+		), prev AS (
+			UPDATE tasker_workflow_step_transitions t SET most_recent = false, updated_at = now()
+			FROM u
+			WHERE u.sort_key > 0 AND t.workflow_step_id = u.id AND t.most_recent
+			  AND t.to_state = u.from_state AND t.sort_key = u.sort_key
+			RETURNING t.workflow_step_id
+		)
+		INSERT INTO tasker_workflow_step_transitions
+			(workflow_step_id, from_state, to_state, metadata, sort_key, most_recent, created_at, updated_at)
+		SELECT u.id, u.from_state, u.to_state, u.meta, u.sort_key + 1, true, now(), now()
+		FROM u
+		WHERE u.sort_key = 0 OR u.id IN (SELECT workflow_step_id FROM prev)
+		ORDER BY u.idx
+		RETURNING id, workflow_step_id, sort_key, created_at`,
+		ids, froms, tos, metas, sortKeys, idxs)
+	if err != nil {
+		return dbErr(err, "write transitions")
+	}
+	byStep := map[int64]Transition{}
+	var tr Transition
+	_, err = pgx.ForEachRow(rows, []any{&tr.ID, &tr.OwnerID, &tr.SortKey, &tr.CreatedAt}, func() error {
+		byStep[tr.OwnerID] = tr
+		return nil
+	})
+	if isUniqueViolation(err) {
+		return errConcurrentChange
+	}
+	if err != nil {
+		return dbErr(err, "write transitions")
+	}
+	if len(byStep) != len(ids) {
+		return errConcurrentChange
+	}
+
+	if _, err := tx.Exec(ctx, `
+		UPDATE tasker_workflow_steps ws SET
+			in_process = (u.to_state = 'in_progress'),
+			attempts = CASE WHEN u.to_state = 'in_progress' THEN COALESCE(ws.attempts, 0) + 1 ELSE ws.attempts END,
+			last_attempted_at = CASE WHEN u.to_state = 'in_progress' THEN now() ELSE ws.last_attempted_at END,
+			backoff_request_seconds = CASE u.to_state WHEN 'in_progress' THEN NULL WHEN 'error' THEN u.backoff
+			                          ELSE ws.backoff_request_seconds END,
+			processed = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN true ELSE ws.processed END,
+			processed_at = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN now() ELSE ws.processed_at END,
+			results = CASE WHEN u.to_state IN ('complete', 'error') THEN COALESCE(u.results, ws.results) ELSE ws.results END,
+			retryable = CASE WHEN u.to_state = 'error' AND u.permanent THEN false ELSE ws.retryable END,
+			updated_at = now()
+		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[]) AS u(id, to_state, results, backoff, permanent)
+		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent); err != nil {
+		return dbErr(err, "update steps")
+	}
+
+	for _, p := range plan {
+		if p.round != round {
+			continue
+		}
+		t := byStep[p.req.StepID]
+		o := &outcomes[p.outcome]
+		o.Status, o.From, o.TransitionID = OutcomeApplied, p.from, t.ID
+		var meta map[string]any
+		_ = json.Unmarshal([]byte(p.meta), &meta)
+		o.transition = Transition{ID: t.ID, OwnerID: t.OwnerID, From: p.from, To: p.req.To, SortKey: t.SortKey,
+			Metadata: meta, CreatedAt: t.CreatedAt.UTC(), Event: state.Step.EventFor(p.from, p.req.To)}
+	}
+	return nil
+}
+
+// Transition returns the audit row an applied outcome wrote.
+func (o BatchOutcome) Transition() Transition { return o.transition }
+
+func (o BatchOutcome) String() string {
+	return fmt.Sprintf("#%d step %d %s->%s: %s", o.Index, o.StepID, o.From, o.To, o.Status)
+}

@@ -1,0 +1,215 @@
+# frozen_string_literal: true
+
+require "json"
+require "time"
+
+module TaskerCore
+  # A connection to one Tasker Core database (a pool inside the native library).
+  #
+  #   client = TaskerCore::Client.new(database_url: ENV["DATABASE_URL"], migrate: true)
+  #   task = client.create_task(name: "order", steps: [{ name: "a" }, { name: "b", depends_on: ["a"] }])
+  #   client.viable_steps(task.task_id).map(&:name) # => ["a"]
+  #   client.close
+  #
+  # Thread-safe: calls from many threads run in parallel (the GVL is released
+  # while the library works). Not fork-safe: a client belongs to the process that
+  # created it; create clients after forking (TaskerCore::ForkError otherwise).
+  # Failures raise TaskerCore::Error subclasses (see ErrorMapper).
+  class Client
+    # The schema (PostgreSQL search_path) the client works in, or nil for the
+    # server's default.
+    attr_reader :schema
+
+    # The pid of the process that created the client.
+    attr_reader :pid
+
+    # database_url: falls back to ENV["DATABASE_URL"] (in the library).
+    # schema: the PostgreSQL schema to work in; with migrate: true the library
+    # creates it when missing and runs the migrations there.
+    # options: the other configuration keys of docs/ffi.md (max_connections:,
+    # statement_timeout_ms:, retry_policy: {...}, ...).
+    def initialize(database_url: nil, schema: nil, migrate: false, **options)
+      config = options.transform_keys(&:to_s)
+      config["database_url"] = database_url unless database_url.nil?
+      config["schema"] = schema.to_s unless schema.nil?
+      config["migrate"] = migrate ? true : false
+      @schema = schema&.to_s
+      @pid = Process.pid
+      data = unwrap(Native.client_new(encode(config)))
+      handle_id = data.is_a?(Hash) ? data["handle"] : nil
+      unless handle_id.is_a?(Integer)
+        raise FFIError.new("tasker_client_new returned no handle: #{data.inspect}", type: "ffi_error")
+      end
+
+      @handle = Handle.new(handle_id, pid: @pid)
+      ObjectSpace.define_finalizer(self, Handle.finalizer(@handle))
+    end
+
+    # The library's handle number (for diagnostics).
+    def handle_id
+      @handle.id
+    end
+
+    # Runs the migrations (idempotent). → MigrationResult
+    def migrate!
+      MigrationResult.from_h(invoke(:run_migrations, {}))
+    end
+
+    # Creates a task from a spec (docs/ffi.md "Task spec"): name:, steps: [{name:,
+    # depends_on: [...]}, ...], context:, ... Keys may be symbols or strings; Times
+    # are sent as RFC 3339 UTC. → CreatedTask
+    # Raises DependencyCycleError (details["cycle"]) or ValidationError for a bad spec.
+    def create_task(spec)
+      CreatedTask.from_h(invoke(:create_task, spec))
+    end
+
+    # The task's execution context, now or as_of a Time. → TaskExecutionContext
+    def task_execution_context(task_id, as_of: nil)
+      TaskExecutionContext.from_h(invoke(:get_task_execution_context, with_optional({ task_id: task_id }, as_of: as_of)))
+    end
+
+    # The steps that can run now (or as_of a Time). → [ViableStep]
+    def viable_steps(task_id, as_of: nil)
+      data = invoke(:discover_viable_steps, with_optional({ task_id: task_id }, as_of: as_of))
+      Array(data["steps"]).map { |row| ViableStep.from_h(row) }.freeze
+    end
+    alias discover_viable_steps viable_steps
+
+    # Readiness of the task's steps (all, or those in step_ids), with the reason
+    # a step is not ready. → [StepReadiness]
+    def step_readiness(task_id, step_ids: nil, as_of: nil)
+      payload = with_optional({ task_id: task_id }, step_ids: step_ids, as_of: as_of)
+      Array(invoke(:get_step_readiness, payload)["steps"]).map { |row| StepReadiness.from_h(row) }.freeze
+    end
+
+    # Applies step state changes in one transaction, in order; each update is
+    # {step_id:, state:, results:, metadata:, from_state:, backoff_request_seconds:,
+    # permanent:} or [step_id, state, results]. Rejected items do not raise: see
+    # the BatchResult's outcomes. → BatchResult
+    def batch_update_step_states(updates)
+      raise ArgumentError, "updates must be an Array, got #{updates.class}" unless updates.is_a?(Array)
+
+      BatchResult.from_h(invoke(:batch_update_step_states, { updates: updates }))
+    end
+
+    # The shape of the task's dependency graph. → DependencyAnalysis
+    def analyze_dependencies(task_id)
+      DependencyAnalysis.from_h(invoke(:analyze_dependencies, { task_id: task_id }))
+    end
+
+    # Moves the task to +state+ (compare-and-swap against from_state when given).
+    # → Transition; StateTransitionError when illegal.
+    def transition_task(task_id, state, from_state: nil, metadata: nil)
+      payload = with_optional({ task_id: task_id, state: state.to_s }, from_state: from_state&.to_s, metadata: metadata)
+      Transition.from_h(invoke(:transition_task, payload))
+    end
+
+    # A step's audit trail, oldest first. → [Transition]
+    def step_transitions(step_id)
+      transitions(invoke(:get_step_transitions, { step_id: step_id }))
+    end
+
+    # A task's audit trail, oldest first. → [Transition]
+    def task_transitions(task_id)
+      transitions(invoke(:get_task_transitions, { task_id: task_id }))
+    end
+
+    # → SystemHealth
+    def system_health
+      SystemHealth.from_h(invoke(:get_system_health, {}))
+    end
+
+    # Metrics since a Time (default: the library's window). → AnalyticsMetrics
+    def analytics(since: nil)
+      AnalyticsMetrics.from_h(invoke(:get_analytics_metrics, with_optional({}, since: since)))
+    end
+
+    # filters: since:, limit:, namespace:, task_name:, version:. → [SlowTask]
+    def slowest_tasks(**filters)
+      Array(invoke(:get_slowest_tasks, filters)["tasks"]).map { |row| SlowTask.from_h(row) }.freeze
+    end
+
+    # filters: since:, limit:, namespace:, task_name:, version:. → [SlowStep]
+    def slowest_steps(**filters)
+      Array(invoke(:get_slowest_steps, filters)["steps"]).map { |row| SlowStep.from_h(row) }.freeze
+    end
+
+    # Frees the library's handle (and its pool). Idempotent; afterwards every
+    # call raises FFIError without reaching the library.
+    def close
+      return nil if @handle.released?
+
+      check_pid!
+      ObjectSpace.undefine_finalizer(self)
+      @handle.release
+      nil
+    end
+
+    def closed?
+      @handle.released?
+    end
+
+    def inspect
+      "#<#{self.class.name} handle=#{@handle&.id.inspect} schema=#{@schema.inspect} pid=#{@pid}" \
+        "#{closed? ? ' closed' : ''}>"
+    end
+
+    private
+
+    # Calls an operation and returns the envelope's data; raises the mapped
+    # exception for an error envelope.
+    def invoke(operation, payload)
+      raise FFIError.new("the Tasker Core client is closed", type: "ffi_error") if @handle.released?
+
+      check_pid!
+      unwrap(Native.call(operation, @handle.id, encode(payload)))
+    end
+
+    def unwrap(envelope)
+      raise ErrorMapper.exception_for(envelope["error"]) unless envelope["ok"]
+
+      envelope["data"]
+    end
+
+    def check_pid!
+      return if Process.pid == @pid
+
+      raise ForkError.new(
+        "this TaskerCore::Client was created in process #{@pid} and is used in process #{Process.pid} " \
+        "(forked from it); a Go runtime cannot be used across fork. Do not call Tasker Core before forking " \
+        "(the gem loads its library lazily: requiring it is safe), e.g. create clients in Puma's " \
+        "on_worker_boot / Unicorn's after_fork.",
+        type: "ffi_error", details: { "client_pid" => @pid, "pid" => Process.pid }
+      )
+    end
+
+    def with_optional(payload, **optional)
+      optional.each { |key, value| payload[key] = value unless value.nil? }
+      payload
+    end
+
+    def transitions(data)
+      Array(data["transitions"]).map { |row| Transition.from_h(row) }.freeze
+    end
+
+    # JSON for the library: Times (and Dates) as RFC 3339 UTC strings, symbols as
+    # strings. A value JSON cannot represent (NaN, Infinity) is a ValidationError.
+    def encode(payload)
+      JSON.generate(jsonable(payload))
+    rescue JSON::GeneratorError, JSON::NestingError => e
+      raise ValidationError.new("cannot encode the payload as JSON: #{e.message}", type: "validation_error")
+    end
+
+    def jsonable(value)
+      case value
+      when Hash then value.to_h { |k, v| [k.to_s, jsonable(v)] }
+      when Array then value.map { |v| jsonable(v) }
+      when Time then value.getutc.iso8601(6)
+      when DateTime then value.to_time.getutc.iso8601(6)
+      when Date then value.iso8601
+      when Symbol then value.to_s
+      else value
+      end
+    end
+  end
+end

@@ -1,0 +1,246 @@
+# frozen_string_literal: true
+
+require "ffi"
+require "json"
+
+module TaskerCore
+  # The only file that knows about FFI and the C signatures of libtasker_core.so
+  # (docs/ffi.md). Everything above it speaks Ruby objects and exceptions.
+  #
+  # The library is loaded lazily, on the first call, never at require time: a Go
+  # runtime does not survive fork(), so a process that requires the gem and then
+  # forks (Puma, Unicorn, Resque...) must not have started it. Native remembers the
+  # pid that loaded the library and refuses (ForkError) to call into it from any
+  # other process.
+  #
+  # Every function returns a library-allocated JSON string; Native reads it,
+  # frees it with tasker_free_string (always, in an ensure) and returns the parsed
+  # envelope: {"ok" => true, "data" => ...} or {"ok" => false, "error" => {...}}.
+  module Native
+    extend FFI::Library
+
+    LIBRARY_NAME = "libtasker_core.so"
+
+    # char *fn(uint64_t handle, const char *payload_json). They touch the database,
+    # so they are attached with blocking: true (the GVL is released during the call).
+    OPERATIONS = %i[
+      run_migrations
+      create_task
+      get_task_execution_context
+      discover_viable_steps
+      get_step_readiness
+      batch_update_step_states
+      analyze_dependencies
+      transition_task
+      get_step_transitions
+      get_task_transitions
+      get_system_health
+      get_analytics_metrics
+      get_slowest_tasks
+      get_slowest_steps
+    ].freeze
+
+    LOAD_LOCK = Mutex.new
+    private_constant :LOAD_LOCK
+
+    @loaded = false
+    @loaded_pid = nil
+    @loaded_path = nil
+
+    class << self
+      # True once the library is loaded in this process or in a parent we were
+      # forked from.
+      def loaded?
+        @loaded
+      end
+
+      # The pid of the process that loaded the library (nil before loading).
+      attr_reader :loaded_pid
+
+      # The path the library was loaded from (nil before loading).
+      attr_reader :loaded_path
+
+      # Where the library would be loaded from: ENV["TASKER_CORE_LIB"] (must
+      # exist), else the repository's build/ folder, else lib/tasker_core/native/.
+      # Raises FFIError, saying what was tried, when none exists.
+      def library_path
+        return @loaded_path if @loaded
+        candidates = library_candidates
+        found = candidates.find { |path| File.file?(path) }
+        return found if found
+
+        env = ENV.fetch("TASKER_CORE_LIB", nil)
+        hint = if env && !env.empty?
+                 "TASKER_CORE_LIB is set to #{env.inspect}, which is not a file"
+               else
+                 "build it with `make lib` in the repository (or `rake compile` in ruby/), " \
+                   "or set TASKER_CORE_LIB to the library's path"
+               end
+        raise FFIError.new("Tasker Core native library #{LIBRARY_NAME} not found (looked in: " \
+                           "#{candidates.join(', ')}); #{hint}", type: "ffi_error")
+      end
+
+      # Loads the library (once per process tree; idempotent). Called by every
+      # function below, so users never need to.
+      def load!
+        if @loaded
+          check_pid!
+          return true
+        end
+
+        LOAD_LOCK.synchronize do
+          unless @loaded
+            path = library_path
+            begin
+              ffi_lib path
+            rescue LoadError => e
+              raise FFIError.new("cannot load the Tasker Core native library #{path}: #{e.message}",
+                                 type: "ffi_error")
+            end
+            attach_all(path)
+            @loaded_path = path
+            @loaded_pid = Process.pid
+            @loaded = true
+            TaskerCore.logger.debug { "tasker_core: loaded #{path} in process #{@loaded_pid}" }
+          end
+        end
+        check_pid!
+        true
+      end
+
+      # Raises ForkError if the library was loaded by another process (we are a
+      # forked child of it): calling into the parent's Go runtime could hang.
+      def check_pid!
+        return if !@loaded || Process.pid == @loaded_pid
+
+        raise ForkError.new(
+          "the Tasker Core native library was loaded in process #{@loaded_pid} before this process " \
+          "(#{Process.pid}) was forked; a Go runtime cannot be used across fork. Do not call Tasker Core " \
+          "before forking (the gem loads its library lazily: requiring it is safe), e.g. create clients " \
+          "in Puma's on_worker_boot / Unicorn's after_fork.",
+          type: "ffi_error", details: { "loaded_pid" => @loaded_pid, "pid" => Process.pid }
+        )
+      end
+
+      # tasker_version() → envelope.
+      def version
+        load!
+        take_string(tasker_version)
+      end
+
+      # tasker_client_new(config_json) → envelope; config is a Hash or a JSON
+      # String (passed as is).
+      def client_new(config)
+        load!
+        with_payload(config) { |ptr| take_string(tasker_client_new(ptr)) }
+      end
+
+      # tasker_client_free(handle) → envelope.
+      def client_free(handle)
+        load!
+        take_string(tasker_client_free(handle))
+      end
+
+      # tasker_noop(payload) → envelope: the bare cost of a call.
+      def noop(payload = "{}")
+        load!
+        with_payload(payload) { |ptr| take_string(tasker_noop(ptr)) }
+      end
+
+      # Calls the operation +name+ (one of OPERATIONS) with a handle and a payload
+      # (Hash, JSON String passed as is, or nil for a NULL pointer) → envelope.
+      def call(name, handle, payload = {})
+        name = name.to_sym
+        raise ArgumentError, "unknown Tasker Core operation #{name.inspect}" unless OPERATIONS.include?(name)
+
+        load!
+        with_payload(payload) { |ptr| take_string(send(name, handle, ptr)) }
+      end
+
+      # Frees a handle from a finalizer: never raises, and never calls into the
+      # library from a process that did not load it. Returns true when freed.
+      def release_handle(handle)
+        return false unless @loaded && Process.pid == @loaded_pid
+
+        envelope = client_free(handle)
+        envelope["ok"] == true
+      rescue StandardError
+        false
+      end
+
+      private
+
+      def library_candidates
+        env = ENV.fetch("TASKER_CORE_LIB", nil)
+        return [File.expand_path(env)] if env && !env.empty?
+
+        [
+          File.expand_path("../../../build/#{LIBRARY_NAME}", __dir__), # the repository's build/ folder
+          File.expand_path("native/#{LIBRARY_NAME}", __dir__) # vendored next to this file
+        ]
+      end
+
+      # Attaches every function as a private singleton method, so that no caller
+      # can skip the fork check, the payload copy or the tasker_free_string.
+      def attach_all(path)
+        # Lifecycle. tasker_client_new may connect and migrate: blocking as well.
+        attach_function :tasker_version, [], :pointer
+        attach_function :tasker_client_new, [:pointer], :pointer, blocking: true
+        attach_function :tasker_client_free, [:uint64], :pointer, blocking: true
+        attach_function :tasker_free_string, [:pointer], :void
+        attach_function :tasker_noop, [:pointer], :pointer
+        OPERATIONS.each do |name|
+          attach_function name, :"tasker_#{name}", %i[uint64 pointer], :pointer, blocking: true
+        rescue FFI::NotFoundError
+          # Attach what exists; calling a missing function says so clearly.
+          define_singleton_method(name) do |*|
+            raise FFIError.new("the Tasker Core native library #{path} has no function tasker_#{name}",
+                               type: "ffi_error")
+          end
+        end
+        private_class_method(:tasker_version, :tasker_client_new, :tasker_client_free, :tasker_free_string,
+                             :tasker_noop, *OPERATIONS)
+      end
+
+      # Yields a pointer to a NUL-terminated copy of the payload in native memory
+      # (nil → NULL). The copy lives outside Ruby's heap, so the library may read
+      # it while the GVL is released; it is freed right after the call.
+      def with_payload(payload)
+        return yield(FFI::Pointer::NULL) if payload.nil?
+
+        json = payload.is_a?(String) ? payload : JSON.generate(payload)
+        ptr = FFI::MemoryPointer.new(:char, json.bytesize + 1, false)
+        begin
+          ptr.put_bytes(0, json)
+          ptr.put_uint8(json.bytesize, 0)
+          yield ptr
+        ensure
+          ptr.free
+        end
+      end
+
+      # Reads, frees and parses a string the library returned.
+      def take_string(ptr)
+        raise FFIError.new("the Tasker Core native library returned NULL", type: "ffi_error") if ptr.null?
+
+        json = begin
+          ptr.read_string.force_encoding(Encoding::UTF_8)
+        ensure
+          tasker_free_string(ptr)
+        end
+        parse_envelope(json)
+      end
+
+      def parse_envelope(json)
+        envelope = JSON.parse(json, max_nesting: false)
+        return envelope if envelope.is_a?(Hash) && [true, false].include?(envelope["ok"])
+
+        raise FFIError.new("malformed envelope from the Tasker Core native library: #{json[0, 200].inspect}",
+                           type: "ffi_error")
+      rescue JSON::ParserError => e
+        raise FFIError.new("invalid JSON from the Tasker Core native library (#{e.message[0, 100]}): " \
+                           "#{json[0, 200].inspect}", type: "ffi_error")
+      end
+    end
+  end
+end

@@ -1,0 +1,108 @@
+# frozen_string_literal: true
+
+require "time"
+
+module TaskerCore
+  # The base of the gem's immutable result objects, built from the JSON objects
+  # the library returns. A subclass declares its fields:
+  #
+  #   class Transition < ValueObject
+  #     attribute :id
+  #     attribute :created_at, :time
+  #   end
+  #
+  # Conversions: :time (RFC 3339 string → Time in UTC; nil stays nil), :symbol,
+  # :frozen (deep-frozen JSON value), or a block. Integers stay Integers (JSON
+  # parses big ones exactly). Fields the library sends that are not declared are
+  # ignored; declared fields it does not send are nil.
+  class ValueObject
+    class << self
+      # The declared field names, in order.
+      def attribute_names
+        @attribute_names ||= (superclass.respond_to?(:attribute_names) ? superclass.attribute_names.dup : [])
+      end
+
+      # Declares a field with an optional conversion (see the class comment).
+      def attribute(name, type = nil, &block)
+        name = name.to_sym
+        attribute_names << name unless attribute_names.include?(name)
+        converters[name] = block || type
+        attr_reader name
+      end
+
+      def converters
+        @converters ||= (superclass.respond_to?(:converters) ? superclass.converters.dup : {})
+      end
+
+      # Builds an instance from a Hash with string (or symbol) keys.
+      def from_h(hash)
+        raise TypeError, "#{name}.from_h expects a Hash, got #{hash.class}" unless hash.is_a?(Hash)
+
+        values = attribute_names.to_h do |attr|
+          raw = hash.key?(attr.to_s) ? hash[attr.to_s] : hash[attr]
+          [attr, convert(converters[attr], raw)]
+        end
+        new(**values)
+      end
+
+      # Parses an RFC 3339 timestamp into a UTC Time; nil stays nil, Times pass.
+      def parse_time(value)
+        case value
+        when nil then nil
+        when Time then value.getutc
+        else Time.iso8601(value.to_s).utc
+        end
+      end
+
+      # Deep-freezes a JSON value (Hash, Array, String...).
+      def deep_freeze(value)
+        case value
+        when Hash then value.each_value { |v| deep_freeze(v) }
+        when Array then value.each { |v| deep_freeze(v) }
+        end
+        value.freeze
+      end
+
+      private
+
+      def convert(converter, raw)
+        case converter
+        when nil then raw.is_a?(String) ? raw.dup.freeze : deep_freeze(raw)
+        when :time then parse_time(raw)
+        when :symbol then raw&.to_sym
+        when :frozen then deep_freeze(raw)
+        when Proc then converter.call(raw)
+        else raise ArgumentError, "unknown attribute type #{converter.inspect}"
+        end
+      end
+    end
+
+    def initialize(**values)
+      unknown = values.keys - self.class.attribute_names
+      raise ArgumentError, "unknown attributes for #{self.class}: #{unknown.join(', ')}" unless unknown.empty?
+
+      self.class.attribute_names.each { |name| instance_variable_set(:"@#{name}", values[name]) }
+      freeze
+    end
+
+    # The fields as a Hash with symbol keys.
+    def to_h
+      self.class.attribute_names.to_h { |name| [name, public_send(name)] }
+    end
+
+    def ==(other)
+      other.class == self.class && other.to_h == to_h
+    end
+    alias eql? ==
+
+    def hash
+      [self.class, to_h].hash
+    end
+
+    def inspect
+      fields = to_h.map { |k, v| "#{k}=#{v.inspect}" }.join(", ")
+      "#<#{self.class.name} #{fields}>"
+    end
+    alias to_s inspect
+  end
+end

@@ -1,0 +1,71 @@
+# frozen_string_literal: true
+
+# What goes in as JSON comes back equal: the contract's only read-back of stored
+# caller JSON is transition metadata (get_step_transitions / get_task_transitions);
+# no function returns a task's context or a step's results.
+RSpec.describe "JSON round trips", :integration do
+  with_tasker_schema
+
+  values = {
+    "emoji" => "🚀✨ done 👍🏽",
+    "name" => "Zoë Ångström",
+    "rtl" => "שלום עולם مرحبا",
+    "escapes" => "quote \" backslash \\ newline \n tab \t nul-free \u0001",
+    "nested" => { "a" => [1, [2, [3, { "b" => nil }]]], "c" => { "d" => { "e" => true } } },
+    "nil" => nil,
+    "empty" => { "h" => {}, "a" => [] },
+    "big" => 2**62,
+    "big_plus_one" => 2**62 + 1,
+    "beyond_double" => 2**53 + 1,
+    "min_int64" => -2**63,
+    "max_int64" => 2**63 - 1,
+    "small_float" => 0.1,
+    "tiny_float" => 1e-300,
+    "huge_float" => 1.5e300,
+    "negative_zero_ish" => -0.5,
+    "bool" => false
+  }.freeze
+
+  def expect_same(actual, expected, path = "metadata")
+    case expected
+    when Hash
+      expect(actual).to be_a(Hash), path
+      expected.each { |k, v| expect_same(actual[k], v, "#{path}[#{k.inspect}]") }
+      expect(actual.keys).to include(*expected.keys)
+    when Array
+      expect(actual).to be_a(Array), path
+      expect(actual.size).to eq(expected.size), path
+      expected.each_with_index { |v, i| expect_same(actual[i], v, "#{path}[#{i}]") }
+    else
+      expect(actual.class).to eq(expected.class), "#{path}: #{actual.inspect} (#{actual.class}) != #{expected.inspect}"
+      expect(actual).to eq(expected), path
+    end
+  end
+
+  values.each do |key, value|
+    it "keeps #{key} through step transition metadata" do
+      task = client.create_task(linear_spec)
+      a = task.step_id("A")
+      client.batch_update_step_states([{ step_id: a, state: "in_progress", metadata: { key => value } }])
+      expect_same(client.step_transitions(a).last.metadata, { key => value })
+    end
+  end
+
+  it "keeps everything at once through task transition metadata" do
+    task = client.create_task(linear_spec)
+    transition = client.transition_task(task.task_id, "in_progress", metadata: values)
+    expect_same(transition.metadata, values)
+    expect_same(client.task_transitions(task.task_id).last.metadata, values)
+  end
+
+  it "accepts the same values as task context, and hashes them stably for idempotent requests" do
+    spec = linear_spec(context: values, identity_strategy: "hash", initiator: "rspec")
+    first = client.create_task(spec)
+    again = client.create_task(spec)
+    expect(first).to be_created
+    expect(again).not_to be_created
+    expect(again.task_id).to eq(first.task_id)
+    other = client.create_task(spec.merge(context: values.merge("big_plus_one" => 2**62 + 2)))
+    expect(other.task_id).not_to eq(first.task_id)
+  end
+end

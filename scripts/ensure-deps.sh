@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Install what the build and tests need, if it is missing. Idempotent and
+# silent when everything is already there.
+#
+# Usage: scripts/ensure-deps.sh [WHAT ...]      (default: go)
+#   go          Go toolchain (on PATH or in /usr/local/go/bin), a C compiler
+#               for cgo (-race, -buildmode=c-shared), and the module cache
+#               (`go mod download` runs only when a module is missing).
+#   postgres    PostgreSQL server binaries (initdb, pg_ctl) and psql.
+#   postgres-client  psql and pg_isready only.
+#   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec.
+#   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
+#   make        GNU make (for machines that do not even have that).
+#
+# Everything is installed from Debian's packages with apt-get (no gem or other
+# registry). `apt-get update` runs at most once per invocation, and only when
+# something has to be installed. Not running as root: prints what to install
+# and exits non-zero.
+#
+# The script is meant to be executed, not sourced. Callers get Go on PATH from
+# the Makefile (`export PATH := /usr/local/go/bin:$(PATH)`) or set it themselves.
+set -euo pipefail
+
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf 'ensure-deps: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+APT_UPDATED=0
+# apt_install PKG...: install Debian packages (apt-get update once per run).
+apt_install() {
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing packages; as root run:"
+    log "  apt-get update && apt-get install -y $*"
+    exit 1
+  fi
+  command -v apt-get >/dev/null 2>&1 ||
+    die "apt-get not found; install these packages by hand: $*"
+  local apt_opts=(-q -y -o DPkg::Lock::Timeout=300)
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    log "apt-get update"
+    # A failed update is not fatal: the install may still work from the
+    # package lists already there.
+    apt-get "${apt_opts[@]}" update >/dev/null || log "warning: apt-get update failed"
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  apt-get "${apt_opts[@]}" install "$@" >/dev/null ||
+    die "apt-get install $* failed"
+}
+
+ensure_make() {
+  command -v make >/dev/null 2>&1 || apt_install make
+}
+
+ensure_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    if [[ -x /usr/local/go/bin/go ]]; then
+      export PATH="/usr/local/go/bin:$PATH"
+    else
+      die "Go not found on PATH nor in /usr/local/go/bin; install the Go version named in go.mod to /usr/local/go"
+    fi
+  fi
+  # cgo needs a C compiler: `go test -race` and `-buildmode=c-shared` use it.
+  if ! command -v gcc >/dev/null 2>&1 || [[ ! -e /usr/include/stdlib.h ]]; then
+    apt_install gcc libc6-dev
+  fi
+  if [[ -f $PROJECT_DIR/go.mod ]]; then
+    # With the proxy off, `go mod download` succeeds only when every module
+    # is already in the cache; download for real only when it does not.
+    if ! (cd "$PROJECT_DIR" && GOPROXY=off go mod download >/dev/null 2>&1); then
+      # The module proxy is HTTPS: a minimal Debian has no CA bundle.
+      [[ -s /etc/ssl/certs/ca-certificates.crt ]] || apt_install ca-certificates
+      log "go mod download"
+      (cd "$PROJECT_DIR" && go mod download) || die "go mod download failed"
+    fi
+  fi
+}
+
+# find_pg_bindir: print the newest /usr/lib/postgresql/*/bin that has initdb,
+# or the directory of `initdb` on PATH.
+find_pg_bindir() {
+  local d
+  d=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null |
+    sort -V | tail -n 1)
+  if [[ -n $d ]]; then
+    dirname "$d"
+  elif command -v initdb >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+  fi
+}
+
+ensure_postgres() {
+  local bindir
+  bindir=$(find_pg_bindir)
+  # Both are needed: initdb/pg_ctl for a throwaway cluster, psql for probing.
+  if [[ -z $bindir ]] || ! command -v psql >/dev/null 2>&1; then
+    apt_install postgresql postgresql-client
+  fi
+}
+
+ensure_postgres_client() {
+  command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+}
+
+ruby_ok() {
+  command -v ruby >/dev/null 2>&1 || return 1
+  command -v rspec >/dev/null 2>&1 || return 1
+  ruby -e 'require "ffi"' >/dev/null 2>&1 || return 1
+  # ruby-dev: the headers needed to build C extensions.
+  ruby -rrbconfig -e 'exit File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby.h"))' \
+    >/dev/null 2>&1 || return 1
+  if [[ $1 == bench ]]; then
+    ruby -e 'require "pg"; require "benchmark/ips"' >/dev/null 2>&1 || return 1
+  fi
+  return 0
+}
+
+ensure_ruby() {
+  local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec)
+  if [[ $1 == bench ]]; then
+    pkgs+=(ruby-pg ruby-benchmark-ips)
+  fi
+  ruby_ok "$1" || apt_install "${pkgs[@]}"
+}
+
+main() {
+  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  [[ $# -gt 0 ]] || set -- go
+  local arg
+  for arg in "$@"; do
+    case $arg in
+      go) want_go=1 ;;
+      postgres | postgresql) want_pg=1 ;;
+      postgres-client) want_pgc=1 ;;
+      make) want_make=1 ;;
+      ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
+      ruby-bench) want_ruby=bench ;;
+      -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        return 0
+        ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+    esac
+  done
+  [[ $want_make -eq 0 ]] || ensure_make
+  [[ $want_go -eq 0 ]] || ensure_go
+  [[ $want_pg -eq 0 ]] || ensure_postgres
+  [[ $want_pgc -eq 0 ]] || ensure_postgres_client
+  [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+}
+
+main "$@"
