@@ -36,7 +36,7 @@ demo: deps
 
 lib: deps
 	mkdir -p build
-	go build -buildmode=c-shared -o build/libtasker_core.so ./capi
+	go build -buildmode=c-shared -trimpath -ldflags "-s -w" -o build/libtasker_core.so ./capi
 
 vet: deps
 	go vet ./...

@@ -21,6 +21,7 @@ const (
 	Database        Kind = "database_error"         // the database failed or is unreachable
 	Configuration   Kind = "configuration_error"    // bad configuration
 	Timeout         Kind = "timeout_error"          // a deadline passed
+	FFI             Kind = "ffi_error"              // misuse of the C API: NULL pointer, invalid or freed handle
 	Internal        Kind = "internal_error"         // a bug: a recovered panic, say
 )
 

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/testdb"
+)
+
+func openClient(t *testing.T, extra string) *Client {
+	t.Helper()
+	_, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	cfg := fmt.Sprintf(`{"database_url": %q, "schema": %q, "migrate": true%s}`, testdb.URL(t), schema, extra)
+	c, err := Open(context.Background(), []byte(cfg))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// callOK runs an operation and decodes its data into out.
+func callOK(t *testing.T, c *Client, method, payload string, out any) {
+	t.Helper()
+	var env struct {
+		OK    bool            `json:"ok"`
+		Data  json.RawMessage `json:"data"`
+		Error *ErrorBody      `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(c.CallJSON(context.Background(), method, []byte(payload)), &env))
+	require.True(t, env.OK, "%s %s: %+v", method, payload, env.Error)
+	if out != nil {
+		require.NoError(t, json.Unmarshal(env.Data, out))
+	}
+}
+
+// callErr runs an operation that must fail and returns the error body.
+func callErr(t *testing.T, c *Client, method, payload string) ErrorBody {
+	t.Helper()
+	var env Envelope
+	require.NoError(t, json.Unmarshal(c.CallJSON(context.Background(), method, []byte(payload)), &env))
+	require.False(t, env.OK, "%s %s must fail", method, payload)
+	require.NotNil(t, env.Error)
+	return *env.Error
+}
+
+const diamondSpec = `{"name": "diamond", "namespace": "api", "context": {"n": 1},
+	"steps": [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c", "depends_on": ["a"]},
+	          {"name": "d", "depends_on": ["b", "c"]}]}`
+
+type created struct {
+	TaskID  int64            `json:"task_id"`
+	StepIDs map[string]int64 `json:"step_ids"`
+}
+
+func TestFourFunctionsOnADiamond(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, "")
+	var ct created
+	callOK(t, c, "create_task", diamondSpec, &ct)
+	task := fmt.Sprintf(`{"task_id": %d}`, ct.TaskID)
+	id := ct.StepIDs
+
+	var viable struct {
+		Steps []ViableStep `json:"steps"`
+	}
+	callOK(t, c, "discover_viable_steps", task, &viable)
+	require.Len(t, viable.Steps, 1)
+	assert.Equal(t, "a", viable.Steps[0].Name)
+	assert.Equal(t, "ready", viable.Steps[0].Reason)
+
+	var batch BatchResult
+	callOK(t, c, "batch_update_step_states", fmt.Sprintf(`{"updates": [
+		{"step_id": %d, "state": "in_progress"},
+		[%d, "complete", {"valid": true}],
+		{"step_id": %d, "state": "in_progress"},
+		[%d, "complete"],
+		{"step_id": %d, "state": "in_progress"}]}`, id["a"], id["a"], id["b"], id["a"], id["d"]), &batch)
+	assert.Equal(t, 3, batch.Applied)
+	assert.Equal(t, 1, batch.Duplicates)
+	assert.Equal(t, 1, batch.Rejected)
+	assert.Equal(t, "state_transition_error", string(batch.Outcomes[4].Error.Type))
+
+	var ec map[string]any
+	callOK(t, c, "get_task_execution_context", task, &ec)
+	assert.Equal(t, "has_ready_steps", ec["execution_status"])
+	assert.Equal(t, float64(1), ec["ready_steps"])
+	assert.Equal(t, float64(1), ec["in_progress_steps"])
+	assert.Equal(t, float64(25), ec["completion_percentage"])
+
+	var an struct {
+		HasCycles          bool           `json:"has_cycles"`
+		MaxDepth           int            `json:"max_depth"`
+		ParallelBranches   int            `json:"parallel_branches"`
+		CriticalPathLength int            `json:"critical_path_length"`
+		DependencyLevels   map[string]int `json:"dependency_levels"`
+	}
+	callOK(t, c, "analyze_dependencies", task, &an)
+	assert.False(t, an.HasCycles)
+	assert.Equal(t, 3, an.MaxDepth)
+	assert.Equal(t, 2, an.ParallelBranches)
+	assert.Equal(t, 3, an.CriticalPathLength)
+	assert.Equal(t, 2, an.DependencyLevels[fmt.Sprint(id["d"])])
+
+	var trail struct {
+		Transitions []map[string]any `json:"transitions"`
+	}
+	callOK(t, c, "get_step_transitions", fmt.Sprintf(`{"step_id": %d}`, id["a"]), &trail)
+	assert.Len(t, trail.Transitions, 3)
+	callOK(t, c, "get_task_transitions", task, &trail)
+	assert.Len(t, trail.Transitions, 1)
+
+	var readiness struct {
+		Steps []map[string]any `json:"steps"`
+	}
+	callOK(t, c, "get_step_readiness", fmt.Sprintf(`{"task_id": %d, "step_ids": [%d]}`, ct.TaskID, id["d"]), &readiness)
+	require.Len(t, readiness.Steps, 1)
+	assert.Equal(t, "dependencies_unmet", readiness.Steps[0]["reason"])
+
+	var health map[string]any
+	callOK(t, c, "get_system_health", `{}`, &health)
+	assert.Equal(t, float64(1), health["total_tasks"])
+	callOK(t, c, "get_analytics_metrics", ``, nil)
+	callOK(t, c, "get_slowest_tasks", `{"limit": 5}`, nil)
+	callOK(t, c, "get_slowest_steps", `{"namespace": "api"}`, nil)
+	var mig map[string]any
+	callOK(t, c, "run_migrations", `{}`, &mig)
+	assert.Equal(t, []any{}, mig["applied"])
+}
+
+// Bad input gets a clear, typed error and changes nothing.
+func TestBadInputIsTypedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "max_payload_bytes": 1048576`)
+	var ct created
+	callOK(t, c, "create_task", diamondSpec, &ct)
+	a := ct.StepIDs["a"]
+	snapshot := func() string {
+		var n string
+		require.NoError(t, c.Store().Pool().QueryRow(context.Background(), `SELECT
+			(SELECT count(*) FROM tasker_tasks)::text || '/' || (SELECT count(*) FROM tasker_workflow_steps)::text || '/' ||
+			(SELECT count(*) FROM tasker_workflow_step_transitions)::text || '/' || (SELECT count(*) FROM tasker_task_transitions)::text`).Scan(&n))
+		return n
+	}
+	before := snapshot()
+	cases := []struct {
+		method, payload string
+		kind            errs.Kind
+		contains        string
+	}{
+		{"get_task_execution_context", `{"task_id": `, errs.Validation, "malformed JSON"},
+		{"get_task_execution_context", `{"task_id": "1"}`, errs.Validation, "field task_id: expected an integer"},
+		{"get_task_execution_context", `{}`, errs.Validation, "task_id is required"},
+		{"get_task_execution_context", `{"task_id": 1, "extra": true}`, errs.Validation, `unknown field "extra"`},
+		{"get_task_execution_context", `{"task_id": 9223372036854775807}`, errs.NotFound, "not found"},
+		{"discover_viable_steps", `{"task_id": -4}`, errs.Validation, "positive integer"},
+		{"analyze_dependencies", `{"task_id": 424242}`, errs.NotFound, "424242"},
+		{"get_step_transitions", `{"step_id": 424242}`, errs.NotFound, "424242"},
+		{"batch_update_step_states", `{"updates": [[` + fmt.Sprint(a) + `]]}`, errs.Validation, "[step_id, state]"},
+		{"batch_update_step_states", `{"updates": [{"step_id": 1, "state": "complete", "x": 1}]}`, errs.Validation, `unknown field "x"`},
+		{"batch_update_step_states", `{}`, errs.Validation, "updates is required"},
+		{"batch_update_step_states", `{"updates": "all"}`, errs.Validation, "field updates"},
+		{"create_task", `{"name": "x", "steps": [{"name": "a", "depends_on": ["a"]}]}`, errs.Validation, "depends on itself"},
+		{"create_task", `{"name": "x", "steps": [{"name": "a", "depends_on": ["b"]}, {"name": "b", "depends_on": ["a"]}]}`, errs.Cycle, "dependency cycle"},
+		{"create_task", `{"name": "x", "steps": [{"name": "a"}], "context": {"s": "\u0000"}}`, "", ""},
+		{"get_task_execution_context", "{\"task_id\": 1, \"s\": \"\xff\"}", errs.Validation, "UTF-8"},
+		{"get_task_execution_context", strings.Repeat("[", 10_000), errs.Validation, "max_json_depth"},
+		{"get_task_execution_context", `{"task_id": 1, "pad": "` + strings.Repeat("x", 2<<20) + `"}`, errs.Validation, "max_payload_bytes"},
+		{"transition_task", fmt.Sprintf(`{"task_id": %d, "state": "complete"}`, ct.TaskID), errs.StateTransition, "illegal task transition"},
+		{"no_such_function", `{}`, errs.Validation, "unknown operation"},
+	}
+	for _, tc := range cases {
+		if tc.kind == "" {
+			continue // see the NUL case below
+		}
+		e := callErr(t, c, tc.method, tc.payload)
+		assert.Equal(t, tc.kind, e.Type, "%s %.60s: %s", tc.method, tc.payload, e.Message)
+		assert.Contains(t, e.Message, tc.contains, "%s %.60s", tc.method, tc.payload)
+	}
+	assert.Equal(t, before, snapshot(), "no bad call wrote anything")
+
+	// PostgreSQL cannot store U+0000 in jsonb: a typed database error, nothing written.
+	e := callErr(t, c, "create_task", `{"name": "nul", "steps": [{"name": "a"}], "context": {"s": "\u0000"}}`)
+	assert.Contains(t, []errs.Kind{errs.Validation, errs.Database}, e.Type, e.Message)
+	assert.Equal(t, before, snapshot())
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, err := Open(ctx, []byte(`{"database_url": "postgres://x@127.0.0.1:1/x", "max_connectons": 3}`))
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+	assert.Contains(t, err.Error(), `unknown field "max_connectons"`)
+
+	_, err = Open(ctx, []byte(`{"database_url": "postgres://x@127.0.0.1:1/x", "min_connections": 5, "max_connections": 2}`))
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+	assert.Equal(t, "min_connections", errs.DetailsOf(err)["key"])
+
+	_, err = Open(ctx, []byte(`{"database_url": "postgres://tasker:s3cr3t@127.0.0.1:1/x", "acquire_timeout_ms": 500}`))
+	require.Error(t, err)
+	assert.Equal(t, errs.Database, errs.KindOf(err))
+	assert.NotContains(t, err.Error(), "s3cr3t", "the password never appears in an error")
+
+	_, err = Open(ctx, []byte(`{"database_url": "postgres://x@127.0.0.1:1/x", "retry_policy": {"strategy": "exponential", "multiplier": 2, "jitter": 3}}`))
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+	_, err = Open(ctx, []byte(`not json`))
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+}
+
+func init() {
+	operations["panic_for_test"] = func(context.Context, *Client, []byte) (any, error) { panic("boom") }
+}
+
+func TestClosedClientAndPanicsAreTyped(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, "")
+	e := callErr(t, c, "panic_for_test", `{}`)
+	assert.Equal(t, errs.Internal, e.Type)
+	assert.Contains(t, e.Message, "boom")
+
+	c.Close()
+	c.Close() // idempotent
+	e = callErr(t, c, "get_system_health", `{}`)
+	assert.Equal(t, errs.Database, e.Type)
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	v := Version()
+	assert.Equal(t, LibraryVersion, v.LibraryVersion)
+	assert.Greater(t, v.SchemaVersion, 0)
+}

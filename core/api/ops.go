@@ -1,0 +1,368 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/migrations"
+	"github.com/taskercore/tasker-core/sqlfuncs"
+)
+
+type operation func(ctx context.Context, c *Client, payload []byte) (any, error)
+
+var operations = map[string]operation{
+	"run_migrations":             runMigrations,
+	"create_task":                createTask,
+	"get_task_execution_context": taskExecutionContext,
+	"discover_viable_steps":      discoverViableSteps,
+	"get_step_readiness":         stepReadiness,
+	"batch_update_step_states":   batchUpdateStepStates,
+	"analyze_dependencies":       analyzeDependencies,
+	"transition_task":            transitionTask,
+	"get_step_transitions":       stepTransitions,
+	"get_task_transitions":       taskTransitions,
+	"get_system_health":          systemHealth,
+	"get_analytics_metrics":      analyticsMetrics,
+	"get_slowest_tasks":          slowestTasks,
+	"get_slowest_steps":          slowestSteps,
+}
+
+// decode decodes a payload strictly; an empty payload decodes as {}.
+func decode(payload []byte, v any) error {
+	if len(bytes.TrimSpace(payload)) == 0 {
+		payload = []byte("{}")
+	}
+	return strictDecode(payload, v)
+}
+
+func required(field string, id int64) error {
+	if id <= 0 {
+		return errs.New(errs.Validation, map[string]any{"field": field}, "%s is required (a positive integer)", field)
+	}
+	return nil
+}
+
+type taskRef struct {
+	TaskID int64      `json:"task_id"`
+	AsOf   *time.Time `json:"as_of"`
+}
+
+func (r *taskRef) parse(payload []byte) error {
+	if err := decode(payload, r); err != nil {
+		return err
+	}
+	return required("task_id", r.TaskID)
+}
+
+type stepRef struct {
+	StepID int64 `json:"step_id"`
+}
+
+func runMigrations(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var none struct{}
+	if err := decode(payload, &none); err != nil {
+		return nil, err
+	}
+	res, err := migrations.Migrate(ctx, c.store.Pool())
+	if err != nil {
+		return nil, err
+	}
+	if res.Applied == nil {
+		res.Applied = []string{}
+	}
+	return res, c.store.SyncRetryPolicy(ctx)
+}
+
+func createTask(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var spec store.TaskSpec
+	if err := decode(payload, &spec); err != nil {
+		return nil, err
+	}
+	return c.store.CreateTask(ctx, spec)
+}
+
+func taskExecutionContext(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r taskRef
+	if err := r.parse(payload); err != nil {
+		return nil, err
+	}
+	return c.store.ExecutionContext(ctx, r.TaskID, r.AsOf)
+}
+
+// ViableStep is a step that can run now (REFERENCE §6).
+type ViableStep struct {
+	WorkflowStepID        int64          `json:"workflow_step_id"`
+	TaskID                int64          `json:"task_id"`
+	NamedStepID           int32          `json:"named_step_id"`
+	Name                  string         `json:"name"`
+	CurrentState          string         `json:"current_state"`
+	DependenciesSatisfied bool           `json:"dependencies_satisfied"`
+	RetryEligible         bool           `json:"retry_eligible"`
+	Attempts              int32          `json:"attempts"`
+	RetryLimit            int32          `json:"retry_limit"`
+	Reason                string         `json:"reason"`
+	ReasonDetail          map[string]any `json:"reason_detail"`
+}
+
+type stepList[T any] struct {
+	TaskID int64 `json:"task_id"`
+	Steps  []T   `json:"steps"`
+}
+
+func discoverViableSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r taskRef
+	if err := r.parse(payload); err != nil {
+		return nil, err
+	}
+	ready, err := c.store.ReadySteps(ctx, r.TaskID, r.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	out := stepList[ViableStep]{TaskID: r.TaskID, Steps: make([]ViableStep, len(ready))}
+	for i, s := range ready {
+		out.Steps[i] = ViableStep{WorkflowStepID: s.WorkflowStepID, TaskID: s.TaskID, NamedStepID: s.NamedStepID,
+			Name: s.Name, CurrentState: s.CurrentState, DependenciesSatisfied: s.DependenciesSatisfied,
+			RetryEligible: s.RetryEligible, Attempts: s.Attempts, RetryLimit: s.RetryLimit, Reason: s.Reason,
+			ReasonDetail: s.ReasonDetail}
+	}
+	return out, nil
+}
+
+func stepReadiness(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		TaskID  int64      `json:"task_id"`
+		StepIDs []int64    `json:"step_ids"`
+		AsOf    *time.Time `json:"as_of"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := required("task_id", r.TaskID); err != nil {
+		return nil, err
+	}
+	rows, err := c.store.StepReadiness(ctx, r.TaskID, r.StepIDs, r.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	if rows == nil {
+		rows = []sqlfuncs.StepReadiness{}
+	}
+	return stepList[sqlfuncs.StepReadiness]{TaskID: r.TaskID, Steps: rows}, nil
+}
+
+// batchItem is one update: {"step_id", "state", …} or [step_id, "state", results].
+type batchItem struct {
+	StepID                int64           `json:"step_id"`
+	State                 state.State     `json:"state"`
+	FromState             state.State     `json:"from_state"`
+	Results               json.RawMessage `json:"results"`
+	Metadata              map[string]any  `json:"metadata"`
+	BackoffRequestSeconds *int32          `json:"backoff_request_seconds"`
+	Permanent             bool            `json:"permanent"`
+}
+
+func (b *batchItem) UnmarshalJSON(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var parts []json.RawMessage
+		if err := json.Unmarshal(raw, &parts); err != nil {
+			return err
+		}
+		if len(parts) < 2 || len(parts) > 3 {
+			return errs.New(errs.Validation, nil, "an update array is [step_id, state] or [step_id, state, results]")
+		}
+		if err := json.Unmarshal(parts[0], &b.StepID); err != nil {
+			return errs.New(errs.Validation, map[string]any{"field": "step_id"}, "update [0] (step_id) must be an integer")
+		}
+		if err := json.Unmarshal(parts[1], &b.State); err != nil {
+			return errs.New(errs.Validation, map[string]any{"field": "state"}, "update [1] (state) must be a string")
+		}
+		if len(parts) == 3 && string(parts[2]) != "null" {
+			b.Results = parts[2]
+		}
+		return nil
+	}
+	type plain batchItem // no UnmarshalJSON: decoded strictly as an object
+	var p plain
+	if err := strictDecode(raw, &p); err != nil {
+		return err
+	}
+	*b = batchItem(p)
+	return nil
+}
+
+type batchOutcome struct {
+	Index        int         `json:"index"`
+	StepID       int64       `json:"step_id"`
+	Status       string      `json:"status"`
+	FromState    state.State `json:"from_state,omitempty"`
+	ToState      state.State `json:"to_state"`
+	TransitionID int64       `json:"transition_id,omitempty"`
+	Error        *ErrorBody  `json:"error,omitempty"`
+}
+
+// BatchResult is what batch_update_step_states returns.
+type BatchResult struct {
+	Applied    int            `json:"applied"`
+	Rejected   int            `json:"rejected"`
+	Duplicates int            `json:"duplicates"`
+	Outcomes   []batchOutcome `json:"outcomes"`
+}
+
+// MaxBatchSize bounds the updates of one batch_update_step_states call.
+const MaxBatchSize = 10_000
+
+func batchUpdateStepStates(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		Updates []batchItem `json:"updates"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.Updates == nil {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "updates"}, "updates is required (an array)")
+	}
+	if len(r.Updates) > MaxBatchSize {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "updates", "max": MaxBatchSize},
+			"%d updates exceed the batch limit of %d", len(r.Updates), MaxBatchSize)
+	}
+	reqs := make([]store.StepTransition, len(r.Updates))
+	for i, u := range r.Updates {
+		reqs[i] = store.StepTransition{StepID: u.StepID, To: u.State, From: u.FromState, Results: u.Results,
+			Metadata: u.Metadata, BackoffRequestSeconds: u.BackoffRequestSeconds, Permanent: u.Permanent}
+	}
+	outs, err := c.store.BatchTransitionSteps(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	res := BatchResult{Outcomes: make([]batchOutcome, len(outs))}
+	for i, o := range outs {
+		bo := batchOutcome{Index: o.Index, StepID: o.StepID, Status: o.Status, FromState: o.From, ToState: o.To,
+			TransitionID: o.TransitionID}
+		switch o.Status {
+		case store.OutcomeApplied:
+			res.Applied++
+		case store.OutcomeDuplicate:
+			res.Duplicates++
+		default:
+			res.Rejected++
+			bo.Error = ErrorOf(o.Err)
+		}
+		res.Outcomes[i] = bo
+	}
+	return res, nil
+}
+
+func analyzeDependencies(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r taskRef
+	if err := r.parse(payload); err != nil {
+		return nil, err
+	}
+	return c.store.AnalyzeDependencies(ctx, r.TaskID)
+}
+
+func transitionTask(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		TaskID    int64          `json:"task_id"`
+		State     state.State    `json:"state"`
+		FromState state.State    `json:"from_state"`
+		Metadata  map[string]any `json:"metadata"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := required("task_id", r.TaskID); err != nil {
+		return nil, err
+	}
+	return c.store.TransitionTask(ctx, store.TaskTransition{TaskID: r.TaskID, To: r.State, From: r.FromState, Metadata: r.Metadata})
+}
+
+type transitionList struct {
+	Transitions []store.Transition `json:"transitions"`
+}
+
+func stepTransitions(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r stepRef
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := required("step_id", r.StepID); err != nil {
+		return nil, err
+	}
+	trail, err := c.store.StepTransitions(ctx, r.StepID)
+	if err == nil && len(trail) == 0 {
+		err = errs.New(errs.NotFound, map[string]any{"step_id": r.StepID}, "workflow step %d not found", r.StepID)
+	}
+	return transitionList{trail}, err
+}
+
+func taskTransitions(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r taskRef
+	if err := r.parse(payload); err != nil {
+		return nil, err
+	}
+	trail, err := c.store.TaskTransitions(ctx, r.TaskID)
+	if err == nil && len(trail) == 0 {
+		err = errs.New(errs.NotFound, map[string]any{"task_id": r.TaskID}, "task %d not found", r.TaskID)
+	}
+	return transitionList{trail}, err
+}
+
+func systemHealth(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var none struct{}
+	if err := decode(payload, &none); err != nil {
+		return nil, err
+	}
+	return sqlfuncs.SystemHealthCounts(ctx, c.store.Pool())
+}
+
+func analyticsMetrics(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		Since *time.Time `json:"since"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	return sqlfuncs.AnalyticsMetrics(ctx, c.store.Pool(), r.Since)
+}
+
+type slowestReq struct {
+	Since     *time.Time `json:"since"`
+	Limit     int        `json:"limit"`
+	Namespace string     `json:"namespace"`
+	TaskName  string     `json:"task_name"`
+	Version   string     `json:"version"`
+}
+
+func (r slowestReq) filter() sqlfuncs.SlowestFilter {
+	return sqlfuncs.SlowestFilter{Since: r.Since, Limit: r.Limit, Namespace: r.Namespace, TaskName: r.TaskName, Version: r.Version}
+}
+
+func slowestTasks(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r slowestReq
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	rows, err := sqlfuncs.SlowestTasks(ctx, c.store.Pool(), r.filter())
+	if rows == nil {
+		rows = []sqlfuncs.SlowTask{}
+	}
+	return map[string]any{"tasks": rows}, err
+}
+
+func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r slowestReq
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	rows, err := sqlfuncs.SlowestSteps(ctx, c.store.Pool(), r.filter())
+	if rows == nil {
+		rows = []sqlfuncs.SlowStep{}
+	}
+	return map[string]any{"steps": rows}, err
+}
