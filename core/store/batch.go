@@ -107,6 +107,7 @@ type stepFacts struct {
 	parents       []int64
 	parentNames   []string
 	parentStates  []state.State
+	claimedBy     string
 	transitionsIn int // planned transitions so far (the round of the next one)
 }
 
@@ -210,6 +211,12 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*pla
 				"step %d cannot start: dependencies not complete: %v", req.StepID, unmet)
 		}
 	}
+	if req.WorkerID != "" && f.state == state.InProgress && f.claimedBy != req.WorkerID {
+		details["claimed_by"], details["worker_id"], details["conflict"] = f.claimedBy, req.WorkerID, true
+		return nil, errs.New(errs.StateTransition, details,
+			"step %d is held by %q, not %q (its lease expired and it was recovered, or it was never claimed by this worker)",
+			req.StepID, f.claimedBy, req.WorkerID)
+	}
 	if f.state == state.Error && req.To == state.Pending && (!f.retryable || f.attempts >= f.limit) {
 		// The retry path is for steps that may run again; an exhausted or
 		// permanently failed step is resolved by an operator instead.
@@ -240,6 +247,9 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*pla
 	if ev := state.Step.EventFor(f.state, req.To); ev != "" {
 		meta["event"] = ev
 	}
+	if req.WorkerID != "" {
+		meta["worker_id"] = req.WorkerID
+	}
 	b, err := json.Marshal(meta)
 	if err != nil {
 		return nil, errs.Wrap(errs.Validation, err, "transition metadata")
@@ -251,6 +261,10 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*pla
 // advance applies a planned transition to the in-memory facts.
 func advance(f *stepFacts, req StepTransition) {
 	f.state = req.To
+	f.claimedBy = ""
+	if req.To == state.InProgress {
+		f.claimedBy = req.WorkerID
+	}
 	f.sortKey++
 	f.transitionsIn++
 	switch req.To {
@@ -276,7 +290,7 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	b.Queue(`
 		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
-		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}')
+		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, '')
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
 		LEFT JOIN LATERAL (
@@ -304,7 +318,7 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	var cur string
 	var states []string
 	f := &stepFacts{}
-	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states},
+	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy},
 		func() error {
 			c := *f
 			c.state = state.State(cur)
@@ -331,6 +345,8 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 		sortKeys, backoffs []*int32
 		results            []*string
 		permanent          []bool
+		workers            []string
+		leases             []float64
 	)
 	for _, p := range plan {
 		if p.round != round {
@@ -346,6 +362,8 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 		results = append(results, p.results)
 		backoffs = append(backoffs, p.req.BackoffRequestSeconds)
 		permanent = append(permanent, p.req.Permanent)
+		workers = append(workers, p.req.WorkerID)
+		leases = append(leases, p.req.LeaseSeconds)
 	}
 	if len(ids) == 0 {
 		return nil
@@ -404,9 +422,13 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 			processed_at = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN now() ELSE ws.processed_at END,
 			results = CASE WHEN u.to_state IN ('complete', 'error') THEN COALESCE(u.results, ws.results) ELSE ws.results END,
 			retryable = CASE WHEN u.to_state = 'error' AND u.permanent THEN false ELSE ws.retryable END,
+			claimed_by = CASE WHEN u.to_state = 'in_progress' THEN NULLIF(u.worker, '') END,
+			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
+			                        THEN now() + make_interval(secs => u.lease) END,
 			updated_at = now()
-		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[]) AS u(id, to_state, results, backoff, permanent)
-		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent); err != nil {
+		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
+		     AS u(id, to_state, results, backoff, permanent, worker, lease)
+		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases); err != nil {
 		return dbErr(err, "update steps")
 	}
 

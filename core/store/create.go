@@ -289,8 +289,8 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		}
 		err := tx.QueryRow(ctx, `
 			INSERT INTO tasker_tasks (named_task_id, requested_at, initiator, source_system, reason, bypass_steps,
-				tags, context, identity_hash, correlation_id, priority)
-			VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6::json, $7::jsonb, $8::jsonb, $9, $10, $11)
+				tags, context, identity_hash, correlation_id, priority, ready_at)
+			VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6::json, $7::jsonb, $8::jsonb, $9, $10, $11, now())
 			ON CONFLICT (identity_hash) DO NOTHING
 			RETURNING task_id, correlation_id::text`,
 			out.NamedTaskID, requestedAt, spec.Initiator, spec.SourceSystem, spec.Reason, bypass, tags, taskContext,

@@ -29,6 +29,11 @@ type StepTransition struct {
 	BackoffRequestSeconds *int32 `json:"backoff_request_seconds,omitempty"`
 	// Permanent, on →error, marks the step not retryable.
 	Permanent bool `json:"permanent,omitempty"`
+	// WorkerID, on →in_progress, records who holds the step (with a lease of
+	// LeaseSeconds); on leaving in_progress, when set, it must be the holder — a
+	// worker whose lease was taken away cannot report.
+	WorkerID     string  `json:"worker_id,omitempty"`
+	LeaseSeconds float64 `json:"lease_seconds,omitempty"`
 }
 
 // Transition is one row of a task's or step's audit trail.

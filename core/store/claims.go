@@ -1,0 +1,439 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/sqlfuncs"
+)
+
+// ClaimRequest asks for up to Limit ready steps, of one task (TaskID) or of any
+// tasks by priority and age.
+type ClaimRequest struct {
+	WorkerID     string  `json:"worker_id"`
+	TaskID       int64   `json:"task_id,omitempty"`
+	Limit        int     `json:"limit"`
+	LeaseSeconds float64 `json:"lease_seconds"`
+}
+
+// ClaimedStep is a step handed to a worker, with what its handler needs.
+type ClaimedStep struct {
+	StepID         int64                      `json:"step_id"`
+	TaskID         int64                      `json:"task_id"`
+	StepName       string                     `json:"step_name"`
+	TaskName       string                     `json:"task_name"`
+	Namespace      string                     `json:"namespace"`
+	Version        string                     `json:"version"`
+	Attempts       int32                      `json:"attempts"`
+	RetryLimit     int32                      `json:"retry_limit"`
+	Retryable      bool                       `json:"retryable"`
+	Inputs         json.RawMessage            `json:"inputs"`
+	TaskContext    json.RawMessage            `json:"task_context"`
+	Sequence       map[string]json.RawMessage `json:"sequence"` // results of the task's completed steps, by name
+	CorrelationID  string                     `json:"correlation_id"`
+	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
+}
+
+// TaskStatus is a task's state after a claim, report or recovery.
+type TaskStatus struct {
+	TaskID          int64      `json:"task_id"`
+	Status          string     `json:"status"`
+	ExecutionStatus string     `json:"execution_status"`
+	NextRetryAt     *time.Time `json:"next_retry_at"`
+	ReadyAt         *time.Time `json:"ready_at"`
+}
+
+func (r ClaimRequest) validate() error {
+	switch {
+	case r.WorkerID == "" || len(r.WorkerID) > 128:
+		return errs.New(errs.Validation, map[string]any{"field": "worker_id"}, "worker_id is required (at most 128 characters)")
+	case r.Limit < 1:
+		return errs.New(errs.Validation, map[string]any{"field": "limit"}, "limit must be >= 1")
+	case !(r.LeaseSeconds > 0):
+		return errs.New(errs.Validation, map[string]any{"field": "lease_seconds"}, "lease_seconds must be > 0")
+	}
+	return nil
+}
+
+// ClaimSteps atomically takes up to req.Limit ready steps and moves them to
+// in_progress under a lease held by req.WorkerID (a failed step whose backoff has
+// passed goes error → pending → in_progress, each transition audited). Tasks are
+// locked with SKIP LOCKED, so concurrent workers take different tasks and never the
+// same step. The tasks' own state moves to in_progress on their first claim.
+func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	var out []ClaimedStep
+	err := s.retryTx(ctx, func(tx pgx.Tx) error {
+		out = nil
+		var taskIDs []int64
+		var err error
+		if req.TaskID > 0 {
+			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE task_id = $1 AND NOT complete
+				FOR NO KEY UPDATE`, req.TaskID))
+		} else {
+			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE ready_at <= now()
+				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, req.Limit))
+		}
+		if err != nil || len(taskIDs) == 0 {
+			return dbErr(err, "claim: pick tasks")
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT r.workflow_step_id, r.current_state
+			FROM get_step_readiness_status_batch($1) r JOIN tasker_tasks t ON t.task_id = r.task_id
+			WHERE r.ready_for_execution
+			ORDER BY t.priority DESC, t.ready_at, r.task_id, r.workflow_step_id LIMIT $2`, taskIDs, req.Limit)
+		if err != nil {
+			return dbErr(err, "claim: ready steps")
+		}
+		var reqs []StepTransition
+		var id int64
+		var cur string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &cur}, func() error {
+			if state.State(cur) == state.Error {
+				reqs = append(reqs, StepTransition{StepID: id, To: state.Pending,
+					Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
+			}
+			reqs = append(reqs, StepTransition{StepID: id, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
+			return nil
+		}); err != nil {
+			return dbErr(err, "claim: ready steps")
+		}
+		outs, err := applyStepTransitions(ctx, tx, reqs)
+		if err != nil {
+			return err
+		}
+		var claimed []int64
+		for _, o := range outs {
+			if o.Status == OutcomeApplied && o.To == state.InProgress {
+				claimed = append(claimed, o.StepID)
+			}
+		}
+		if err := startTasks(ctx, tx, taskIDs); err != nil {
+			return err
+		}
+		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
+			return err
+		}
+		out, err = loadClaimed(ctx, tx, claimed)
+		return err
+	})
+	return out, err
+}
+
+// startTasks moves tasks that are pending (or in error, after an operator unblocked
+// them) to in_progress.
+func startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
+	rows, err := tx.Query(ctx, `SELECT k.task_id, COALESCE(t.to_state, 'pending') FROM tasker_tasks k
+		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
+		WHERE k.task_id = ANY ($1) AND COALESCE(t.to_state, 'pending') IN ('pending', 'error')`, taskIDs)
+	if err != nil {
+		return dbErr(err, "claim: task states")
+	}
+	type ts struct {
+		id  int64
+		cur string
+	}
+	var todo []ts
+	var t ts
+	if _, err := pgx.ForEachRow(rows, []any{&t.id, &t.cur}, func() error { todo = append(todo, t); return nil }); err != nil {
+		return dbErr(err, "claim: task states")
+	}
+	for _, t := range todo {
+		if state.State(t.cur) == state.Error {
+			if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.Pending,
+				Metadata: map[string]any{"reason": "steps ready again"}}); err != nil {
+				return err
+			}
+		}
+		if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.InProgress}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep, error) {
+	if len(stepIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT ws.workflow_step_id, ws.task_id, ns.name, nt.name, tn.name, nt.version,
+		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), ws.retryable,
+		       COALESCE(ws.inputs, 'null'::jsonb), COALESCE(t.context, 'null'::jsonb),
+		       COALESCE((SELECT jsonb_object_agg(dns.name, COALESCE(d.results, 'null'::jsonb))
+		                 FROM tasker_workflow_steps d
+		                 JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
+		                 JOIN tasker_workflow_step_transitions dt ON dt.workflow_step_id = d.workflow_step_id AND dt.most_recent
+		                 WHERE d.task_id = ws.task_id AND dt.to_state IN ('complete', 'resolved_manually')), '{}'::jsonb),
+		       t.correlation_id::text, ws.lease_expires_at
+		FROM tasker_workflow_steps ws
+		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+		JOIN tasker_tasks t ON t.task_id = ws.task_id
+		JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
+		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		WHERE ws.workflow_step_id = ANY ($1)
+		ORDER BY ws.task_id, ws.workflow_step_id`, stepIDs, DefaultRetryLimit)
+	if err != nil {
+		return nil, dbErr(err, "claim: load steps")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedStep, error) {
+		var c ClaimedStep
+		err := r.Scan(&c.StepID, &c.TaskID, &c.StepName, &c.TaskName, &c.Namespace, &c.Version, &c.Attempts,
+			&c.RetryLimit, &c.Retryable, &c.Inputs, &c.TaskContext, &c.Sequence, &c.CorrelationID, &c.LeaseExpiresAt)
+		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
+		return c, err
+	})
+	return out, dbErr(err, "claim: load steps")
+}
+
+// StepReport is a worker's report of one step it ran.
+type StepReport struct {
+	StepID   int64           `json:"step_id"`
+	WorkerID string          `json:"worker_id"`
+	Success  bool            `json:"success"`
+	Results  json.RawMessage `json:"results,omitempty"`
+	Error    *StepError      `json:"error,omitempty"`
+	Metadata map[string]any  `json:"metadata,omitempty"`
+}
+
+// StepError describes a failed attempt. Retryable (default true) false makes the
+// failure permanent; RetryAfterSeconds asks for exactly that backoff.
+type StepError struct {
+	Message           string         `json:"message"`
+	Type              string         `json:"type,omitempty"`
+	Code              string         `json:"code,omitempty"`
+	Retryable         *bool          `json:"retryable,omitempty"`
+	RetryAfterSeconds *int32         `json:"retry_after_seconds,omitempty"`
+	Context           map[string]any `json:"context,omitempty"`
+}
+
+// ReportResult is what ReportResults returns.
+type ReportResult struct {
+	Outcomes []BatchOutcome `json:"outcomes"`
+	Tasks    []TaskStatus   `json:"tasks"`
+}
+
+// ReportResults records the outcome of steps a worker ran, in one transaction:
+// success → complete with results; failure → error with the error as results, the
+// policy's backoff (or the handler's retry_after), not retryable when permanent.
+// Only the lease holder can report. Then every affected task is finalized.
+func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (ReportResult, error) {
+	reqs := make([]StepTransition, len(reports))
+	for i, r := range reports {
+		req := StepTransition{StepID: r.StepID, From: state.InProgress, WorkerID: r.WorkerID, Metadata: r.Metadata}
+		if r.WorkerID == "" {
+			return ReportResult{}, errs.New(errs.Validation, map[string]any{"field": "worker_id", "index": i}, "report %d: worker_id is required", i)
+		}
+		if r.Success {
+			req.To, req.Results = state.Complete, r.Results
+		} else {
+			e := r.Error
+			if e == nil {
+				e = &StepError{Message: "step failed"}
+			}
+			b, err := json.Marshal(map[string]any{"error": e})
+			if err != nil {
+				return ReportResult{}, errs.Wrap(errs.Validation, err, "report %d: error", i)
+			}
+			req.To, req.Results, req.BackoffRequestSeconds = state.Error, b, e.RetryAfterSeconds
+			req.Permanent = e.Retryable != nil && !*e.Retryable
+			if req.Metadata == nil {
+				req.Metadata = map[string]any{}
+			}
+			req.Metadata["error"] = e.Message
+		}
+		reqs[i] = req
+	}
+	var res ReportResult
+	err := s.retryTx(ctx, func(tx pgx.Tx) error {
+		outs, err := applyStepTransitions(ctx, tx, reqs)
+		if err != nil {
+			return err
+		}
+		res.Outcomes = outs
+		res.Tasks, err = finalizeStepsTasks(ctx, tx, outs)
+		return err
+	})
+	return res, err
+}
+
+func finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
+	var ids []int64
+	for _, o := range outs {
+		if o.Status == OutcomeApplied {
+			ids = append(ids, o.StepID)
+		}
+	}
+	if len(ids) == 0 {
+		return []TaskStatus{}, nil
+	}
+	taskIDs, err := collectIDs(tx.Query(ctx, `SELECT DISTINCT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)`, ids))
+	if err != nil {
+		return nil, dbErr(err, "finalize: tasks")
+	}
+	return FinalizeTasksTx(ctx, tx, taskIDs)
+}
+
+// FinalizeTasksTx applies the execution-context decision table to each task:
+// all_complete → complete; blocked_by_failures → error; otherwise the task stays
+// and its ready_at says when it next has work. Task rows are locked first, so two
+// reports finishing the last two steps of a task cannot both miss the completion.
+func FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
+		return nil, dbErr(err, "finalize: lock tasks")
+	}
+	ecs, err := sqlfuncs.GetTaskExecutionContextsBatch(ctx, tx, taskIDs, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, ec := range ecs {
+		cur := state.State(ec.Status)
+		var path []state.State
+		switch ec.ExecutionStatus {
+		case sqlfuncs.StatusAllComplete:
+			switch cur {
+			case state.Pending:
+				path = []state.State{state.InProgress, state.Complete}
+			case state.InProgress:
+				path = []state.State{state.Complete}
+			}
+		case sqlfuncs.StatusBlockedByFailures:
+			if cur == state.Pending || cur == state.InProgress {
+				path = []state.State{state.Error}
+			}
+		}
+		for _, to := range path {
+			if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: ec.TaskID, To: to,
+				Metadata: map[string]any{"execution_status": ec.ExecutionStatus}}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return refreshReadyAt(ctx, tx, taskIDs)
+}
+
+// refreshReadyAt recomputes when each task next has work and returns the tasks'
+// statuses.
+func refreshReadyAt(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE tasker_tasks t SET ready_at = CASE
+				WHEN c.status IN ('complete', 'cancelled', 'resolved_manually', 'error') THEN NULL
+				WHEN c.execution_status = 'has_ready_steps' THEN now()
+				ELSE c.next_retry_at
+			END
+		FROM get_task_execution_contexts_batch($1) c
+		WHERE t.task_id = c.task_id
+		RETURNING t.task_id, c.status, c.execution_status, c.next_retry_at, t.ready_at`, taskIDs)
+	if err != nil {
+		return nil, dbErr(err, "refresh ready_at")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskStatus, error) {
+		var s TaskStatus
+		err := r.Scan(&s.TaskID, &s.Status, &s.ExecutionStatus, &s.NextRetryAt, &s.ReadyAt)
+		return s, err
+	})
+	return out, dbErr(err, "refresh ready_at")
+}
+
+// Heartbeat extends the leases of steps workerID holds; it returns the steps whose
+// lease was extended (a step missing from the answer is no longer this worker's).
+func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64, leaseSeconds float64) ([]int64, error) {
+	if workerID == "" || !(leaseSeconds > 0) {
+		return nil, errs.New(errs.Validation, nil, "heartbeat needs worker_id and lease_seconds > 0")
+	}
+	ids, err := collectIDs(s.pool.Query(ctx, `
+		UPDATE tasker_workflow_steps SET lease_expires_at = now() + make_interval(secs => $3)
+		WHERE workflow_step_id = ANY ($1) AND claimed_by = $2 AND in_process
+		RETURNING workflow_step_id`, stepIDs, workerID, leaseSeconds))
+	return ids, dbErr(err, "heartbeat")
+}
+
+// RecoverExpiredLeases fails up to limit steps whose lease expired (their worker
+// died or hung): each counts as a failed attempt, audited with the holder's id, and
+// is retried under the usual rules. Their tasks are finalized.
+func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (ReportResult, error) {
+	var res ReportResult
+	err := s.retryTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT workflow_step_id, COALESCE(claimed_by, '') FROM tasker_workflow_steps
+			WHERE in_process AND lease_expires_at < now()
+			ORDER BY lease_expires_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return dbErr(err, "recover: expired leases")
+		}
+		var reqs []StepTransition
+		var id int64
+		var holder string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &holder}, func() error {
+			b, _ := json.Marshal(map[string]any{"error": StepError{Type: "lease_expired",
+				Message: "the worker holding this step stopped renewing its lease"}})
+			reqs = append(reqs, StepTransition{StepID: id, From: state.InProgress, To: state.Error, Results: b,
+				Metadata: map[string]any{"reason": "lease_expired", "claimed_by": holder, "recovered_by": recoveredBy}})
+			return nil
+		}); err != nil {
+			return dbErr(err, "recover: expired leases")
+		}
+		if len(reqs) == 0 {
+			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
+			return nil
+		}
+		outs, err := applyStepTransitions(ctx, tx, reqs)
+		if err != nil {
+			return err
+		}
+		res.Outcomes = outs
+		res.Tasks, err = finalizeStepsTasks(ctx, tx, outs)
+		return err
+	})
+	return res, err
+}
+
+// ReadyTask is a task with work to do now.
+type ReadyTask struct {
+	TaskID   int64     `json:"task_id"`
+	Priority int32     `json:"priority"`
+	ReadyAt  time.Time `json:"ready_at"`
+}
+
+// NextReadyTasks lists up to limit tasks with ready work, by priority then age,
+// from the ready_at index (no scan of every task).
+func (s *Store) NextReadyTasks(ctx context.Context, limit int) ([]ReadyTask, error) {
+	rows, err := s.pool.Query(ctx, `SELECT task_id, priority, ready_at FROM tasker_tasks WHERE ready_at <= now()
+		ORDER BY priority DESC, ready_at, task_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, dbErr(err, "next ready tasks")
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ReadyTask])
+	return out, dbErr(err, "next ready tasks")
+}
+
+func collectIDs(rows pgx.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// maxTxAttempts bounds retries of a transaction that PostgreSQL aborted for a
+// deadlock or a serialization failure (both safe to retry from the start).
+const maxTxAttempts = 3
+
+func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < maxTxAttempts; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		var pg *pgconn.PgError
+		if !(errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")) {
+			break
+		}
+	}
+	return dbErr(err, "transaction")
+}

@@ -1,0 +1,288 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/core/store"
+)
+
+func claim(t *testing.T, s *store.Store, worker string, taskID int64, limit int) []store.ClaimedStep {
+	t.Helper()
+	cs, err := s.ClaimSteps(context.Background(), store.ClaimRequest{WorkerID: worker, TaskID: taskID, Limit: limit, LeaseSeconds: 30})
+	require.NoError(t, err)
+	return cs
+}
+
+func claimedNames(cs []store.ClaimedStep) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.StepName)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func report(t *testing.T, s *store.Store, reps ...store.StepReport) store.ReportResult {
+	t.Helper()
+	res, err := s.ReportResults(context.Background(), reps)
+	require.NoError(t, err)
+	return res
+}
+
+func ok(worker string, c store.ClaimedStep) store.StepReport {
+	return store.StepReport{StepID: c.StepID, WorkerID: worker, Success: true, Results: []byte(fmt.Sprintf(`{"by": %q}`, c.StepName))}
+}
+
+func taskState(t *testing.T, s *store.Store, taskID int64) string {
+	t.Helper()
+	ec, err := s.ExecutionContext(context.Background(), taskID, nil)
+	require.NoError(t, err)
+	return ec.Status
+}
+
+func TestClaimReportFinalizeDiamond(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ct := create(t, s, "diamond", step("a"), step("b", "a"), step("c", "a"), step("d", "b", "c"))
+
+	cs := claim(t, s, "w1", ct.TaskID, 10)
+	require.Equal(t, []string{"a"}, claimedNames(cs))
+	assert.Equal(t, "in_progress", taskState(t, s, ct.TaskID), "the first claim starts the task")
+	assert.JSONEq(t, `{"order_id": 42}`, string(cs[0].TaskContext))
+	assert.Equal(t, int32(1), cs[0].Attempts)
+	assert.WithinDuration(t, time.Now().Add(30*time.Second), cs[0].LeaseExpiresAt, 5*time.Second)
+	assert.Empty(t, claim(t, s, "w2", ct.TaskID, 10), "nothing else is ready while a runs")
+
+	res := report(t, s, ok("w1", cs[0]))
+	require.Equal(t, store.OutcomeApplied, res.Outcomes[0].Status)
+	require.Len(t, res.Tasks, 1)
+	assert.Equal(t, "has_ready_steps", res.Tasks[0].ExecutionStatus)
+
+	// Both branches are handed out together: they can run at the same time.
+	cs = claim(t, s, "w1", ct.TaskID, 10)
+	require.Equal(t, []string{"b", "c"}, claimedNames(cs))
+	assert.JSONEq(t, `{"by": "a"}`, string(cs[0].Sequence["a"]), "a child sees its parent's results")
+	res = report(t, s, ok("w1", cs[0]), ok("w1", cs[1]))
+	assert.Equal(t, "has_ready_steps", res.Tasks[0].ExecutionStatus)
+
+	cs = claim(t, s, "w1", ct.TaskID, 10)
+	require.Equal(t, []string{"d"}, claimedNames(cs))
+	assert.Len(t, cs[0].Sequence, 3)
+	res = report(t, s, ok("w1", cs[0]))
+	assert.Equal(t, "complete", res.Tasks[0].Status)
+	assert.Nil(t, res.Tasks[0].ReadyAt)
+
+	trail, err := s.TaskTransitions(context.Background(), ct.TaskID)
+	require.NoError(t, err)
+	var states []string
+	for _, tr := range trail {
+		states = append(states, string(tr.To))
+	}
+	assert.Equal(t, []string{"pending", "in_progress", "complete"}, states)
+}
+
+func TestFailureRetryAfterBackoffThroughClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	ct := create(t, s, "flaky", step("a"))
+	cs := claim(t, s, "w", ct.TaskID, 1)
+	res := report(t, s, store.StepReport{StepID: cs[0].StepID, WorkerID: "w", Error: &store.StepError{Message: "timeout"}})
+	require.Equal(t, store.OutcomeApplied, res.Outcomes[0].Status)
+	assert.Equal(t, "waiting_for_dependencies", res.Tasks[0].ExecutionStatus)
+	require.NotNil(t, res.Tasks[0].ReadyAt)
+	require.NotNil(t, res.Tasks[0].NextRetryAt)
+	assert.Equal(t, *res.Tasks[0].NextRetryAt, *res.Tasks[0].ReadyAt, "the task is scheduled for the retry time")
+	assert.Empty(t, claim(t, s, "w", ct.TaskID, 1), "not before the backoff")
+
+	backdate(t, s, cs[0].StepID, 3*time.Second)
+	_, err := s.Pool().Exec(ctx, `UPDATE tasker_tasks SET ready_at = ready_at - interval '3 seconds' WHERE task_id = $1`, ct.TaskID)
+	require.NoError(t, err)
+	again := claim(t, s, "w", 0, 5)
+	require.Len(t, again, 1, "found through the task schedule")
+	assert.Equal(t, int32(2), again[0].Attempts)
+	report(t, s, ok("w", again[0]))
+	assert.Equal(t, "complete", taskState(t, s, ct.TaskID))
+
+	trail, err := s.StepTransitions(ctx, cs[0].StepID)
+	require.NoError(t, err)
+	var got []string
+	for _, tr := range trail {
+		got = append(got, string(tr.To))
+	}
+	assert.Equal(t, []string{"pending", "in_progress", "error", "pending", "in_progress", "complete"}, got,
+		"the retry path is explicit and audited")
+}
+
+func TestPermanentFailureAndExhaustionBlockTheTask(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	no := false
+	ct := create(t, s, "permanent", step("a"), step("b", "a"))
+	cs := claim(t, s, "w", ct.TaskID, 1)
+	res := report(t, s, store.StepReport{StepID: cs[0].StepID, WorkerID: "w",
+		Error: &store.StepError{Message: "card declined", Retryable: &no}})
+	assert.Equal(t, "blocked_by_failures", res.Tasks[0].ExecutionStatus)
+	assert.Equal(t, "error", res.Tasks[0].Status)
+	assert.Nil(t, res.Tasks[0].ReadyAt)
+
+	limit := int32(2)
+	ct2 := create(t, s, "exhaust", store.StepSpec{Name: "x", RetryLimit: &limit})
+	for attempt := 1; attempt <= 2; attempt++ {
+		backdate(t, s, ct2.StepIDs["x"], time.Hour)
+		cs := claim(t, s, "w", ct2.TaskID, 1)
+		require.Len(t, cs, 1, "attempt %d", attempt)
+		res = report(t, s, store.StepReport{StepID: cs[0].StepID, WorkerID: "w", Error: &store.StepError{Message: "boom"}})
+	}
+	assert.Equal(t, "blocked_by_failures", res.Tasks[0].ExecutionStatus)
+	assert.Equal(t, "error", res.Tasks[0].Status)
+	backdate(t, s, ct2.StepIDs["x"], time.Hour)
+	assert.Empty(t, claim(t, s, "w", ct2.TaskID, 1))
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ct := create(t, s, "ra", step("a"))
+	cs := claim(t, s, "w", ct.TaskID, 1)
+	after := int32(120)
+	res := report(t, s, store.StepReport{StepID: cs[0].StepID, WorkerID: "w",
+		Error: &store.StepError{Message: "rate limited", RetryAfterSeconds: &after}})
+	require.NotNil(t, res.Tasks[0].NextRetryAt)
+	assert.WithinDuration(t, time.Now().Add(120*time.Second), *res.Tasks[0].NextRetryAt, 5*time.Second)
+	backdate(t, s, cs[0].StepID, 100*time.Second) // past the policy's 2 s, not past 120 s
+	assert.Empty(t, claim(t, s, "w", ct.TaskID, 1), "not earlier than retry_after")
+	backdate(t, s, cs[0].StepID, 30*time.Second)
+	assert.Len(t, claim(t, s, "w", ct.TaskID, 1), 1)
+}
+
+func TestLeaseExpiryRecoveryAndLateReport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	ct := create(t, s, "crash", step("a"))
+	cs := claim(t, s, "dead-worker", ct.TaskID, 1)
+
+	ext, err := s.Heartbeat(ctx, "dead-worker", []int64{cs[0].StepID}, 60)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{cs[0].StepID}, ext)
+	ext, err = s.Heartbeat(ctx, "someone-else", []int64{cs[0].StepID}, 60)
+	require.NoError(t, err)
+	assert.Empty(t, ext, "only the holder extends a lease")
+
+	none, err := s.RecoverExpiredLeases(ctx, "live", 10)
+	require.NoError(t, err)
+	assert.Empty(t, none.Outcomes, "a live lease is left alone")
+
+	_, err = s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = now() - interval '1 second'
+		WHERE workflow_step_id = $1`, cs[0].StepID)
+	require.NoError(t, err)
+	rec, err := s.RecoverExpiredLeases(ctx, "live", 10)
+	require.NoError(t, err)
+	require.Len(t, rec.Outcomes, 1)
+	assert.Equal(t, store.OutcomeApplied, rec.Outcomes[0].Status)
+	trail, err := s.StepTransitions(ctx, cs[0].StepID)
+	require.NoError(t, err)
+	last := trail[len(trail)-1]
+	assert.Equal(t, state.Error, last.To)
+	assert.Equal(t, "lease_expired", last.Metadata["reason"])
+	assert.Equal(t, "dead-worker", last.Metadata["claimed_by"])
+
+	// The dead worker's late report is refused; the step is retried by another.
+	res, err := s.ReportResults(ctx, []store.StepReport{ok("dead-worker", cs[0])})
+	require.NoError(t, err)
+	assert.Equal(t, store.OutcomeRejected, res.Outcomes[0].Status)
+	assert.Equal(t, errs.StateTransition, errs.KindOf(res.Outcomes[0].Err))
+
+	backdate(t, s, cs[0].StepID, time.Hour)
+	again := claim(t, s, "live", ct.TaskID, 1)
+	require.Len(t, again, 1)
+	assert.Equal(t, int32(2), again[0].Attempts, "the lost run counted as a failed attempt")
+	report(t, s, ok("live", again[0]))
+	assert.Equal(t, "complete", taskState(t, s, ct.TaskID))
+}
+
+func TestNextReadyTasksByPriority(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	var ids []int64
+	for i, prio := range []int32{0, 5, 1} {
+		ct, err := s.CreateTask(ctx, store.TaskSpec{Name: fmt.Sprintf("p%d", i), Priority: prio, Steps: []store.StepSpec{step("only")}})
+		require.NoError(t, err)
+		ids = append(ids, ct.TaskID)
+	}
+	ready, err := s.NextReadyTasks(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, ready, 3)
+	assert.Equal(t, []int64{ids[1], ids[2], ids[0]}, []int64{ready[0].TaskID, ready[1].TaskID, ready[2].TaskID})
+
+	cs := claim(t, s, "w", 0, 1)
+	require.Len(t, cs, 1)
+	assert.Equal(t, ids[1], cs[0].TaskID, "the highest priority first")
+	ready, err = s.NextReadyTasks(ctx, 10)
+	require.NoError(t, err)
+	assert.Len(t, ready, 2, "a task whose only step runs has no ready work")
+}
+
+// Many workers claiming at once over many tasks: no step is ever held twice and
+// every step is handed out exactly once.
+func TestConcurrentClaimsNeverShareAStep(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	const tasks = 30
+	for i := range tasks {
+		create(t, s, fmt.Sprintf("fan%d", i), step("a"), step("b"), step("c"))
+	}
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker := fmt.Sprintf("w%d", w)
+			for {
+				cs, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: worker, Limit: 4, LeaseSeconds: 30})
+				if !assert.NoError(t, err) || len(cs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range cs {
+					if prev, dup := seen[c.StepID]; dup {
+						t.Errorf("step %d claimed by %s and %s", c.StepID, prev, worker)
+					}
+					seen[c.StepID] = worker
+				}
+				mu.Unlock()
+				var reps []store.StepReport
+				for _, c := range cs {
+					reps = append(reps, ok(worker, c))
+				}
+				res, err := s.ReportResults(ctx, reps)
+				if !assert.NoError(t, err) {
+					return
+				}
+				for _, o := range res.Outcomes {
+					assert.Equal(t, store.OutcomeApplied, o.Status)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Len(t, seen, tasks*3)
+	var complete int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tasker_tasks WHERE complete`).Scan(&complete))
+	assert.Equal(t, tasks, complete)
+}
