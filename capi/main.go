@@ -211,3 +211,24 @@ func get_slowest_tasks(h C.uint64_t, payload *C.char) *C.char {
 func get_slowest_steps(h C.uint64_t, payload *C.char) *C.char {
 	return call("get_slowest_steps", h, payload)
 }
+
+//export claim_steps
+func claim_steps(h C.uint64_t, payload *C.char) *C.char { return call("claim_steps", h, payload) }
+
+//export report_step_results
+func report_step_results(h C.uint64_t, payload *C.char) *C.char {
+	return call("report_step_results", h, payload)
+}
+
+//export heartbeat
+func heartbeat(h C.uint64_t, payload *C.char) *C.char { return call("heartbeat", h, payload) }
+
+//export recover_expired_steps
+func recover_expired_steps(h C.uint64_t, payload *C.char) *C.char {
+	return call("recover_expired_steps", h, payload)
+}
+
+//export next_ready_tasks
+func next_ready_tasks(h C.uint64_t, payload *C.char) *C.char {
+	return call("next_ready_tasks", h, payload)
+}

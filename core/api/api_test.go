@@ -235,3 +235,58 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, LibraryVersion, v.LibraryVersion)
 	assert.Greater(t, v.SchemaVersion, 0)
 }
+
+func TestOrchestrationOperations(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "lease_seconds": 20, "claim_batch_size": 5`)
+	var ct created
+	callOK(t, c, "create_task", diamondSpec, &ct)
+
+	var next struct {
+		Tasks []map[string]any `json:"tasks"`
+	}
+	callOK(t, c, "next_ready_tasks", `{}`, &next)
+	require.Len(t, next.Tasks, 1)
+
+	var claimed struct {
+		Steps []struct {
+			StepID   int64          `json:"step_id"`
+			StepName string         `json:"step_name"`
+			Context  map[string]any `json:"task_context"`
+		} `json:"steps"`
+	}
+	callOK(t, c, "claim_steps", `{"worker_id": "ruby-1"}`, &claimed)
+	require.Len(t, claimed.Steps, 1)
+	assert.Equal(t, "a", claimed.Steps[0].StepName)
+	assert.Equal(t, float64(1), claimed.Steps[0].Context["n"])
+
+	var hb struct {
+		Extended []int64 `json:"extended"`
+	}
+	callOK(t, c, "heartbeat", fmt.Sprintf(`{"worker_id": "ruby-1", "step_ids": [%d]}`, claimed.Steps[0].StepID), &hb)
+	assert.Equal(t, []int64{claimed.Steps[0].StepID}, hb.Extended)
+
+	var rep struct {
+		Outcomes []batchOutcome `json:"outcomes"`
+		Tasks    []map[string]any
+	}
+	callOK(t, c, "report_step_results", fmt.Sprintf(`{"reports": [{"step_id": %d, "worker_id": "ruby-1", "success": false,
+		"error": {"message": "flaky", "retry_after_seconds": 0}}]}`, claimed.Steps[0].StepID), &rep)
+	require.Len(t, rep.Outcomes, 1)
+	assert.Equal(t, "applied", rep.Outcomes[0].Status)
+	assert.Equal(t, "has_ready_steps", rep.Tasks[0]["execution_status"], "retry_after 0: ready again at once")
+
+	callOK(t, c, "claim_steps", fmt.Sprintf(`{"worker_id": "ruby-2", "task_id": %d}`, ct.TaskID), &claimed)
+	require.Len(t, claimed.Steps, 1)
+	callOK(t, c, "report_step_results", fmt.Sprintf(`{"reports": [{"step_id": %d, "worker_id": "ruby-1", "success": true}]}`,
+		claimed.Steps[0].StepID), &rep)
+	assert.Equal(t, "rejected", rep.Outcomes[0].Status, "only the holder reports")
+
+	var rec struct {
+		Outcomes []batchOutcome `json:"outcomes"`
+	}
+	callOK(t, c, "recover_expired_steps", `{"worker_id": "ruby-2"}`, &rec)
+	assert.Empty(t, rec.Outcomes)
+	e := callErr(t, c, "claim_steps", `{"worker_id": ""}`)
+	assert.Equal(t, errs.Validation, e.Type)
+}

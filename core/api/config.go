@@ -25,6 +25,9 @@ const (
 	DefaultCallTimeoutMS          = 30_000
 	DefaultMaxPayloadBytes        = 4 << 20 // 4 MiB
 	DefaultMaxJSONDepth           = 128
+	DefaultLeaseSeconds           = 30.0
+	DefaultClaimBatchSize         = 10
+	DefaultRecoveryBatchSize      = 100
 )
 
 // Config configures a Client. Zero values take the defaults above.
@@ -40,6 +43,9 @@ type Config struct {
 	CallTimeoutMS          int             `json:"call_timeout_ms"`
 	MaxPayloadBytes        int             `json:"max_payload_bytes"`
 	MaxJSONDepth           int             `json:"max_json_depth"`
+	LeaseSeconds           float64         `json:"lease_seconds"`
+	ClaimBatchSize         int             `json:"claim_batch_size"`
+	RecoveryBatchSize      int             `json:"recovery_batch_size"`
 	Migrate                bool            `json:"migrate"`
 	RetryPolicy            *backoff.Policy `json:"retry_policy"`
 }
@@ -82,6 +88,15 @@ func ParseConfig(raw []byte) (Config, error) {
 	if c.MaxJSONDepth == 0 {
 		c.MaxJSONDepth = DefaultMaxJSONDepth
 	}
+	if c.LeaseSeconds == 0 {
+		c.LeaseSeconds = DefaultLeaseSeconds
+	}
+	if c.ClaimBatchSize == 0 {
+		c.ClaimBatchSize = DefaultClaimBatchSize
+	}
+	if c.RecoveryBatchSize == 0 {
+		c.RecoveryBatchSize = DefaultRecoveryBatchSize
+	}
 	if c.RetryPolicy == nil {
 		p := backoff.Default()
 		c.RetryPolicy = &p
@@ -115,6 +130,12 @@ func (c Config) validate() error {
 		return bad("max_payload_bytes", c.MaxPayloadBytes, "an integer >= 1")
 	case c.MaxJSONDepth < 1:
 		return bad("max_json_depth", c.MaxJSONDepth, "an integer >= 1")
+	case !(c.LeaseSeconds > 0):
+		return bad("lease_seconds", c.LeaseSeconds, "a number > 0")
+	case c.ClaimBatchSize < 1:
+		return bad("claim_batch_size", c.ClaimBatchSize, "an integer >= 1")
+	case c.RecoveryBatchSize < 1:
+		return bad("recovery_batch_size", c.RecoveryBatchSize, "an integer >= 1")
 	}
 	if err := c.RetryPolicy.Validate(); err != nil {
 		return errs.New(errs.Configuration, map[string]any{"key": "retry_policy"}, "client configuration: retry_policy: %v", err)

@@ -30,6 +30,11 @@ var operations = map[string]operation{
 	"get_analytics_metrics":      analyticsMetrics,
 	"get_slowest_tasks":          slowestTasks,
 	"get_slowest_steps":          slowestSteps,
+	"claim_steps":                claimSteps,
+	"report_step_results":        reportStepResults,
+	"heartbeat":                  heartbeat,
+	"recover_expired_steps":      recoverExpiredSteps,
+	"next_ready_tasks":           nextReadyTasks,
 }
 
 // decode decodes a payload strictly; an empty payload decodes as {}.
@@ -365,4 +370,105 @@ func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 		rows = []sqlfuncs.SlowStep{}
 	}
 	return map[string]any{"steps": rows}, err
+}
+
+func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r := store.ClaimRequest{Limit: c.cfg.ClaimBatchSize, LeaseSeconds: c.cfg.LeaseSeconds}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	steps, err := c.store.ClaimSteps(ctx, r)
+	if steps == nil {
+		steps = []store.ClaimedStep{}
+	}
+	return map[string]any{"steps": steps}, err
+}
+
+type reportResult struct {
+	Outcomes []batchOutcome     `json:"outcomes"`
+	Tasks    []store.TaskStatus `json:"tasks"`
+}
+
+func encodeReport(res store.ReportResult) reportResult {
+	out := reportResult{Outcomes: make([]batchOutcome, len(res.Outcomes)), Tasks: res.Tasks}
+	for i, o := range res.Outcomes {
+		out.Outcomes[i] = batchOutcome{Index: o.Index, StepID: o.StepID, Status: o.Status, FromState: o.From,
+			ToState: o.To, TransitionID: o.TransitionID}
+		if o.Status == store.OutcomeRejected {
+			out.Outcomes[i].Error = ErrorOf(o.Err)
+		}
+	}
+	if out.Tasks == nil {
+		out.Tasks = []store.TaskStatus{}
+	}
+	return out
+}
+
+func reportStepResults(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		Reports []store.StepReport `json:"reports"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if len(r.Reports) > MaxBatchSize {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": MaxBatchSize},
+			"%d reports exceed the batch limit of %d", len(r.Reports), MaxBatchSize)
+	}
+	res, err := c.store.ReportResults(ctx, r.Reports)
+	if err != nil {
+		return nil, err
+	}
+	return encodeReport(res), nil
+}
+
+func heartbeat(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r := struct {
+		WorkerID     string  `json:"worker_id"`
+		StepIDs      []int64 `json:"step_ids"`
+		LeaseSeconds float64 `json:"lease_seconds"`
+	}{LeaseSeconds: c.cfg.LeaseSeconds}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	ids, err := c.store.Heartbeat(ctx, r.WorkerID, r.StepIDs, r.LeaseSeconds)
+	if ids == nil {
+		ids = []int64{}
+	}
+	return map[string]any{"extended": ids}, err
+}
+
+func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r := struct {
+		WorkerID string `json:"worker_id"`
+		Limit    int    `json:"limit"`
+	}{Limit: c.cfg.RecoveryBatchSize}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.WorkerID == "" || r.Limit < 1 {
+		return nil, errs.New(errs.Validation, nil, "recover_expired_steps needs worker_id and limit >= 1")
+	}
+	res, err := c.store.RecoverExpiredLeases(ctx, r.WorkerID, r.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return encodeReport(res), nil
+}
+
+func nextReadyTasks(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r := struct {
+		Limit int `json:"limit"`
+	}{Limit: c.cfg.ClaimBatchSize}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.Limit < 1 {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "limit"}, "limit must be >= 1")
+	}
+	tasks, err := c.store.NextReadyTasks(ctx, r.Limit)
+	if tasks == nil {
+		tasks = []store.ReadyTask{}
+	}
+	return map[string]any{"tasks": tasks}, err
 }
