@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 )
 
 // DefaultAnalyticsWindow is how far back get_analytics_metrics, get_slowest_tasks
@@ -88,7 +89,7 @@ func AnalyticsMetrics(ctx context.Context, q Querier, since *time.Time) (Analyti
 		&a.TaskThroughput, &a.CompletionCount, &a.ErrorCount, &a.CompletionRate, &a.ErrorRate,
 		&a.AvgTaskDurationSeconds, &a.AvgStepDurationSeconds, &a.StepThroughput, &a.AnalysisPeriodStart)
 	if err != nil {
-		return Analytics{}, errs.Wrap(errs.Database, err, "analytics metrics")
+		return Analytics{}, pgerr.Wrap(err, "analytics metrics")
 	}
 	a.AnalysisPeriodStart = a.AnalysisPeriodStart.UTC()
 	return a, nil
@@ -153,7 +154,7 @@ func SlowestTasks(ctx context.Context, q Querier, f SlowestFilter) ([]SlowTask, 
 		step_count, completed_steps, error_steps, created_at, completed_at, initiator, source_system
 		FROM get_slowest_tasks($1, $2, $3, $4, $5)`, args...)
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "slowest tasks")
+		return nil, pgerr.Wrap(err, "slowest tasks")
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SlowTask, error) {
 		var s SlowTask
@@ -167,7 +168,7 @@ func SlowestTasks(ctx context.Context, q Querier, f SlowestFilter) ([]SlowTask, 
 		return s, err
 	})
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "slowest tasks")
+		return nil, pgerr.Wrap(err, "slowest tasks")
 	}
 	return out, nil
 }
@@ -201,7 +202,7 @@ func SlowestSteps(ctx context.Context, q Querier, f SlowestFilter) ([]SlowStep, 
 		duration_seconds::float8, attempts, retry_limit, step_status, started_at, completed_at
 		FROM get_slowest_steps($1, $2, $3, $4, $5)`, args...)
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "slowest steps")
+		return nil, pgerr.Wrap(err, "slowest steps")
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SlowStep, error) {
 		var s SlowStep
@@ -212,7 +213,7 @@ func SlowestSteps(ctx context.Context, q Querier, f SlowestFilter) ([]SlowStep, 
 		return s, err
 	})
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "slowest steps")
+		return nil, pgerr.Wrap(err, "slowest steps")
 	}
 	return out, nil
 }

@@ -3,7 +3,7 @@ package sqlfuncs
 import (
 	"context"
 
-	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 )
 
 // SystemHealth is the row of get_system_health_counts (005_system_health.sql):
@@ -58,7 +58,7 @@ func SystemHealthCounts(ctx context.Context, q Querier) (SystemHealth, error) {
 		&h.ExhaustedRetrySteps, &h.NonRetryableErrorSteps, &h.StepsInBackoff, &h.ActiveConnections,
 		&h.MaxConnections)
 	if err != nil {
-		return SystemHealth{}, errs.Wrap(errs.Database, err, "system health counts")
+		return SystemHealth{}, pgerr.Wrap(err, "system health counts")
 	}
 	return h, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 )
 
 // Readiness reason codes: why a step is or is not ready (see 002_step_readiness.sql).
@@ -68,7 +69,7 @@ func StepReadinessStatusBatch(ctx context.Context, q Querier, taskIDs []int64, a
 
 func collectReadiness(rows pgx.Rows, err error, what string) ([]StepReadiness, error) {
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "%s", what)
+		return nil, pgerr.Wrap(err, what)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepReadiness, error) {
 		var s StepReadiness
@@ -80,7 +81,7 @@ func collectReadiness(rows pgx.Rows, err error, what string) ([]StepReadiness, e
 		return s, err
 	})
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "%s", what)
+		return nil, pgerr.Wrap(err, what)
 	}
 	return out, nil
 }
@@ -154,7 +155,7 @@ func GetTaskExecutionContextsBatch(ctx context.Context, q Querier, taskIDs []int
 
 func collectContexts(rows pgx.Rows, err error, what string) ([]TaskExecutionContext, error) {
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "%s", what)
+		return nil, pgerr.Wrap(err, what)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskExecutionContext, error) {
 		var c TaskExecutionContext
@@ -166,7 +167,7 @@ func collectContexts(rows pgx.Rows, err error, what string) ([]TaskExecutionCont
 		return c, err
 	})
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, err, "%s", what)
+		return nil, pgerr.Wrap(err, what)
 	}
 	return out, nil
 }
@@ -199,7 +200,7 @@ func levelsError(err error, taskID int64) error {
 	if errors.As(err, &pg) && pg.Code == CycleSQLState {
 		return &errs.Error{Kind: errs.Cycle, Message: pg.Message, Details: map[string]any{"task_id": taskID}, Err: err}
 	}
-	return errs.Wrap(errs.Database, err, "dependency levels")
+	return pgerr.Wrap(err, "dependency levels")
 }
 
 func utc(ts ...*time.Time) {

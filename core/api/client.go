@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
 )
@@ -86,8 +87,14 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	}
 	if cfg.Migrate {
 		if cfg.Schema != "" {
-			if _, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{cfg.Schema}.Sanitize()); err != nil {
-				return fail(errs.Wrap(errs.Database, err, "create schema %s", cfg.Schema))
+			// Clients of several processes may start together: IF NOT EXISTS still
+			// races in the catalog, and losing that race is success.
+			_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{cfg.Schema}.Sanitize())
+			if c := pgerr.Code(err); c == pgerr.UniqueViolation || c == pgerr.DuplicateSchema {
+				err = nil
+			}
+			if err != nil {
+				return fail(pgerr.Wrap(err, "create schema "+cfg.Schema))
 			}
 		}
 		if _, err := migrations.Migrate(ctx, pool); err != nil {

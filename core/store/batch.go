@@ -439,10 +439,8 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 		t := byStep[p.req.StepID]
 		o := &outcomes[p.outcome]
 		o.Status, o.From, o.TransitionID = OutcomeApplied, p.from, t.ID
-		var meta map[string]any
-		_ = json.Unmarshal([]byte(p.meta), &meta)
 		o.transition = Transition{ID: t.ID, OwnerID: t.OwnerID, From: p.from, To: p.req.To, SortKey: t.SortKey,
-			Metadata: meta, CreatedAt: t.CreatedAt.UTC(), Event: state.Step.EventFor(p.from, p.req.To)}
+			Metadata: decodeObject([]byte(p.meta)), CreatedAt: t.CreatedAt.UTC(), Event: state.Step.EventFor(p.from, p.req.To)}
 	}
 	return nil
 }

@@ -3,14 +3,13 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/sqlfuncs"
 )
 
@@ -430,8 +429,7 @@ func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxTxAttempts; attempt++ {
 		err = pgx.BeginFunc(ctx, s.pool, fn)
-		var pg *pgconn.PgError
-		if !(errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")) {
+		if c := pgerr.Code(err); c != pgerr.DeadlockDetected && c != pgerr.SerializationRetry {
 			break
 		}
 	}

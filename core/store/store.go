@@ -7,12 +7,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskercore/tasker-core/core/backoff"
@@ -20,6 +18,7 @@ import (
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/readiness"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/sqlfuncs"
 )
 
@@ -165,31 +164,9 @@ func (s *Store) requireTask(ctx context.Context, taskID int64) error {
 }
 
 // dbErr types a database error; typed errors and nil pass through unchanged.
-func dbErr(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var typed *errs.Error
-	if errors.As(err, &typed) {
-		return err
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.Wrap(errs.NotFound, err, "%s", what)
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return errs.Wrap(errs.Timeout, err, "%s", what)
-	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) && pg.Code == "57014" { // query_canceled: statement_timeout
-		return errs.Wrap(errs.Timeout, err, "%s", what)
-	}
-	return errs.Wrap(errs.Database, err, "%s", what)
-}
+func dbErr(err error, what string) error { return pgerr.Wrap(err, what) }
 
-func isUniqueViolation(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "23505"
-}
+func isUniqueViolation(err error) bool { return pgerr.Code(err) == pgerr.UniqueViolation }
 
 func mustNotHappen(format string, args ...any) error {
 	return errs.New(errs.Internal, nil, "%s", fmt.Sprintf(format, args...))

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	stdjson "encoding/json"
 	"errors"
 	"time"
 
@@ -229,19 +231,30 @@ func (s *Store) TaskTransitions(ctx context.Context, taskID int64) ([]Transition
 
 func (s *Store) transitions(ctx context.Context, tt transitionTable, id int64) ([]Transition, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, `+tt.owner+`, COALESCE(from_state, ''), to_state, sort_key,
-		COALESCE(metadata, '{}'::jsonb), created_at FROM `+tt.table+` WHERE `+tt.owner+` = $1 ORDER BY sort_key`, id)
+		COALESCE(metadata, '{}'::jsonb)::text, created_at FROM `+tt.table+` WHERE `+tt.owner+` = $1 ORDER BY sort_key`, id)
 	if err != nil {
 		return nil, dbErr(err, "read transitions")
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Transition, error) {
 		var t Transition
 		var from, to string
-		err := r.Scan(&t.ID, &t.OwnerID, &from, &to, &t.SortKey, &t.Metadata, &t.CreatedAt)
-		t.From, t.To, t.CreatedAt = state.State(from), state.State(to), t.CreatedAt.UTC()
+		var meta []byte
+		err := r.Scan(&t.ID, &t.OwnerID, &from, &to, &t.SortKey, &meta, &t.CreatedAt)
+		t.From, t.To, t.CreatedAt, t.Metadata = state.State(from), state.State(to), t.CreatedAt.UTC(), decodeObject(meta)
 		if ev, ok := t.Metadata["event"].(string); ok {
 			t.Event = ev
 		}
 		return t, err
 	})
 	return out, dbErr(err, "read transitions")
+}
+
+// decodeObject decodes a JSON object keeping numbers exact (json.Number), so an
+// integer beyond 2^53 in metadata survives a read.
+func decodeObject(b []byte) map[string]any {
+	out := map[string]any{}
+	dec := stdjson.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	_ = dec.Decode(&out) // the column is jsonb: always a valid object here
+	return out
 }
