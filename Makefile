@@ -8,23 +8,24 @@ GO_TEST_FLAGS ?=
 
 # ---- RSpec hook -----------------------------------------------------------
 # Command run by `make test` after the Go tests, under the same PostgreSQL
-# (same DATABASE_URL). Empty = skipped. To be filled in when the Ruby gem
-# lands, e.g. RSPEC_TEST := cd ruby && rspec  (and have `deps` also run
-# scripts/ensure-deps.sh ruby).
-RSPEC_TEST ?=
+# (same DATABASE_URL): the Ruby gem's RSpec suite, against build/libtasker_core.so.
+RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps test test-go demo lib vet bench clean
+.PHONY: all deps ruby-deps test test-go demo lib vet bench clean
 
 all: test
 
 deps:
 	scripts/ensure-deps.sh go
 
+ruby-deps:
+	scripts/ensure-deps.sh ruby
+
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.
-test: deps
+test: deps ruby-deps lib
 	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
 

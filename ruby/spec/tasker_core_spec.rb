@@ -81,7 +81,7 @@ RSpec.describe TaskerCore do
   describe "module structure" do
     lib = File.expand_path("../lib", __dir__)
     acronyms = { "ffi" => "FFI" }
-    camelize = ->(part) { acronyms[part] || part.split("_").map(&:capitalize).join }
+    camelize = ->(part) { part.split("_").map { |word| acronyms[word] || word.capitalize }.join }
     files = Dir[File.join(lib, "tasker_core", "**", "*.rb")].sort
 
     it "has a file per class under lib/tasker_core" do
@@ -91,6 +91,7 @@ RSpec.describe TaskerCore do
     files.each do |file|
       relative = file.delete_prefix("#{lib}/").delete_suffix(".rb")
       nesting = relative.split("/").map(&camelize)
+      nesting = [*nesting[0..-2], "VERSION"] if relative.end_with?("/version") # the gem convention
       constant = nesting.join("::")
 
       it "#{relative}.rb defines #{constant} and nothing else" do
@@ -98,6 +99,7 @@ RSpec.describe TaskerCore do
         location = Object.const_source_location(constant)
         expect(location&.first).to eq(file)
         declared = File.read(file).scan(/^\s*(?:class|module)\s+([A-Z]\w*)/).flatten
+        declared << File.read(file)[/^\s*(VERSION)\s*=/, 1] if nesting.last == "VERSION"
         expect(declared).to eq(nesting)
       end
     end
@@ -122,10 +124,11 @@ RSpec.describe TaskerCore do
   end
 
   describe ".client" do
+    with_tasker_schema
     after { described_class.reset_client! }
 
     it "returns one client per process" do
-      config = { database_url: TaskerCoreSpec::Database.url }
+      config = { database_url: TaskerCoreSpec::Database.url, schema: tasker_schema }
       first = described_class.client(**config)
       expect(described_class.client).to be(first)
       expect(described_class.client(**config)).to be(first)

@@ -134,6 +134,48 @@ module TaskerCore
       Array(invoke(:get_slowest_steps, filters)["steps"]).map { |row| SlowStep.from_h(row) }.freeze
     end
 
+    # Claims up to +limit+ ready steps (of one task, or of any tasks by priority
+    # then age) for +worker_id+, moving them to in_progress under a lease. Concurrent
+    # workers never get the same step. → [ClaimedStep]
+    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil)
+      payload = with_optional({ worker_id: worker_id }, task_id: task_id, limit: limit, lease_seconds: lease_seconds)
+      Array(invoke(:claim_steps, payload)["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze
+    end
+
+    # Reports the results of claimed steps and finalizes their tasks. Each report
+    # is {step_id:, worker_id:, success:, results:, error:, metadata:}; error may be a
+    # Hash ({message:, type:, code:, retryable:, retry_after_seconds:, context:}) or
+    # an exception: a PermanentError is not retryable, a RetryableError's
+    # retry_after is the backoff. → ReportResult
+    def report_step_results(reports)
+      raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
+
+      reports = reports.map do |report|
+        error = report[:error] || report["error"]
+        next report unless error.is_a?(Exception)
+
+        report.reject { |k, _| k.to_s == "error" }.merge(error: step_error(error))
+      end
+      ReportResult.from_h(invoke(:report_step_results, { reports: reports }))
+    end
+
+    # Extends +worker_id+'s leases on +step_ids+. → the step ids extended
+    def heartbeat(worker_id:, step_ids:, lease_seconds: nil)
+      payload = with_optional({ worker_id: worker_id, step_ids: Array(step_ids) }, lease_seconds: lease_seconds)
+      Array(invoke(:heartbeat, payload)["extended"]).freeze
+    end
+
+    # Fails the steps whose lease expired (a failed attempt, audited with
+    # reason lease_expired) so that a live worker can retry them. → ReportResult
+    def recover_expired_steps(worker_id:, limit: nil)
+      ReportResult.from_h(invoke(:recover_expired_steps, with_optional({ worker_id: worker_id }, limit: limit)))
+    end
+
+    # Tasks that have work to hand out, by priority then age. → [ReadyTask]
+    def next_ready_tasks(limit: nil)
+      Array(invoke(:next_ready_tasks, with_optional({}, limit: limit))["tasks"]).map { |row| ReadyTask.from_h(row) }.freeze
+    end
+
     # Frees the library's handle (and its pool). Idempotent; afterwards every
     # call raises FFIError without reaching the library.
     def close
@@ -190,6 +232,22 @@ module TaskerCore
 
     def transitions(data)
       Array(data["transitions"]).map { |row| Transition.from_h(row) }.freeze
+    end
+
+    # The report error of an exception raised by a step handler.
+    def step_error(error)
+      out = { message: error.message, type: error.class.name }
+      case error
+      when PermanentError
+        out[:retryable] = false
+        out[:code] = error.error_code unless error.error_code.nil?
+        out[:context] = error.context unless error.context.empty?
+      when RetryableError
+        out[:retryable] = true
+        out[:retry_after_seconds] = error.retry_after.ceil unless error.retry_after.nil?
+        out[:context] = error.context unless error.context.empty?
+      end
+      out
     end
 
     # JSON for the library: Times (and Dates) as RFC 3339 UTC strings, symbols as

@@ -21,7 +21,8 @@ module TaskerCore
 
     LIBRARY_NAME = "libtasker_core.so"
 
-    # char *fn(uint64_t handle, const char *payload_json). They touch the database,
+    # char *fn(uint64_t handle, const char *payload_json), exported under these
+    # names (no tasker_ prefix, as in docs/ffi.md). They touch the database,
     # so they are attached with blocking: true (the GVL is released during the call).
     OPERATIONS = %i[
       run_migrations
@@ -38,6 +39,11 @@ module TaskerCore
       get_analytics_metrics
       get_slowest_tasks
       get_slowest_steps
+      claim_steps
+      report_step_results
+      heartbeat
+      recover_expired_steps
+      next_ready_tasks
     ].freeze
 
     LOAD_LOCK = Mutex.new
@@ -190,11 +196,11 @@ module TaskerCore
         attach_function :tasker_free_string, [:pointer], :void
         attach_function :tasker_noop, [:pointer], :pointer
         OPERATIONS.each do |name|
-          attach_function name, :"tasker_#{name}", %i[uint64 pointer], :pointer, blocking: true
+          attach_function name, %i[uint64 pointer], :pointer, blocking: true
         rescue FFI::NotFoundError
           # Attach what exists; calling a missing function says so clearly.
           define_singleton_method(name) do |*|
-            raise FFIError.new("the Tasker Core native library #{path} has no function tasker_#{name}",
+            raise FFIError.new("the Tasker Core native library #{path} has no function #{name}",
                                type: "ffi_error")
           end
         end

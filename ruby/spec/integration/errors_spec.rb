@@ -92,14 +92,21 @@ RSpec.describe "Errors from the library", :integration do
     expect { other.system_health }.to raise_error(TaskerCore::FFIError) { |e| expect(e.type).to eq("ffi_error") }
   end
 
-  it "raises TimeoutError when the call's deadline passes" do
-    slow = TaskerCore::Client.new(database_url: TaskerCoreSpec::Database.url, schema: tasker_schema,
-                                  statement_timeout_ms: 1)
-    task = client.create_task(wide_spec(300))
-    expect do
-      20.times { slow.task_execution_context(task.task_id) }
-    end.to raise_error(TaskerCore::TimeoutError) { |e| expect(e.type).to eq("timeout_error") }
-  ensure
-    slow&.close
+  {
+    "a statement timeout" => { statement_timeout_ms: 1 },
+    "the call's deadline" => { call_timeout_ms: 1 }
+  }.each do |what, config|
+    it "raises TimeoutError when #{what} passes" do
+      slow = TaskerCore::Client.new(database_url: TaskerCoreSpec::Database.url, schema: tasker_schema, **config)
+      task = client.create_task(wide_spec(300))
+      expect do
+        20.times do
+          slow.task_execution_context(task.task_id)
+          slow.step_readiness(task.task_id)
+        end
+      end.to raise_error(TaskerCore::TimeoutError) { |e| expect(e.type).to eq("timeout_error") }
+    ensure
+      slow&.close
+    end
   end
 end

@@ -27,7 +27,7 @@ RSpec.describe "Garbage through the raw functions", :integration do
     "steps is an object" => "validation_error",
     "updates is a string" => "validation_error",
     "batch item has the wrong arity" => "validation_error",
-    "bad config json" => "validation_error",
+    "bad config json" => "configuration_error", # the library's choice: a malformed config is a bad configuration
     "handle 0" => "ffi_error",
     "handle 2**63-1" => "ffi_error",
     "handle 2**64-1" => "ffi_error",

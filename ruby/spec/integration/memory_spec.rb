@@ -38,5 +38,6 @@ RSpec.describe "Memory", :integration do
     before, after = result.stdout.scan(/before_kb=(\d+) after_kb=(\d+)/).first.map(&:to_i)
     growth_mb = (after - before) / 1024.0
     expect(growth_mb).to be < 50, "RSS grew by #{growth_mb.round(1)} MB (#{before} -> #{after} kB)"
+    TaskerCore.logger.info("memory: RSS #{before} -> #{after} kB over 100,000 calls")
   end
 end

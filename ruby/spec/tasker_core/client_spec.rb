@@ -19,8 +19,14 @@ RSpec.describe TaskerCore::Client do
       other_schema = TaskerCoreSpec::Database.new_schema
       other = described_class.new(database_url: TaskerCoreSpec::Database.url, schema: other_schema, migrate: true)
       task = other.create_task(linear_spec)
-      expect(other.task_execution_context(task.task_id).total_steps).to eq(4)
-      expect { client.task_execution_context(task.task_id) }.to raise_error(TaskerCore::NotFoundError)
+      expect(other.task_execution_context(task.task_id).correlation_id).to eq(task.correlation_id)
+      # Ids are per schema (each has its own sequences): the same id may exist here, as another task.
+      seen_here = begin
+        client.task_execution_context(task.task_id).correlation_id
+      rescue TaskerCore::NotFoundError
+        nil
+      end
+      expect(seen_here).not_to eq(task.correlation_id)
     ensure
       other&.close
     end
