@@ -99,3 +99,21 @@ func TestSatisfiesAndTerminal(t *testing.T) {
 	assert.True(t, Cancelled.Terminal())
 	assert.False(t, Error.Terminal())
 }
+
+func TestRulesTightenOnly(t *testing.T) {
+	t.Parallel()
+	r, err := NewRules([]string{"task:complete->cancelled", " step:error->resolved_manually "})
+	require.NoError(t, err)
+	err = r.Check(Task, Complete, Cancelled)
+	var ite *IllegalTransitionError
+	require.True(t, errors.As(err, &ite))
+	assert.Contains(t, err.Error(), "forbidden by configuration")
+	assert.Error(t, r.Check(Step, Error, ResolvedManually))
+	assert.NoError(t, r.Check(Step, Error, Pending))
+	assert.NoError(t, Rules{}.Check(Task, Complete, Cancelled))
+
+	_, err = NewRules([]string{"task:complete->pending"})
+	assert.ErrorContains(t, err, "not a legal task transition")
+	_, err = NewRules([]string{"job:a->b"})
+	assert.Error(t, err)
+}

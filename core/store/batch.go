@@ -49,7 +49,7 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 	var out []BatchOutcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = applyStepTransitions(ctx, tx, reqs)
+		out, err = s.applyStepTransitions(ctx, tx, reqs)
 		return err
 	})
 	if !errors.Is(err, errConcurrentChange) {
@@ -61,7 +61,7 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 			var items []BatchOutcome
 			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { // a savepoint
 				var err error
-				items, err = applyStepTransitions(ctx, sp, []StepTransition{req})
+				items, err = s.applyStepTransitions(ctx, sp, []StepTransition{req})
 				if err == nil && items[0].Status == OutcomeRejected {
 					return errRollbackItem
 				}
@@ -123,7 +123,7 @@ type planned struct {
 
 // applyStepTransitions plans and writes reqs inside tx. A lost compare-and-swap
 // returns errConcurrentChange (the caller must roll tx back).
-func applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition) ([]BatchOutcome, error) {
+func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition) ([]BatchOutcome, error) {
 	outcomes := make([]BatchOutcome, len(reqs))
 	ids := make([]int64, 0, len(reqs))
 	seen := map[int64]bool{}
@@ -147,7 +147,7 @@ func applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition)
 		o := &outcomes[i]
 		*o = BatchOutcome{Index: i, StepID: req.StepID, To: req.To}
 		f := facts[req.StepID]
-		p, err := planOne(req, f, facts)
+		p, err := planOne(req, f, facts, s.rules)
 		if f != nil {
 			o.From = f.state
 		}
@@ -175,7 +175,7 @@ func applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition)
 
 // planOne checks one request against the step's (planned) facts. It returns nil,
 // nil for a duplicate.
-func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*planned, error) {
+func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts, rules state.Rules) (*planned, error) {
 	details := map[string]any{"step_id": req.StepID, "to_state": string(req.To)}
 	if !req.To.Valid() {
 		return nil, errs.New(errs.Validation, details, "unknown target state %q", req.To)
@@ -191,7 +191,7 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts) (*pla
 	if f.state == req.To {
 		return nil, nil
 	}
-	if err := state.Step.Check(f.state, req.To); err != nil {
+	if err := rules.Check(state.Step, f.state, req.To); err != nil {
 		return nil, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
 	}
 	if req.To == state.InProgress {

@@ -106,7 +106,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		}); err != nil {
 			return dbErr(err, "claim: ready steps")
 		}
-		outs, err := applyStepTransitions(ctx, tx, reqs)
+		outs, err := s.applyStepTransitions(ctx, tx, reqs)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 				claimed = append(claimed, o.StepID)
 			}
 		}
-		if err := startTasks(ctx, tx, taskIDs); err != nil {
+		if err := s.startTasks(ctx, tx, taskIDs); err != nil {
 			return err
 		}
 		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
@@ -130,7 +130,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 
 // startTasks moves tasks that are pending (or in error, after an operator unblocked
 // them) to in_progress.
-func startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
+func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
 	rows, err := tx.Query(ctx, `SELECT k.task_id, COALESCE(t.to_state, 'pending') FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
 		WHERE k.task_id = ANY ($1) AND COALESCE(t.to_state, 'pending') IN ('pending', 'error')`, taskIDs)
@@ -148,12 +148,12 @@ func startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
 	}
 	for _, t := range todo {
 		if state.State(t.cur) == state.Error {
-			if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.Pending,
+			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.Pending,
 				Metadata: map[string]any{"reason": "steps ready again"}}); err != nil {
 				return err
 			}
 		}
-		if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.InProgress}); err != nil {
+		if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.InProgress}); err != nil {
 			return err
 		}
 	}
@@ -254,18 +254,18 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 	}
 	var res ReportResult
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
-		outs, err := applyStepTransitions(ctx, tx, reqs)
+		outs, err := s.applyStepTransitions(ctx, tx, reqs)
 		if err != nil {
 			return err
 		}
 		res.Outcomes = outs
-		res.Tasks, err = finalizeStepsTasks(ctx, tx, outs)
+		res.Tasks, err = s.finalizeStepsTasks(ctx, tx, outs)
 		return err
 	})
 	return res, err
 }
 
-func finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
+func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
 	var ids []int64
 	for _, o := range outs {
 		if o.Status == OutcomeApplied {
@@ -279,14 +279,14 @@ func finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]
 	if err != nil {
 		return nil, dbErr(err, "finalize: tasks")
 	}
-	return FinalizeTasksTx(ctx, tx, taskIDs)
+	return s.FinalizeTasksTx(ctx, tx, taskIDs)
 }
 
 // FinalizeTasksTx applies the execution-context decision table to each task:
 // all_complete → complete; blocked_by_failures → error; otherwise the task stays
 // and its ready_at says when it next has work. Task rows are locked first, so two
 // reports finishing the last two steps of a task cannot both miss the completion.
-func FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
 		return nil, dbErr(err, "finalize: lock tasks")
 	}
@@ -311,7 +311,7 @@ func FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskSta
 			}
 		}
 		for _, to := range path {
-			if _, err := TransitionTaskTx(ctx, tx, TaskTransition{TaskID: ec.TaskID, To: to,
+			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: ec.TaskID, To: to,
 				Metadata: map[string]any{"execution_status": ec.ExecutionStatus}}); err != nil {
 				return nil, err
 			}
@@ -384,12 +384,12 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 			return nil
 		}
-		outs, err := applyStepTransitions(ctx, tx, reqs)
+		outs, err := s.applyStepTransitions(ctx, tx, reqs)
 		if err != nil {
 			return err
 		}
 		res.Outcomes = outs
-		res.Tasks, err = finalizeStepsTasks(ctx, tx, outs)
+		res.Tasks, err = s.finalizeStepsTasks(ctx, tx, outs)
 		return err
 	})
 	return res, err

@@ -26,6 +26,7 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	policy backoff.Policy
+	rules  state.Rules
 }
 
 // New returns a Store over pool. policy is the retry policy this process uses;
@@ -33,6 +34,10 @@ type Store struct {
 func New(pool *pgxpool.Pool, policy backoff.Policy) *Store {
 	return &Store{pool: pool, policy: policy}
 }
+
+// SetRules tightens the state machines with configured prohibitions
+// (state_transitions.forbid). Call it before the store is shared.
+func (s *Store) SetRules(r state.Rules) { s.rules = r }
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

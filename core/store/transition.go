@@ -56,7 +56,7 @@ func (s *Store) TransitionStep(ctx context.Context, req StepTransition) (Transit
 	var out Transition
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = TransitionStepTx(ctx, tx, req)
+		out, err = s.TransitionStepTx(ctx, tx, req)
 		return err
 	})
 	return out, dbErr(err, "step transition")
@@ -70,8 +70,8 @@ func (s *Store) TransitionStep(ctx context.Context, req StepTransition) (Transit
 // appends the new row, and updates the step's columns (in_process, processed,
 // attempts, results…). A step already in req.To is refused too. On any error the
 // caller must roll tx back; nothing this call wrote survives.
-func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Transition, error) {
-	out, err := applyStepTransitions(ctx, tx, []StepTransition{req})
+func (s *Store) TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Transition, error) {
+	out, err := s.applyStepTransitions(ctx, tx, []StepTransition{req})
 	if errors.Is(err, errConcurrentChange) {
 		return Transition{}, conflictOutcome(req).Err
 	}
@@ -82,7 +82,7 @@ func TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransition) (Trans
 	case OutcomeApplied:
 		return o.transition, nil
 	case OutcomeDuplicate:
-		err := state.Step.Check(o.From, req.To)
+		err := s.rules.Check(state.Step, o.From, req.To)
 		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Err: err,
 			Details: map[string]any{"step_id": req.StepID, "from_state": string(o.From), "to_state": string(req.To)}}
 	default:
@@ -104,14 +104,14 @@ func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transit
 	var out Transition
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = TransitionTaskTx(ctx, tx, req)
+		out, err = s.TransitionTaskTx(ctx, tx, req)
 		return err
 	})
 	return out, dbErr(err, "task transition")
 }
 
 // TransitionTaskTx is TransitionTask inside tx.
-func TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransition) (Transition, error) {
+func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransition) (Transition, error) {
 	if !req.To.Valid() {
 		return Transition{}, errs.New(errs.Validation, map[string]any{"task_id": req.TaskID, "to_state": string(req.To)},
 			"unknown target state %q", req.To)
@@ -139,7 +139,7 @@ func TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransition) (Trans
 		details["conflict"] = true
 		return Transition{}, errs.New(errs.StateTransition, details, "task %d is %s, not %s", req.TaskID, cur, req.From)
 	}
-	if err := state.Task.Check(cur, req.To); err != nil {
+	if err := s.rules.Check(state.Task, cur, req.To); err != nil {
 		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
 	}
 	if req.To == state.Complete && open > 0 {

@@ -224,3 +224,23 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 		WHERE workflow_step_id = $1 AND most_recent`, id).Scan(&current))
 	assert.Equal(t, 1, current)
 }
+
+func TestConfiguredRulesForbidLegalTransitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	rules, err := state.NewRules([]string{"task:complete->cancelled", "step:pending->cancelled"})
+	require.NoError(t, err)
+	s.SetRules(rules)
+	ct := create(t, s, "tight", step("a"), step("b"))
+	_, err = s.TransitionStep(ctx, store.StepTransition{StepID: ct.StepIDs["a"], To: state.Cancelled})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "forbidden by configuration")
+	complete(t, s, ct, "a", "b")
+	_, err = s.TransitionTask(ctx, store.TaskTransition{TaskID: ct.TaskID, To: state.InProgress})
+	require.NoError(t, err)
+	_, err = s.TransitionTask(ctx, store.TaskTransition{TaskID: ct.TaskID, To: state.Complete})
+	require.NoError(t, err)
+	_, err = s.TransitionTask(ctx, store.TaskTransition{TaskID: ct.TaskID, To: state.Cancelled})
+	assert.Equal(t, errs.StateTransition, errs.KindOf(err))
+}
