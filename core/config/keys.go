@@ -1,0 +1,163 @@
+package config
+
+// Type is the type of a configuration value.
+type Type string
+
+// The value types.
+const (
+	String     Type = "string"
+	Int        Type = "integer"
+	Float      Type = "number"
+	Bool       Type = "boolean"
+	StringList Type = "list of strings"
+	IntMap     Type = "map of string to integer"
+)
+
+// Key is one configuration setting: its dotted path, type, default, environment
+// variable, allowed range or values, and meaning. Keys is the one schema of Tasker
+// Core's configuration; docs/configuration.md documents exactly these keys (a test
+// holds the two equal).
+type Key struct {
+	Path    string
+	Type    Type
+	Default any
+	Env     string   // environment variable; "" = TASKER_ + upper-cased path with _ for .
+	Min     *float64 // numbers: inclusive lower bound
+	Max     *float64 // numbers: inclusive upper bound
+	Enum    []string // strings: the allowed values
+	Secret  bool     // masked in the effective configuration
+	Doc     string
+}
+
+func f(v float64) *float64 { return &v }
+
+// Keys lists every setting. Defaults here are the only defaults.
+var Keys = []Key{
+	// database
+	{Path: "database.url", Type: String, Default: "", Env: "DATABASE_URL", Secret: true,
+		Doc: "PostgreSQL URL or key=value DSN (its password is masked everywhere)"},
+	{Path: "database.schema", Type: String, Default: "",
+		Doc: "schema the connections use (search_path); empty: the server's default"},
+	{Path: "database.migrate", Type: Bool, Default: false,
+		Doc: "run migrations (and write the retry policy) when a client starts"},
+	{Path: "database.pool.max_connections", Type: Int, Default: 10, Min: f(1), Max: f(10000), Doc: "pool size"},
+	{Path: "database.pool.min_connections", Type: Int, Default: 0, Min: f(0), Max: f(10000),
+		Doc: "connections kept open; at most max_connections"},
+	{Path: "database.pool.acquire_timeout_ms", Type: Int, Default: 5000, Min: f(0),
+		Doc: "connect timeout, and how long client creation waits for its first ping"},
+	{Path: "database.pool.max_idle_seconds", Type: Int, Default: 300, Min: f(0), Doc: "an idle connection is closed after this"},
+	{Path: "database.pool.max_lifetime_seconds", Type: Int, Default: 3600, Min: f(0), Doc: "a connection is replaced after this"},
+	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
+		Doc: "PostgreSQL statement_timeout (0: none); a timed-out statement is a timeout_error"},
+
+	// execution
+	{Path: "execution.max_concurrent_steps", Type: Int, Default: 4, Min: f(1), Max: f(1024),
+		Doc: "handler threads per worker process"},
+	{Path: "execution.max_concurrent_tasks", Type: Int, Default: 100, Min: f(1),
+		Doc: "tasks a worker considers per claim (the claim's task window)"},
+	{Path: "execution.step_timeout_seconds", Type: Float, Default: 300.0, Min: f(0),
+		Doc: "a worker stops renewing the lease of a handler running longer, so its step is recovered as a failed attempt (0: no limit)"},
+	{Path: "execution.lease_seconds", Type: Float, Default: 30.0, Min: f(0.1),
+		Doc: "how long a claimed step is a worker's without a heartbeat"},
+	{Path: "execution.heartbeat_interval_seconds", Type: Float, Default: 10.0, Min: f(0.05),
+		Doc: "how often a worker renews its leases; must be below lease_seconds"},
+	{Path: "execution.claim_batch_size", Type: Int, Default: 10, Min: f(1), Max: f(10000),
+		Doc: "steps a worker claims at once (default limit of claim_steps and next_ready_tasks)"},
+	{Path: "execution.recovery_batch_size", Type: Int, Default: 100, Min: f(1),
+		Doc: "expired leases recovered per sweep"},
+	{Path: "execution.poll_interval_ms", Type: Int, Default: 50, Min: f(1), Doc: "idle worker's pause between claims"},
+	{Path: "execution.shutdown_timeout_seconds", Type: Float, Default: 30.0, Min: f(0),
+		Doc: "on SIGTERM, how long running handlers may finish before the worker exits"},
+
+	// retry and backoff
+	{Path: "retry.default_retry_limit", Type: Int, Default: 3, Min: f(0),
+		Doc: "attempts a step gets when its template or spec gives none"},
+	{Path: "retry.strategy", Type: String, Default: "exponential", Enum: []string{"exponential", "linear", "fixed"},
+		Doc: "backoff growth: base·multiplier^attempts, base·attempts, or base"},
+	{Path: "retry.base_seconds", Type: Float, Default: 1.0, Min: f(0), Doc: "backoff base delay"},
+	{Path: "retry.multiplier", Type: Float, Default: 2.0, Min: f(1), Doc: "exponential factor"},
+	{Path: "retry.cap_seconds", Type: Float, Default: 300.0, Min: f(0), Doc: "largest backoff"},
+	{Path: "retry.jitter", Type: Float, Default: 0.0, Min: f(0), Max: f(1),
+		Doc: "fraction by which a delay may be shortened (deterministic per step and attempt)"},
+
+	// queues
+	{Path: "queues.default_priority", Type: Int, Default: 0, Doc: "priority of a task whose request gives none"},
+	{Path: "queues.namespace_priorities", Type: IntMap, Default: map[string]int64{},
+		Doc: "priority by task namespace (e.g. {payments: 10}); higher runs first"},
+
+	// state transitions
+	{Path: "state_transitions.forbid", Type: StringList, Default: []string{},
+		Doc: `legal transitions to forbid, as "task:complete->cancelled" or "step:error->resolved_manually"`},
+
+	// events
+	{Path: "events.enabled", Type: Bool, Default: true, Doc: "publish lifecycle events"},
+	{Path: "events.buffer_size", Type: Int, Default: 10000, Min: f(1), Doc: "events held in memory before delivery"},
+	{Path: "events.batch_size", Type: Int, Default: 100, Min: f(1), Doc: "events delivered per batch"},
+	{Path: "events.flush_interval_ms", Type: Int, Default: 100, Min: f(1), Doc: "longest wait before a partial batch is delivered"},
+	{Path: "events.overflow", Type: String, Default: "drop_oldest", Enum: []string{"drop_oldest", "drop_newest"},
+		Doc: "what a full buffer does; never blocks orchestration"},
+	{Path: "events.retention_hours", Type: Int, Default: 168, Min: f(1), Doc: "outbox rows older than this are pruned"},
+
+	// logging
+	{Path: "logging.level", Type: String, Default: "info", Enum: []string{"trace", "debug", "info", "warn", "error"},
+		Doc: "least severe level written"},
+	{Path: "logging.format", Type: String, Default: "json", Enum: []string{"json", "console"}, Doc: "line format"},
+	{Path: "logging.output", Type: String, Default: "stderr", Doc: "stderr, stdout, or a file path"},
+
+	// api
+	{Path: "api.call_timeout_ms", Type: Int, Default: 30000, Min: f(1), Doc: "deadline of one API call"},
+	{Path: "api.max_payload_bytes", Type: Int, Default: 4 << 20, Min: f(1), Doc: "larger payloads are refused before they are read"},
+	{Path: "api.max_json_depth", Type: Int, Default: 128, Min: f(1), Doc: "deeper-nested payloads are refused before decoding"},
+	{Path: "api.max_batch_size", Type: Int, Default: 10000, Min: f(1),
+		Doc: "updates or reports in one batch_update_step_states / report_step_results call"},
+
+	// templates
+	{Path: "templates.paths", Type: StringList, Default: []string{},
+		Doc: "directories or files of YAML task templates loaded at start"},
+}
+
+// envName returns the environment variable of a key.
+func (k Key) envName() string {
+	if k.Env != "" {
+		return k.Env
+	}
+	out := []byte("TASKER_")
+	for i := 0; i < len(k.Path); i++ {
+		c := k.Path[i]
+		switch {
+		case c == '.':
+			c = '_'
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// EnvName is the environment variable that sets the key.
+func (k Key) EnvName() string { return k.envName() }
+
+// Aliases are the client's shorthand keys (docs/ffi.md) for dotted paths.
+var Aliases = map[string]string{
+	"database_url":              "database.url",
+	"schema":                    "database.schema",
+	"migrate":                   "database.migrate",
+	"max_connections":           "database.pool.max_connections",
+	"min_connections":           "database.pool.min_connections",
+	"acquire_timeout_ms":        "database.pool.acquire_timeout_ms",
+	"max_conn_idle_seconds":     "database.pool.max_idle_seconds",
+	"max_conn_lifetime_seconds": "database.pool.max_lifetime_seconds",
+	"statement_timeout_ms":      "database.statement_timeout_ms",
+	"call_timeout_ms":           "api.call_timeout_ms",
+	"max_payload_bytes":         "api.max_payload_bytes",
+	"max_json_depth":            "api.max_json_depth",
+	"lease_seconds":             "execution.lease_seconds",
+	"claim_batch_size":          "execution.claim_batch_size",
+	"recovery_batch_size":       "execution.recovery_batch_size",
+	"retry_policy.strategy":     "retry.strategy",
+	"retry_policy.base_seconds": "retry.base_seconds",
+	"retry_policy.multiplier":   "retry.multiplier",
+	"retry_policy.cap_seconds":  "retry.cap_seconds",
+	"retry_policy.jitter":       "retry.jitter",
+}
