@@ -195,11 +195,12 @@ func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	_, err := Open(ctx, []byte(`{"database_url": "postgres://x@127.0.0.1:1/x", "max_connectons": 3}`))
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
-	assert.Contains(t, err.Error(), `unknown field "max_connectons"`)
+	assert.Contains(t, err.Error(), `unknown key "max_connectons"`)
+	assert.Contains(t, err.Error(), `did you mean`)
 
 	_, err = Open(ctx, []byte(`{"database_url": "postgres://x@127.0.0.1:1/x", "min_connections": 5, "max_connections": 2}`))
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
-	assert.Equal(t, "min_connections", errs.DetailsOf(err)["key"])
+	assert.Equal(t, "database.pool.min_connections", errs.DetailsOf(err)["key"])
 
 	_, err = Open(ctx, []byte(`{"database_url": "postgres://tasker:s3cr3t@127.0.0.1:1/x", "acquire_timeout_ms": 500}`))
 	require.Error(t, err)
@@ -289,4 +290,27 @@ func TestOrchestrationOperations(t *testing.T) {
 	assert.Empty(t, rec.Outcomes)
 	e := callErr(t, c, "claim_steps", `{"worker_id": ""}`)
 	assert.Equal(t, errs.Validation, e.Type)
+}
+
+func TestEffectiveConfigWithSources(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "execution": {"lease_seconds": 12}, "environment": "test"`)
+	var eff struct {
+		Environment string `json:"environment"`
+		Values      []struct {
+			Key    string `json:"key"`
+			Value  any    `json:"value"`
+			Source string `json:"source"`
+		} `json:"values"`
+	}
+	callOK(t, c, "get_effective_config", `{}`, &eff)
+	assert.Equal(t, "test", eff.Environment)
+	got := map[string]string{}
+	for _, v := range eff.Values {
+		got[v.Key] = fmt.Sprint(v.Value) + "@" + v.Source
+	}
+	assert.Equal(t, "12@explicit", got["execution.lease_seconds"])
+	assert.Equal(t, "true@explicit", got["database.migrate"])
+	assert.Equal(t, "10@default", got["database.pool.max_connections"])
+	assert.Equal(t, 12.0, c.leaseSeconds)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/pgerr"
@@ -42,73 +43,92 @@ func Version() VersionInfo {
 
 // Client is an open connection pool with its configuration.
 type Client struct {
-	cfg   Config
+	settings
 	store *store.Store
 
 	mu     sync.RWMutex
 	closed bool
 }
 
-// Open parses the configuration, connects (and pings, so a bad URL fails here),
-// optionally migrates, and syncs the retry policy.
+// Open loads the configuration (ParseConfig), connects (and pings, so a bad URL
+// fails here), optionally migrates, and syncs the retry policy.
 func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	cfg, err := ParseConfig(rawConfig)
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	url, schema := cfg.String("database.url"), cfg.String("database.schema")
+	if url == "" {
+		return nil, errs.New(errs.Configuration, map[string]any{"key": "database.url"},
+			"configuration: database.url is empty: set database_url, DATABASE_URL or database.url in the file")
+	}
+	rules, err := cfg.ForbiddenTransitions()
 	if err != nil {
-		return nil, errs.New(errs.Configuration, map[string]any{"key": "database_url"},
-			"client configuration: database_url %s: %v", pgurl.Mask(cfg.DatabaseURL), pgurl.Redact(err))
+		return nil, err
 	}
-	pcfg.MaxConns, pcfg.MinConns = cfg.MaxConnections, cfg.MinConnections
-	pcfg.MaxConnLifetime = time.Duration(cfg.MaxConnLifetimeSeconds) * time.Second
-	pcfg.MaxConnIdleTime = time.Duration(cfg.MaxConnIdleSeconds) * time.Second
-	pcfg.ConnConfig.ConnectTimeout = time.Duration(cfg.AcquireTimeoutMS) * time.Millisecond
-	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.Itoa(cfg.StatementTimeoutMS)
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errs.New(errs.Configuration, map[string]any{"key": "database.url"},
+			"configuration: database.url %s: %v", pgurl.Mask(url), pgurl.Redact(err))
+	}
+	acquire := time.Duration(cfg.Int("database.pool.acquire_timeout_ms")) * time.Millisecond
+	pcfg.MaxConns = int32(cfg.Int("database.pool.max_connections"))
+	pcfg.MinConns = int32(cfg.Int("database.pool.min_connections"))
+	pcfg.MaxConnLifetime = time.Duration(cfg.Int("database.pool.max_lifetime_seconds")) * time.Second
+	pcfg.MaxConnIdleTime = time.Duration(cfg.Int("database.pool.max_idle_seconds")) * time.Second
+	pcfg.ConnConfig.ConnectTimeout = acquire
+	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.Int("database.statement_timeout_ms"), 10)
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
-	if cfg.Schema != "" {
-		pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	if schema != "" {
+		pcfg.ConnConfig.RuntimeParams["search_path"] = schema
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.AcquireTimeoutMS)*time.Millisecond+cfg.callTimeout())
+	st := newSettings(cfg)
+	ctx, cancel := context.WithTimeout(ctx, acquire+st.callTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, pgurl.Redact(err), "connect to %s", pgurl.Mask(cfg.DatabaseURL))
+		return nil, errs.Wrap(errs.Database, pgurl.Redact(err), "connect to %s", pgurl.Mask(url))
 	}
 	fail := func(err error) (*Client, error) {
 		pool.Close()
 		return nil, err
 	}
-	pingCtx, cancelPing := context.WithTimeout(ctx, time.Duration(cfg.AcquireTimeoutMS)*time.Millisecond)
+	pingCtx, cancelPing := context.WithTimeout(ctx, acquire)
 	defer cancelPing()
 	if err := pool.Ping(pingCtx); err != nil {
-		return fail(errs.Wrap(errs.Database, err, "connect to %s", pgurl.Mask(cfg.DatabaseURL)))
+		return fail(errs.Wrap(errs.Database, err, "connect to %s", pgurl.Mask(url)))
 	}
-	if cfg.Migrate {
-		if cfg.Schema != "" {
+	migrate := cfg.Bool("database.migrate")
+	if migrate {
+		if schema != "" {
 			// Clients of several processes may start together: IF NOT EXISTS still
 			// races in the catalog, and losing that race is success.
-			_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{cfg.Schema}.Sanitize())
+			_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
 			if c := pgerr.Code(err); c == pgerr.UniqueViolation || c == pgerr.DuplicateSchema {
 				err = nil
 			}
 			if err != nil {
-				return fail(pgerr.Wrap(err, "create schema "+cfg.Schema))
+				return fail(pgerr.Wrap(err, "create schema "+schema))
 			}
 		}
 		if _, err := migrations.Migrate(ctx, pool); err != nil {
 			return fail(err)
 		}
 	}
-	c := &Client{cfg: cfg, store: store.New(pool, *cfg.RetryPolicy)}
-	if cfg.Migrate {
-		if err := c.store.SyncRetryPolicy(ctx); err != nil {
+	s := store.New(pool, cfg.RetryPolicy())
+	s.SetRules(rules)
+	s.SetDefaultRetryLimit(int32(cfg.Int("retry.default_retry_limit")))
+	c := &Client{settings: st, store: s}
+	if migrate {
+		if err := s.SyncRetryPolicy(ctx); err != nil {
 			return fail(err)
 		}
 	}
 	return c, nil
 }
+
+// Config returns the client's effective configuration.
+func (c *Client) Config() *config.Config { return c.cfg }
 
 // Close closes the pool, waiting for calls in flight. Calls after Close fail with
 // a database error.
@@ -137,7 +157,7 @@ func (c *Client) Call(ctx context.Context, method string, payload []byte) (data 
 	if !ok {
 		return nil, errs.New(errs.Validation, map[string]any{"method": method}, "unknown operation %q", method)
 	}
-	if err := checkPayload(payload, c.cfg.MaxPayloadBytes, c.cfg.MaxJSONDepth); err != nil {
+	if err := checkPayload(payload, c.maxPayloadBytes, c.maxJSONDepth); err != nil {
 		return nil, err
 	}
 	c.mu.RLock()
@@ -145,7 +165,7 @@ func (c *Client) Call(ctx context.Context, method string, payload []byte) (data 
 	if c.closed {
 		return nil, errs.New(errs.Database, nil, "client is closed")
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callTimeout())
+	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
 	defer cancel()
 	return op(ctx, c, payload)
 }
@@ -165,9 +185,9 @@ func Methods() []string {
 }
 
 func (c *Client) String() string {
-	return fmt.Sprintf("tasker client (%s)", pgurl.Mask(c.cfg.DatabaseURL))
+	return fmt.Sprintf("tasker client (%s)", pgurl.Mask(c.cfg.String("database.url")))
 }
 
 // MaxPayloadBytes is the configured payload limit, for callers that must bound a
 // read before calling.
-func (c *Client) MaxPayloadBytes() int { return c.cfg.MaxPayloadBytes }
+func (c *Client) MaxPayloadBytes() int { return c.maxPayloadBytes }

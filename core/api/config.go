@@ -7,140 +7,75 @@ package api
 
 import (
 	"bytes"
-	"os"
+	"encoding/json"
 	"time"
 
-	"github.com/taskercore/tasker-core/core/backoff"
+	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/errs"
 )
 
-// Defaults of the client configuration (documented in docs/configuration.md).
+// Limits used before a client (and its configuration) exists: reading the client
+// configuration itself and tasker_noop. They equal the api.* defaults.
 const (
-	DefaultMaxConnections         = 10
-	DefaultMinConnections         = 0
-	DefaultAcquireTimeoutMS       = 5_000
-	DefaultMaxConnLifetimeSeconds = 3_600
-	DefaultMaxConnIdleSeconds     = 300
-	DefaultStatementTimeoutMS     = 30_000
-	DefaultCallTimeoutMS          = 30_000
-	DefaultMaxPayloadBytes        = 4 << 20 // 4 MiB
-	DefaultMaxJSONDepth           = 128
-	DefaultLeaseSeconds           = 30.0
-	DefaultClaimBatchSize         = 10
-	DefaultRecoveryBatchSize      = 100
+	DefaultMaxPayloadBytes = 4 << 20
+	DefaultMaxJSONDepth    = 128
 )
 
-// Config configures a Client. Zero values take the defaults above.
-type Config struct {
-	DatabaseURL            string          `json:"database_url"`
-	Schema                 string          `json:"schema"`
-	MaxConnections         int32           `json:"max_connections"`
-	MinConnections         int32           `json:"min_connections"`
-	AcquireTimeoutMS       int             `json:"acquire_timeout_ms"`
-	MaxConnLifetimeSeconds int             `json:"max_conn_lifetime_seconds"`
-	MaxConnIdleSeconds     int             `json:"max_conn_idle_seconds"`
-	StatementTimeoutMS     int             `json:"statement_timeout_ms"`
-	CallTimeoutMS          int             `json:"call_timeout_ms"`
-	MaxPayloadBytes        int             `json:"max_payload_bytes"`
-	MaxJSONDepth           int             `json:"max_json_depth"`
-	LeaseSeconds           float64         `json:"lease_seconds"`
-	ClaimBatchSize         int             `json:"claim_batch_size"`
-	RecoveryBatchSize      int             `json:"recovery_batch_size"`
-	Migrate                bool            `json:"migrate"`
-	RetryPolicy            *backoff.Policy `json:"retry_policy"`
+// settings are the values a client reads on every call, taken once from its
+// configuration.
+type settings struct {
+	cfg               *config.Config
+	maxPayloadBytes   int
+	maxJSONDepth      int
+	callTimeout       time.Duration
+	maxBatchSize      int
+	leaseSeconds      float64
+	claimBatchSize    int
+	recoveryBatchSize int
 }
 
-// ParseConfig decodes a JSON configuration strictly, fills defaults (DATABASE_URL
-// from the environment when database_url is empty) and validates it. Errors are
-// errs.Configuration naming the key.
-func ParseConfig(raw []byte) (Config, error) {
-	var c Config
+// ParseConfig reads a client configuration: a JSON object whose "config_file" and
+// "environment" say which YAML file and section to read, and whose other keys are
+// explicit settings (nested, dotted, or the client's shorthand keys) that win over
+// the file and the environment variables (docs/configuration.md).
+func ParseConfig(raw []byte) (*config.Config, error) {
+	opts := config.Options{Explicit: map[string]any{}}
 	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := strictDecode(raw, &c); err != nil {
-			return Config{}, &errs.Error{Kind: errs.Configuration, Message: "client configuration: " + err.Error(),
-				Details: errs.DetailsOf(err), Err: err}
+		if err := checkPayload(raw, DefaultMaxPayloadBytes, DefaultMaxJSONDepth); err != nil {
+			return nil, configError(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&opts.Explicit); err != nil {
+			return nil, configError(decodeError(err))
 		}
 	}
-	if c.DatabaseURL == "" {
-		c.DatabaseURL = os.Getenv("DATABASE_URL")
+	for key, dst := range map[string]*string{"config_file": &opts.File, "environment": &opts.Environment} {
+		if v, ok := opts.Explicit[key]; ok {
+			s, isString := v.(string)
+			if !isString {
+				return nil, errs.New(errs.Configuration, map[string]any{"key": key}, "client configuration: %s must be a string", key)
+			}
+			*dst = s
+			delete(opts.Explicit, key)
+		}
 	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = DefaultMaxConnections
-	}
-	if c.AcquireTimeoutMS == 0 {
-		c.AcquireTimeoutMS = DefaultAcquireTimeoutMS
-	}
-	if c.MaxConnLifetimeSeconds == 0 {
-		c.MaxConnLifetimeSeconds = DefaultMaxConnLifetimeSeconds
-	}
-	if c.MaxConnIdleSeconds == 0 {
-		c.MaxConnIdleSeconds = DefaultMaxConnIdleSeconds
-	}
-	if c.StatementTimeoutMS == 0 {
-		c.StatementTimeoutMS = DefaultStatementTimeoutMS
-	}
-	if c.CallTimeoutMS == 0 {
-		c.CallTimeoutMS = DefaultCallTimeoutMS
-	}
-	if c.MaxPayloadBytes == 0 {
-		c.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if c.MaxJSONDepth == 0 {
-		c.MaxJSONDepth = DefaultMaxJSONDepth
-	}
-	if c.LeaseSeconds == 0 {
-		c.LeaseSeconds = DefaultLeaseSeconds
-	}
-	if c.ClaimBatchSize == 0 {
-		c.ClaimBatchSize = DefaultClaimBatchSize
-	}
-	if c.RecoveryBatchSize == 0 {
-		c.RecoveryBatchSize = DefaultRecoveryBatchSize
-	}
-	if c.RetryPolicy == nil {
-		p := backoff.Default()
-		c.RetryPolicy = &p
-	}
-	return c, c.validate()
+	return config.Load(opts)
 }
 
-func (c Config) validate() error {
-	bad := func(key string, value any, want string) error {
-		return errs.New(errs.Configuration, map[string]any{"key": key, "value": value, "expected": want},
-			"client configuration: %s = %v: expected %s", key, value, want)
-	}
-	switch {
-	case c.DatabaseURL == "":
-		return bad("database_url", `""`, "a PostgreSQL URL (or DATABASE_URL in the environment)")
-	case c.MaxConnections < 1:
-		return bad("max_connections", c.MaxConnections, "an integer >= 1")
-	case c.MinConnections < 0 || c.MinConnections > c.MaxConnections:
-		return bad("min_connections", c.MinConnections, "an integer between 0 and max_connections")
-	case c.AcquireTimeoutMS < 0:
-		return bad("acquire_timeout_ms", c.AcquireTimeoutMS, "an integer >= 0")
-	case c.MaxConnLifetimeSeconds < 0:
-		return bad("max_conn_lifetime_seconds", c.MaxConnLifetimeSeconds, "an integer >= 0")
-	case c.MaxConnIdleSeconds < 0:
-		return bad("max_conn_idle_seconds", c.MaxConnIdleSeconds, "an integer >= 0")
-	case c.StatementTimeoutMS < 0:
-		return bad("statement_timeout_ms", c.StatementTimeoutMS, "an integer >= 0 (0: none)")
-	case c.CallTimeoutMS < 0:
-		return bad("call_timeout_ms", c.CallTimeoutMS, "an integer >= 0")
-	case c.MaxPayloadBytes < 1:
-		return bad("max_payload_bytes", c.MaxPayloadBytes, "an integer >= 1")
-	case c.MaxJSONDepth < 1:
-		return bad("max_json_depth", c.MaxJSONDepth, "an integer >= 1")
-	case !(c.LeaseSeconds > 0):
-		return bad("lease_seconds", c.LeaseSeconds, "a number > 0")
-	case c.ClaimBatchSize < 1:
-		return bad("claim_batch_size", c.ClaimBatchSize, "an integer >= 1")
-	case c.RecoveryBatchSize < 1:
-		return bad("recovery_batch_size", c.RecoveryBatchSize, "an integer >= 1")
-	}
-	if err := c.RetryPolicy.Validate(); err != nil {
-		return errs.New(errs.Configuration, map[string]any{"key": "retry_policy"}, "client configuration: retry_policy: %v", err)
-	}
-	return nil
+func configError(err error) error {
+	return &errs.Error{Kind: errs.Configuration, Message: "client configuration: " + err.Error(), Details: errs.DetailsOf(err), Err: err}
 }
 
-func (c Config) callTimeout() time.Duration { return time.Duration(c.CallTimeoutMS) * time.Millisecond }
+func newSettings(cfg *config.Config) settings {
+	return settings{
+		cfg:               cfg,
+		maxPayloadBytes:   int(cfg.Int("api.max_payload_bytes")),
+		maxJSONDepth:      int(cfg.Int("api.max_json_depth")),
+		callTimeout:       time.Duration(cfg.Int("api.call_timeout_ms")) * time.Millisecond,
+		maxBatchSize:      int(cfg.Int("api.max_batch_size")),
+		leaseSeconds:      cfg.Float("execution.lease_seconds"),
+		claimBatchSize:    int(cfg.Int("execution.claim_batch_size")),
+		recoveryBatchSize: int(cfg.Int("execution.recovery_batch_size")),
+	}
+}

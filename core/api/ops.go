@@ -35,6 +35,15 @@ var operations = map[string]operation{
 	"heartbeat":                  heartbeat,
 	"recover_expired_steps":      recoverExpiredSteps,
 	"next_ready_tasks":           nextReadyTasks,
+	"get_effective_config":       effectiveConfig,
+}
+
+func effectiveConfig(_ context.Context, c *Client, payload []byte) (any, error) {
+	var none struct{}
+	if err := decode(payload, &none); err != nil {
+		return nil, err
+	}
+	return map[string]any{"environment": c.cfg.Environment, "values": c.cfg.Effective()}, nil
 }
 
 // decode decodes a payload strictly; an empty payload decodes as {}.
@@ -87,6 +96,13 @@ func createTask(ctx context.Context, c *Client, payload []byte) (any, error) {
 	var spec store.TaskSpec
 	if err := decode(payload, &spec); err != nil {
 		return nil, err
+	}
+	if spec.Priority == 0 {
+		ns := spec.Namespace
+		if ns == "" {
+			ns = store.DefaultNamespace
+		}
+		spec.Priority = int32(c.cfg.PriorityFor(ns))
 	}
 	return c.store.CreateTask(ctx, spec)
 }
@@ -219,9 +235,6 @@ type BatchResult struct {
 	Outcomes   []batchOutcome `json:"outcomes"`
 }
 
-// MaxBatchSize bounds the updates of one batch_update_step_states call.
-const MaxBatchSize = 10_000
-
 func batchUpdateStepStates(ctx context.Context, c *Client, payload []byte) (any, error) {
 	var r struct {
 		Updates []batchItem `json:"updates"`
@@ -232,9 +245,9 @@ func batchUpdateStepStates(ctx context.Context, c *Client, payload []byte) (any,
 	if r.Updates == nil {
 		return nil, errs.New(errs.Validation, map[string]any{"field": "updates"}, "updates is required (an array)")
 	}
-	if len(r.Updates) > MaxBatchSize {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "updates", "max": MaxBatchSize},
-			"%d updates exceed the batch limit of %d", len(r.Updates), MaxBatchSize)
+	if len(r.Updates) > c.maxBatchSize {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "updates", "max": c.maxBatchSize},
+			"%d updates exceed api.max_batch_size (%d)", len(r.Updates), c.maxBatchSize)
 	}
 	reqs := make([]store.StepTransition, len(r.Updates))
 	for i, u := range r.Updates {
@@ -373,7 +386,7 @@ func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 }
 
 func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
-	r := store.ClaimRequest{Limit: c.cfg.ClaimBatchSize, LeaseSeconds: c.cfg.LeaseSeconds}
+	r := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
@@ -411,9 +424,9 @@ func reportStepResults(ctx context.Context, c *Client, payload []byte) (any, err
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	if len(r.Reports) > MaxBatchSize {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": MaxBatchSize},
-			"%d reports exceed the batch limit of %d", len(r.Reports), MaxBatchSize)
+	if len(r.Reports) > c.maxBatchSize {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": c.maxBatchSize},
+			"%d reports exceed api.max_batch_size (%d)", len(r.Reports), c.maxBatchSize)
 	}
 	res, err := c.store.ReportResults(ctx, r.Reports)
 	if err != nil {
@@ -427,7 +440,7 @@ func heartbeat(ctx context.Context, c *Client, payload []byte) (any, error) {
 		WorkerID     string  `json:"worker_id"`
 		StepIDs      []int64 `json:"step_ids"`
 		LeaseSeconds float64 `json:"lease_seconds"`
-	}{LeaseSeconds: c.cfg.LeaseSeconds}
+	}{LeaseSeconds: c.leaseSeconds}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
@@ -442,7 +455,7 @@ func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, e
 	r := struct {
 		WorkerID string `json:"worker_id"`
 		Limit    int    `json:"limit"`
-	}{Limit: c.cfg.RecoveryBatchSize}
+	}{Limit: c.recoveryBatchSize}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
@@ -459,7 +472,7 @@ func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, e
 func nextReadyTasks(ctx context.Context, c *Client, payload []byte) (any, error) {
 	r := struct {
 		Limit int `json:"limit"`
-	}{Limit: c.cfg.ClaimBatchSize}
+	}{Limit: c.claimBatchSize}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}

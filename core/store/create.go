@@ -25,7 +25,7 @@ const (
 	DefaultNamespace       = "default"
 	DefaultVersion         = "0.1.0"
 	DefaultDependentSystem = "default"
-	DefaultRetryLimit      = 3
+	DefaultRetryLimit      = 3 // retry.default_retry_limit's default; a client sets its configured value
 	maxNamespaceLen        = 64
 	maxTaskNameLen         = 64
 	maxVersionLen          = 16
@@ -311,7 +311,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		inputs := make([]*string, len(spec.Steps))
 		for i, st := range spec.Steps {
 			names[i], systems[i], skippable[i] = st.Name, st.DependentSystem, st.Skippable
-			retryable[i], limits[i] = true, DefaultRetryLimit
+			retryable[i], limits[i] = true, s.defaultRetryLimit
 			if st.Retryable != nil {
 				retryable[i] = *st.Retryable
 			}

@@ -24,20 +24,25 @@ import (
 
 // Store reads and writes workflows in one PostgreSQL schema.
 type Store struct {
-	pool   *pgxpool.Pool
-	policy backoff.Policy
-	rules  state.Rules
+	pool              *pgxpool.Pool
+	policy            backoff.Policy
+	rules             state.Rules
+	defaultRetryLimit int32
 }
 
 // New returns a Store over pool. policy is the retry policy this process uses;
 // SyncRetryPolicy writes it where the SQL readiness functions read it.
 func New(pool *pgxpool.Pool, policy backoff.Policy) *Store {
-	return &Store{pool: pool, policy: policy}
+	return &Store{pool: pool, policy: policy, defaultRetryLimit: DefaultRetryLimit}
 }
 
 // SetRules tightens the state machines with configured prohibitions
 // (state_transitions.forbid). Call it before the store is shared.
 func (s *Store) SetRules(r state.Rules) { s.rules = r }
+
+// SetDefaultRetryLimit sets the retry limit of steps whose spec gives none
+// (retry.default_retry_limit). Call it before the store is shared.
+func (s *Store) SetDefaultRetryLimit(n int32) { s.defaultRetryLimit = n }
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
