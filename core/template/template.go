@@ -30,8 +30,8 @@
 //     {primary, secondary} (primary is the DefaultDependentSystem),
 //     domain_events (template-level events), and per step system_dependency
 //     (the step's DependentSystem) and publishes_events (the step's
-//     CustomEvents; their condition, schema, delivery_mode and publisher are
-//     checked to be present-or-absent only and otherwise ignored);
+//     CustomEvents; their condition, schema, delivery_mode and publisher keys
+//     are accepted and ignored);
 //     environments.<env>.task_handler is accepted and ignored.
 //
 // Environment overrides of every environment in the file are checked (so a typo
@@ -61,8 +61,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/taskercore/tasker-core/core/errs"
 )
@@ -274,7 +272,9 @@ func (t *Template) JSON() ([]byte, error) {
 
 // FromJSON parses the JSON form JSON returns and checks the result as Parse
 // would (required fields, dependencies, cycles, the schema); unknown fields are
-// an error. FromJSON(JSON(t)) deep-equals t.
+// an error. FromJSON(JSON(t)) deep-equals t for every t Parse returns, also after
+// the JSON went through a PostgreSQL jsonb column (key order and spacing do not
+// matter: numbers and the schema are brought back to canonical form).
 func FromJSON(data []byte) (*Template, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -285,6 +285,21 @@ func FromJSON(data []byte) (*Template, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errs.New(errs.Validation, nil, "template JSON: trailing data after the template")
+	}
+	if t.Schema != nil {
+		// The store keeps the JSON as jsonb, which reorders keys and respaces: bring
+		// the schema back to the form Parse gives.
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(t.Schema))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return nil, errs.Wrap(errs.Validation, err, "template JSON: schema")
+		}
+		b, err := json.Marshal(canonicalNumbers(v))
+		if err != nil {
+			return nil, errs.Wrap(errs.Validation, err, "template JSON: schema")
+		}
+		t.Schema = b
 	}
 	for i := range t.Steps {
 		if t.Steps[i].HandlerConfig != nil {
@@ -320,7 +335,7 @@ func canonicalNumbers(v any) any {
 		if f, err := x.Float64(); err == nil {
 			return canonicalFloat(f)
 		}
-		return x.String()
+		return x // out of float64's range: kept as written
 	}
 	return v
 }
