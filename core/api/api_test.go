@@ -314,3 +314,72 @@ func TestEffectiveConfigWithSources(t *testing.T) {
 	assert.Equal(t, "10@default", got["database.pool.max_connections"])
 	assert.Equal(t, 12.0, c.leaseSeconds)
 }
+
+func TestTemplatesRegisterAndCreate(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "environment": "test"`)
+	var reg struct {
+		Templates []RegisteredTemplate `json:"templates"`
+	}
+	callOK(t, c, "register_task_templates", `{"paths": ["../template/testdata/good/order_fulfillment.yaml",
+		"../template/testdata/good/data_pipeline.yaml"]}`, &reg)
+	require.Len(t, reg.Templates, 2)
+	assert.Equal(t, "ecommerce/order_fulfillment@1.2.0", reg.Templates[0].Key)
+
+	// A context that fails the template's JSON Schema is refused with the failing
+	// paths, and nothing is written.
+	e := callErr(t, c, "create_task_from_template", `{"name": "order_fulfillment", "namespace": "ecommerce",
+		"version": "1.2.0", "context": {"order_id": 7, "customer": {}, "items": "none"}}`)
+	assert.Equal(t, errs.Validation, e.Type)
+	assert.Contains(t, e.Message, "/customer/email")
+	assert.Contains(t, e.Message, "/items")
+	var tasks int
+	require.NoError(t, c.Store().Pool().QueryRow(context.Background(), `SELECT count(*) FROM tasker_tasks`).Scan(&tasks))
+	assert.Zero(t, tasks)
+
+	var ct created
+	callOK(t, c, "create_task_from_template", `{"name": "order_fulfillment", "namespace": "ecommerce", "version": "1.2.0",
+		"context": {"order_id": 7, "customer": {"email": "zoe@example.com"}, "items": [{"sku": "A-1", "quantity": 2}]}}`, &ct)
+	assert.Len(t, ct.StepIDs, 5)
+
+	var claimed struct {
+		Steps []struct {
+			StepName      string         `json:"step_name"`
+			HandlerClass  string         `json:"handler_class"`
+			HandlerConfig map[string]any `json:"handler_config"`
+			RetryLimit    int            `json:"retry_limit"`
+		} `json:"steps"`
+	}
+	callOK(t, c, "claim_steps", fmt.Sprintf(`{"worker_id": "w", "task_id": %d}`, ct.TaskID), &claimed)
+	require.Len(t, claimed.Steps, 1)
+	assert.Equal(t, "validate_order", claimed.Steps[0].StepName)
+	assert.Equal(t, "Ecommerce::StepHandlers::ValidateOrderHandler", claimed.Steps[0].HandlerClass)
+	assert.Equal(t, true, claimed.Steps[0].HandlerConfig["strict"])
+
+	var tpl map[string]any
+	callOK(t, c, "get_task_template", `{"name": "order_fulfillment", "namespace": "ecommerce", "version": "1.2.0"}`, &tpl)
+	assert.Equal(t, "engine", tpl["format"])
+
+	e = callErr(t, c, "create_task_from_template", `{"name": "nope"}`)
+	assert.Equal(t, errs.NotFound, e.Type)
+	e = callErr(t, c, "register_task_templates", `{"paths": ["../template/testdata/broken/cycle.yaml"]}`)
+	assert.Equal(t, errs.Cycle, e.Type)
+	assert.Contains(t, e.Message, "cycle.yaml")
+	e = callErr(t, c, "register_task_templates", `{"yaml": "name: x\nsteps:\n  - name: a\n    handler: {callable: A}\n    dependencies: [b]\n", "file": "inline.yaml"}`)
+	assert.Contains(t, e.Message, "inline.yaml")
+	assert.Contains(t, e.Message, `"b"`)
+}
+
+func TestTemplatePathsLoadAtOpen(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "templates": {"paths": ["../template/testdata/good"]}`)
+	var tpl map[string]any
+	callOK(t, c, "get_task_template", `{"name": "order_fulfillment", "namespace": "ecommerce", "version": "1.2.0"}`, &tpl)
+	assert.Equal(t, "order_fulfillment", tpl["name"])
+
+	_, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	_, err := Open(context.Background(), []byte(fmt.Sprintf(`{"database_url": %q, "schema": %q, "migrate": true,
+		"templates": {"paths": ["../template/testdata/broken/cycle.yaml"]}}`, testdb.URL(t), schema)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cycle.yaml", "a broken template stops the client from starting")
+}

@@ -124,6 +124,15 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 			return fail(err)
 		}
 	}
+	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
+		tpls, err := loadTemplatePaths(paths, cfg.Environment)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := c.registerTemplates(ctx, tpls); err != nil {
+			return fail(err)
+		}
+	}
 	return c, nil
 }
 

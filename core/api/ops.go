@@ -36,6 +36,9 @@ var operations = map[string]operation{
 	"recover_expired_steps":      recoverExpiredSteps,
 	"next_ready_tasks":           nextReadyTasks,
 	"get_effective_config":       effectiveConfig,
+	"register_task_templates":    registerTaskTemplates,
+	"create_task_from_template":  createTaskFromTemplate,
+	"get_task_template":          getTaskTemplate,
 }
 
 func effectiveConfig(_ context.Context, c *Client, payload []byte) (any, error) {

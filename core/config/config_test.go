@@ -33,8 +33,8 @@ func TestDefaultsOnly(t *testing.T) {
 func TestPrecedenceAndSources(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{
-		"TEST_DB_URL":                         "postgres://app:s3cret@db:5432/app",
-		"TASKER_ENV":                          "test",
+		"TEST_DB_URL":                          "postgres://app:s3cret@db:5432/app",
+		"TASKER_ENV":                           "test",
 		"TASKER_DATABASE_POOL_MAX_CONNECTIONS": "7",
 		"TASKER_RETRY_JITTER":                  "0.25",
 	}

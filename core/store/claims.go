@@ -35,7 +35,10 @@ type ClaimedStep struct {
 	Retryable      bool                       `json:"retryable"`
 	Inputs         json.RawMessage            `json:"inputs"`
 	TaskContext    json.RawMessage            `json:"task_context"`
-	Sequence       map[string]json.RawMessage `json:"sequence"` // results of the task's completed steps, by name
+	Sequence       map[string]json.RawMessage `json:"sequence"`        // results of the task's completed steps, by name
+	HandlerClass   string                     `json:"handler_class"`   // from the task's registered template ("" without one)
+	HandlerConfig  json.RawMessage            `json:"handler_config"`  // from the template (null without one)
+	TimeoutSeconds int32                      `json:"timeout_seconds"` // from the template (0: none)
 	CorrelationID  string                     `json:"correlation_id"`
 	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
 }
@@ -173,12 +176,19 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		                 JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
 		                 JOIN tasker_workflow_step_transitions dt ON dt.workflow_step_id = d.workflow_step_id AND dt.most_recent
 		                 WHERE d.task_id = ws.task_id AND dt.to_state IN ('complete', 'resolved_manually')), '{}'::jsonb),
-		       t.correlation_id::text, ws.lease_expires_at
+		       t.correlation_id::text, ws.lease_expires_at,
+		       COALESCE(tpl.s->>'handler_class', ''), COALESCE(tpl.s->'handler_config', 'null'::jsonb),
+		       COALESCE((tpl.s->>'timeout_seconds')::int, 0)
 		FROM tasker_workflow_steps ws
 		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 		JOIN tasker_tasks t ON t.task_id = ws.task_id
 		JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
 		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		LEFT JOIN LATERAL (
+			SELECT e AS s FROM jsonb_array_elements(CASE WHEN jsonb_typeof(nt.configuration->'steps') = 'array'
+			                                            THEN nt.configuration->'steps' ELSE '[]'::jsonb END) e
+			WHERE e->>'name' = ns.name LIMIT 1
+		) tpl ON true
 		WHERE ws.workflow_step_id = ANY ($1)
 		ORDER BY ws.task_id, ws.workflow_step_id`, stepIDs, DefaultRetryLimit)
 	if err != nil {
@@ -187,7 +197,8 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedStep, error) {
 		var c ClaimedStep
 		err := r.Scan(&c.StepID, &c.TaskID, &c.StepName, &c.TaskName, &c.Namespace, &c.Version, &c.Attempts,
-			&c.RetryLimit, &c.Retryable, &c.Inputs, &c.TaskContext, &c.Sequence, &c.CorrelationID, &c.LeaseExpiresAt)
+			&c.RetryLimit, &c.Retryable, &c.Inputs, &c.TaskContext, &c.Sequence, &c.CorrelationID, &c.LeaseExpiresAt,
+			&c.HandlerClass, &c.HandlerConfig, &c.TimeoutSeconds)
 		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
 		return c, err
 	})
