@@ -232,3 +232,21 @@ func recover_expired_steps(h C.uint64_t, payload *C.char) *C.char {
 func next_ready_tasks(h C.uint64_t, payload *C.char) *C.char {
 	return call("next_ready_tasks", h, payload)
 }
+
+//export get_effective_config
+func get_effective_config(h C.uint64_t, payload *C.char) *C.char {
+	return call("get_effective_config", h, payload)
+}
+
+//export register_task_templates
+func register_task_templates(h C.uint64_t, payload *C.char) *C.char {
+	return call("register_task_templates", h, payload)
+}
+
+//export create_task_from_template
+func create_task_from_template(h C.uint64_t, payload *C.char) *C.char {
+	return call("create_task_from_template", h, payload)
+}
+
+//export get_task_template
+func get_task_template(h C.uint64_t, payload *C.char) *C.char { return call("get_task_template", h, payload) }
