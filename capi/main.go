@@ -249,4 +249,6 @@ func create_task_from_template(h C.uint64_t, payload *C.char) *C.char {
 }
 
 //export get_task_template
-func get_task_template(h C.uint64_t, payload *C.char) *C.char { return call("get_task_template", h, payload) }
+func get_task_template(h C.uint64_t, payload *C.char) *C.char {
+	return call("get_task_template", h, payload)
+}
