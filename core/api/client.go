@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"strconv"
 	"sync"
@@ -10,9 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
 
 	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
@@ -44,7 +47,9 @@ func Version() VersionInfo {
 // Client is an open connection pool with its configuration.
 type Client struct {
 	settings
-	store *store.Store
+	store  *store.Store
+	log    zerolog.Logger
+	logOut io.Closer
 
 	mu     sync.RWMutex
 	closed bool
@@ -118,12 +123,18 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	s := store.New(pool, cfg.RetryPolicy())
 	s.SetRules(rules)
 	s.SetDefaultRetryLimit(int32(cfg.Int("retry.default_retry_limit")))
-	c := &Client{settings: st, store: s}
+	log, logOut, err := logging.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	c := &Client{settings: st, store: s, log: log.With().Str(logging.Component, "api").Logger(), logOut: logOut}
 	if migrate {
 		if err := s.SyncRetryPolicy(ctx); err != nil {
 			return fail(err)
 		}
 	}
+	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
+		Bool("migrate", migrate).Msg("client opened")
 	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
 		tpls, err := loadTemplatePaths(paths, cfg.Environment)
 		if err != nil {
@@ -147,6 +158,8 @@ func (c *Client) Close() {
 	if !c.closed {
 		c.closed = true
 		c.store.Pool().Close()
+		c.log.Info().Msg("client closed")
+		_ = c.logOut.Close()
 	}
 }
 
@@ -176,7 +189,23 @@ func (c *Client) Call(ctx context.Context, method string, payload []byte) (data 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
 	defer cancel()
-	return op(ctx, c, payload)
+	start := time.Now()
+	data, err = op(ctx, c, payload)
+	c.logCall(method, time.Since(start), err)
+	return data, err
+}
+
+// logCall writes one line per call: debug when it worked or the caller erred,
+// warn when the database, a deadline or a bug did.
+func (c *Client) logCall(method string, d time.Duration, err error) {
+	ev := c.log.Debug()
+	switch errs.KindOf(err) {
+	case errs.Database, errs.Timeout, errs.Internal:
+		ev = c.log.Warn()
+	}
+	if ev.Enabled() {
+		logging.Err(ev.Str("method", method).Float64(logging.DurationMS, float64(d.Microseconds())/1000), err).Msg("call")
+	}
 }
 
 // CallJSON is Call with the result encoded as an envelope.

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/state"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/migrations"
@@ -107,7 +109,33 @@ func createTask(ctx context.Context, c *Client, payload []byte) (any, error) {
 		}
 		spec.Priority = int32(c.cfg.PriorityFor(ns))
 	}
-	return c.store.CreateTask(ctx, spec)
+	return c.createTask(ctx, spec)
+}
+
+// createTask creates a task and logs it with its correlation id.
+func (c *Client) createTask(ctx context.Context, spec store.TaskSpec) (store.CreatedTask, error) {
+	ct, err := c.store.CreateTask(ctx, spec)
+	if err == nil {
+		c.log.Info().Str(logging.CorrelationID, ct.CorrelationID).Int64(logging.TaskID, ct.TaskID).
+			Str(logging.Namespace, spec.Namespace).Str("task_name", spec.Name).Bool("created", ct.Created).Msg("task created")
+	}
+	return ct, err
+}
+
+// logOutcomes logs each applied report or recovery with its task's correlation id.
+func (c *Client) logOutcomes(msg string, res store.ReportResult) {
+	lvl := zerolog.InfoLevel
+	if msg != "step reported" {
+		lvl = zerolog.WarnLevel
+	}
+	if c.log.GetLevel() > lvl {
+		return
+	}
+	for _, o := range res.Outcomes {
+		ev := c.log.WithLevel(lvl).Str(logging.CorrelationID, o.CorrelationID).Int64(logging.TaskID, o.TaskID).
+			Int64(logging.StepID, o.StepID).Str("to_state", string(o.To)).Str("status", o.Status)
+		logging.Err(ev, o.Err).Msg(msg)
+	}
 }
 
 func taskExecutionContext(ctx context.Context, c *Client, payload []byte) (any, error) {
@@ -397,6 +425,11 @@ func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if steps == nil {
 		steps = []store.ClaimedStep{}
 	}
+	for _, st := range steps {
+		c.log.Debug().Str(logging.CorrelationID, st.CorrelationID).Int64(logging.TaskID, st.TaskID).
+			Int64(logging.StepID, st.StepID).Str(logging.StepName, st.StepName).Str(logging.Namespace, st.Namespace).
+			Int32(logging.Attempt, st.Attempts).Str("worker_id", r.WorkerID).Msg("step claimed")
+	}
 	return map[string]any{"steps": steps}, err
 }
 
@@ -435,6 +468,7 @@ func reportStepResults(ctx context.Context, c *Client, payload []byte) (any, err
 	if err != nil {
 		return nil, err
 	}
+	c.logOutcomes("step reported", res)
 	return encodeReport(res), nil
 }
 
@@ -469,6 +503,7 @@ func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, e
 	if err != nil {
 		return nil, err
 	}
+	c.logOutcomes("expired lease recovered", res)
 	return encodeReport(res), nil
 }
 

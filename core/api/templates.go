@@ -186,5 +186,5 @@ func createTaskFromTemplate(ctx context.Context, c *Client, payload []byte) (any
 	if r.Priority != nil {
 		spec.Priority = *r.Priority
 	}
-	return c.store.CreateTask(ctx, spec)
+	return c.createTask(ctx, spec)
 }

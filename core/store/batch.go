@@ -22,14 +22,16 @@ const (
 
 // BatchOutcome is the result of one item of BatchTransitionSteps.
 type BatchOutcome struct {
-	Index        int         `json:"index"`
-	StepID       int64       `json:"step_id"`
-	Status       string      `json:"status"`
-	From         state.State `json:"from_state,omitempty"`
-	To           state.State `json:"to_state"`
-	TransitionID int64       `json:"transition_id,omitempty"`
-	Err          error       `json:"-"`
-	transition   Transition
+	Index         int         `json:"index"`
+	StepID        int64       `json:"step_id"`
+	TaskID        int64       `json:"task_id,omitempty"`
+	CorrelationID string      `json:"correlation_id,omitempty"`
+	Status        string      `json:"status"`
+	From          state.State `json:"from_state,omitempty"`
+	To            state.State `json:"to_state"`
+	TransitionID  int64       `json:"transition_id,omitempty"`
+	Err           error       `json:"-"`
+	transition    Transition
 }
 
 // BatchTransitionSteps applies step transitions in one transaction, in order, each
@@ -108,6 +110,8 @@ type stepFacts struct {
 	parentNames   []string
 	parentStates  []state.State
 	claimedBy     string
+	taskID        int64
+	correlationID string
 	transitionsIn int // planned transitions so far (the round of the next one)
 }
 
@@ -149,7 +153,7 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 		f := facts[req.StepID]
 		p, err := planOne(req, f, facts, s.rules)
 		if f != nil {
-			o.From = f.state
+			o.From, o.TaskID, o.CorrelationID = f.state, f.taskID, f.correlationID
 		}
 		if err != nil {
 			o.Status, o.Err = OutcomeRejected, err
@@ -290,7 +294,8 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	b.Queue(`
 		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
-		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, '')
+		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, ''),
+		       ws.task_id, (SELECT k.correlation_id::text FROM tasker_tasks k WHERE k.task_id = ws.task_id)
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
 		LEFT JOIN LATERAL (
@@ -318,7 +323,8 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	var cur string
 	var states []string
 	f := &stepFacts{}
-	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy},
+	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy,
+		&f.taskID, &f.correlationID},
 		func() error {
 			c := *f
 			c.state = state.State(cur)
