@@ -37,7 +37,8 @@ func TestJSONLinesWithStandardFields(t *testing.T) {
 	assert.NotContains(t, buf.String(), "hidden")
 	assert.Equal(t, "internal_error", func() string {
 		var b bytes.Buffer
-		Err(NewWriter(&b, zerolog.InfoLevel, "json").Error(), errors.New("plain")).Msg("x")
+		l := NewWriter(&b, zerolog.InfoLevel, "json")
+		Err(l.Error(), errors.New("plain")).Msg("x")
 		var m map[string]any
 		_ = json.Unmarshal(b.Bytes(), &m)
 		return m[Error].(map[string]any)["type"].(string)
