@@ -87,7 +87,8 @@ func Redact(s string) string {
 	for i, f := range fields {
 		switch {
 		case strings.HasPrefix(f, "postgres://") || strings.HasPrefix(f, "postgresql://"):
-			fields[i] = pgurl.Mask(strings.TrimRight(f, ",;:)"))
+			u := strings.TrimRight(f, ",;:)")
+			fields[i] = pgurl.Mask(u) + f[len(u):]
 		case strings.HasPrefix(f, "password="):
 			fields[i] = "password=***"
 		}
