@@ -14,9 +14,11 @@
 --   backoff            waiting for a retry time                  {seconds_remaining, next_retry_at, source: requested|policy}
 --
 -- next_retry_at is set only for a pending or error step that may still run: an explicit
--- backoff_request_seconds counted from last_attempted_at replaces the policy's delay
--- (a server or handler that asks for a delay gets exactly that delay); otherwise the
--- policy's delay counts from the last failure.
+-- backoff_request_seconds replaces the policy's delay (a server or handler that asks for
+-- a delay gets exactly that delay), counted from the later of the last attempt and the
+-- last failure — tasker-engine counted from the attempt's start, which let a handler
+-- that failed slowly be retried before the delay it asked for; otherwise the policy's
+-- delay counts from the last failure.
 --   ready              ready_for_execution                       {}
 CREATE TYPE tasker_step_readiness_row AS (
     workflow_step_id bigint,
@@ -101,14 +103,15 @@ judged AS (
                WHEN s.current_state NOT IN ('pending', 'error')
                     OR NOT ((s.attempts = 0 AND s.last_failure_at IS NULL) OR (s.retryable AND s.attempts < s.retry_limit))
                    THEN NULL
-               WHEN s.backoff_request_seconds IS NOT NULL AND s.last_attempted_at IS NOT NULL
-                   THEN s.last_attempted_at + make_interval(secs => s.backoff_request_seconds)
+               WHEN s.backoff_request_seconds IS NOT NULL
+                    AND COALESCE(s.last_attempted_at, s.last_failure_at) IS NOT NULL
+                   THEN GREATEST(s.last_attempted_at, s.last_failure_at) + make_interval(secs => s.backoff_request_seconds)
                WHEN s.last_failure_at IS NOT NULL
                    THEN s.last_failure_at + make_interval(secs => round(tasker_backoff_seconds(
                             pol.strategy, pol.base_seconds, pol.multiplier, pol.cap_seconds, pol.jitter,
                             s.workflow_step_id, s.attempts)::numeric, 6)::double precision)
            END AS retry_at,
-           s.backoff_request_seconds IS NOT NULL AND s.last_attempted_at IS NOT NULL AS requested
+           s.backoff_request_seconds IS NOT NULL AND COALESCE(s.last_attempted_at, s.last_failure_at) IS NOT NULL AS requested
     FROM steps s
     LEFT JOIN parents pa ON pa.to_step_id = s.workflow_step_id
     LEFT JOIN policy pol ON true

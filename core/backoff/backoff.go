@@ -130,12 +130,17 @@ func SecondsToDuration(s float64) time.Duration {
 }
 
 // NextRetryAt returns when a failed step may next run. An explicit server-requested
-// backoff (backoff_request_seconds, counted from the last attempt) wins over the
-// policy; otherwise the policy's delay counts from the last failure. ok is false when
+// backoff (backoff_request_seconds) wins over the policy, counted from the later of
+// the last attempt and the last failure, so "retry after N seconds" is never honoured
+// early; otherwise the policy's delay counts from the last failure. ok is false when
 // neither applies (the step never failed and asked for no backoff).
 func (p Policy) NextRetryAt(stepID int64, attempts int, lastFailureAt, lastAttemptedAt *time.Time, backoffRequestSeconds *int) (at time.Time, ok bool) {
-	if backoffRequestSeconds != nil && lastAttemptedAt != nil {
-		return lastAttemptedAt.Add(time.Duration(*backoffRequestSeconds) * time.Second), true
+	if backoffRequestSeconds != nil && (lastAttemptedAt != nil || lastFailureAt != nil) {
+		from := lastAttemptedAt
+		if from == nil || (lastFailureAt != nil && lastFailureAt.After(*from)) {
+			from = lastFailureAt
+		}
+		return from.Add(time.Duration(*backoffRequestSeconds) * time.Second), true
 	}
 	if lastFailureAt != nil {
 		return lastFailureAt.Add(p.Delay(stepID, attempts)), true

@@ -68,7 +68,11 @@ func TestNextRetryAtRequestedWins(t *testing.T) {
 	req := 60
 	at, ok := p.NextRetryAt(1, 1, &failed, &attempted, &req)
 	require.True(t, ok)
-	assert.Equal(t, attempted.Add(time.Minute), at)
+	assert.Equal(t, failed.Add(time.Minute), at, "counted from the later of attempt and failure")
+	later := failed.Add(time.Hour) // an attempt started after the last failure
+	at, ok = p.NextRetryAt(1, 1, &failed, &later, &req)
+	require.True(t, ok)
+	assert.Equal(t, later.Add(time.Minute), at)
 
 	at, ok = p.NextRetryAt(1, 2, &failed, &attempted, nil)
 	require.True(t, ok)

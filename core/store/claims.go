@@ -113,13 +113,20 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		if err != nil {
 			return err
 		}
-		var claimed []int64
+		var claimed, started []int64
+		seenTask := map[int64]bool{}
 		for _, o := range outs {
 			if o.Status == OutcomeApplied && o.To == state.InProgress {
 				claimed = append(claimed, o.StepID)
+				if !seenTask[o.TaskID] {
+					seenTask[o.TaskID] = true
+					started = append(started, o.TaskID)
+				}
 			}
 		}
-		if err := s.startTasks(ctx, tx, taskIDs); err != nil {
+		// Only tasks that got work start (or restart from error): a claim that
+		// finds nothing changes no task's state.
+		if err := s.startTasks(ctx, tx, started); err != nil {
 			return err
 		}
 		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
@@ -134,6 +141,9 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 // startTasks moves tasks that are pending (or in error, after an operator unblocked
 // them) to in_progress.
 func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
+	if len(taskIDs) == 0 {
+		return nil
+	}
 	rows, err := tx.Query(ctx, `SELECT k.task_id, COALESCE(t.to_state, 'pending') FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
 		WHERE k.task_id = ANY ($1) AND COALESCE(t.to_state, 'pending') IN ('pending', 'error')`, taskIDs)

@@ -135,6 +135,12 @@ func TestPermanentFailureAndExhaustionBlockTheTask(t *testing.T) {
 	assert.Equal(t, "blocked_by_failures", res.Tasks[0].ExecutionStatus)
 	assert.Equal(t, "error", res.Tasks[0].Status)
 	assert.Nil(t, res.Tasks[0].ReadyAt)
+	before, err := s.TaskTransitions(context.Background(), ct.TaskID)
+	require.NoError(t, err)
+	assert.Empty(t, claim(t, s, "w", ct.TaskID, 2), "nothing to claim on a blocked task")
+	after, err := s.TaskTransitions(context.Background(), ct.TaskID)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a claim that finds nothing changes no task's state")
 
 	limit := int32(2)
 	ct2 := create(t, s, "exhaust", store.StepSpec{Name: "x", RetryLimit: &limit})

@@ -169,7 +169,7 @@ func TestContextWaitingForDependencies(t *testing.T) {
 	rdyFail(t, s, two.StepIDs["x"], nil, false)
 	xNext := cxLastFailure(t, s, two, "x").Add(2 * time.Second)
 	yr := rdyOne(t, s, two, "y", nil)
-	yNext := yr.LastAttemptedAt.Add(60 * time.Second)
+	yNext := yr.LastFailureAt.Add(60 * time.Second) // a requested backoff counts from the failure
 	rdyAssertTime(t, &yNext, yr.NextRetryAt, "y requested 60 s")
 	cxAssert(t, cxExp{total: 3, pending: 1, failed: 2, exec: sqlfuncs.StatusWaitingForDependencies,
 		health: sqlfuncs.HealthRecovering, next: &xNext}, cxGet(t, s, two.TaskID, nil), "x and y in backoff")

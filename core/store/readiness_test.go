@@ -231,12 +231,13 @@ func TestReadinessRequestedBackoff(t *testing.T) {
 	if assert.NotNil(t, r.BackoffRequestSeconds) {
 		assert.Equal(t, int32(60), *r.BackoffRequestSeconds)
 	}
-	next := r.LastAttemptedAt.Add(60 * time.Second)
+	// Counted from the failure (later than the attempt's start): never early.
+	next := r.LastFailureAt.Add(60 * time.Second)
 	assert.InDelta(t, 60.0, r.ReasonDetail["seconds_remaining"], 1.5)
 	for _, asOf := range []time.Time{*r.LastAttemptedAt, r.LastFailureAt.Add(3 * time.Second), next.Add(-time.Millisecond)} {
 		rdyAssertBackoff(t, rdyOne(t, s, ct, "a", &asOf), next, asOf, "requested", "requested 60 s at "+asOf.String())
 	}
-	rdyAssertReady(t, rdyOne(t, s, ct, "a", &next), &next, "requested 60 s at last_attempted_at + 60 s")
+	rdyAssertReady(t, rdyOne(t, s, ct, "a", &next), &next, "requested 60 s at last failure + 60 s")
 
 	// Backdating 30 s: still 30 s to go, now.
 	backdate(t, s, a, 30*time.Second)
