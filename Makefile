@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps test test-go demo lib vet bench clean
+.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench clean
 
 all: test
 
@@ -32,7 +32,12 @@ test: deps ruby-deps lib
 test-go: deps
 	scripts/with-postgres.sh go test -race -count=1 $(GO_TEST_FLAGS) ./...
 
-demo: deps
+# The order workflow with Ruby step handlers (ruby/examples/order_demo.rb).
+demo: deps ruby-deps lib
+	scripts/with-postgres.sh ruby ruby/examples/order_demo.rb
+
+# The same workflow walked by hand through the Go store (no Ruby).
+demo-go: deps
 	TASKER_DEMO=1 scripts/with-postgres.sh go test -count=1 -run '^TestDemo$$' -v ./core/demo/
 
 lib: deps

@@ -383,3 +383,14 @@ func TestTemplatePathsLoadAtOpen(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cycle.yaml", "a broken template stops the client from starting")
 }
+
+func TestCallerEnvironmentLayer(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseConfig([]byte(`{"database_url": "postgres://x@h/db", "env": {"TASKER_EXECUTION_LEASE_SECONDS": "12",
+		"TASKER_RETRY_JITTER": "0.5"}, "retry": {"jitter": 0.25}}`))
+	require.NoError(t, err)
+	assert.Equal(t, 12.0, cfg.Float("execution.lease_seconds"), "the caller's env is read")
+	assert.Equal(t, 0.25, cfg.Float("retry.jitter"), "explicit wins over env")
+	_, err = ParseConfig([]byte(`{"env": {"X": 1}}`))
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+}

@@ -35,7 +35,9 @@ type settings struct {
 }
 
 // ParseConfig reads a client configuration: a JSON object whose "config_file" and
-// "environment" say which YAML file and section to read, and whose other keys are
+// "environment" say which YAML file and section to read, whose "env" (optional)
+// holds the caller's environment variables (else the process environment is read),
+// and whose other keys are
 // explicit settings (nested, dotted, or the client's shorthand keys) that win over
 // the file and the environment variables (docs/configuration.md).
 func ParseConfig(raw []byte) (*config.Config, error) {
@@ -49,6 +51,25 @@ func ParseConfig(raw []byte) (*config.Config, error) {
 		if err := dec.Decode(&opts.Explicit); err != nil {
 			return nil, configError(decodeError(err))
 		}
+	}
+	// "env": the caller's environment variables. A Go runtime inside another
+	// process copies the environment once, when the library loads; a Ruby
+	// process may set ENV later, so the gem sends the variables it has now.
+	if raw, ok := opts.Explicit["env"]; ok {
+		vars, isMap := raw.(map[string]any)
+		if !isMap {
+			return nil, errs.New(errs.Configuration, map[string]any{"key": "env"}, "client configuration: env must be an object of strings")
+		}
+		env := make(map[string]string, len(vars))
+		for k, v := range vars {
+			s, isString := v.(string)
+			if !isString {
+				return nil, errs.New(errs.Configuration, map[string]any{"key": "env." + k}, "client configuration: env.%s must be a string", k)
+			}
+			env[k] = s
+		}
+		opts.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		delete(opts.Explicit, "env")
 	}
 	for key, dst := range map[string]*string{"config_file": &opts.File, "environment": &opts.Environment} {
 		if v, ok := opts.Explicit[key]; ok {

@@ -99,8 +99,8 @@ var Keys = []Key{
 	{Path: "events.retention_hours", Type: Int, Default: 168, Min: f(1), Doc: "outbox rows older than this are pruned"},
 
 	// logging
-	{Path: "logging.level", Type: String, Default: "info", Enum: []string{"trace", "debug", "info", "warn", "error"},
-		Doc: "least severe level written"},
+	{Path: "logging.level", Type: String, Default: "warn", Enum: []string{"trace", "debug", "info", "warn", "error"},
+		Doc: "least severe level written (info adds a line per client, task and step; debug a line per call)"},
 	{Path: "logging.format", Type: String, Default: "json", Enum: []string{"json", "console"}, Doc: "line format"},
 	{Path: "logging.output", Type: String, Default: "stderr", Doc: "stderr, stdout, or a file path"},
 

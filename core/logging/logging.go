@@ -56,11 +56,12 @@ func New(cfg *config.Config) (zerolog.Logger, io.Closer, error) {
 }
 
 // NewWriter returns a logger writing to w at level, as "json" or "console".
+// Callers add their component: l.With().Str(logging.Component, "api").
 func NewWriter(w io.Writer, level zerolog.Level, format string) zerolog.Logger {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Str(Component, "tasker_core").Logger()
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
 func init() {

@@ -24,7 +24,7 @@ func TestRedact(t *testing.T) {
 func TestJSONLinesWithStandardFields(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	l := NewWriter(&buf, zerolog.InfoLevel, "json")
+	l := NewWriter(&buf, zerolog.InfoLevel, "json").With().Str(Component, "tasker_core").Logger()
 	Err(l.Warn().Str(CorrelationID, "01J").Int64(TaskID, 7), errs.New(errs.Timeout, nil, "slow postgres://a:b@h/x")).Msg("late")
 	l.Debug().Msg("hidden")
 	var line map[string]any

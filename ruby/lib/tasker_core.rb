@@ -40,6 +40,22 @@ require_relative "tasker_core/report_result"
 require_relative "tasker_core/ready_task"
 require_relative "tasker_core/client"
 require_relative "tasker_core/client/handle"
+require_relative "tasker_core/template_not_found_error"
+require_relative "tasker_core/handler_not_found_error"
+require_relative "tasker_core/step_handler/base"
+require_relative "tasker_core/step_handler/task"
+require_relative "tasker_core/step_handler/step"
+require_relative "tasker_core/step_handler/sequence"
+require_relative "tasker_core/task_template"
+require_relative "tasker_core/task_template/step_template"
+require_relative "tasker_core/handler_registry"
+require_relative "tasker_core/worker_config"
+require_relative "tasker_core/step_execution"
+require_relative "tasker_core/step_executor"
+require_relative "tasker_core/worker"
+require_relative "tasker_core/task_run_result"
+require_relative "tasker_core/task_run_result/step_summary"
+require_relative "tasker_core/task_runner"
 
 # Tasker Core: workflows (DAGs of steps) kept in PostgreSQL, driven from Ruby
 # through the native library libtasker_core.so.
@@ -108,6 +124,63 @@ module TaskerCore
     # cannot be found.
     def library_path
       Native.library_path
+    end
+
+    # The process's HandlerRegistry: task templates by namespace, name and
+    # version (register_task adds to it; workers read it).
+    def handler_registry
+      CLIENT_LOCK.synchronize { @handler_registry ||= HandlerRegistry.new }
+    end
+
+    # Replaces the process's registry (tests, or templates loaded elsewhere).
+    def handler_registry=(registry)
+      raise ArgumentError, "expected a TaskerCore::HandlerRegistry, got #{registry.class}" unless registry.is_a?(HandlerRegistry)
+
+      CLIENT_LOCK.synchronize { @handler_registry = registry }
+    end
+
+    # The defaults of Worker's options for this process (WorkerConfig).
+    def worker_config
+      CLIENT_LOCK.synchronize { @worker_config ||= WorkerConfig.new }
+    end
+
+    # Registers a task template in handler_registry and returns it:
+    #
+    #   TaskerCore.register_task(
+    #     name: "order", namespace: "shop", version: "1.0.0",
+    #     steps: [{ name: "validate_cart", handler_class: "Shop::ValidateCart" },
+    #             { name: "charge", handler_class: "Shop::Charge", depends_on: ["validate_cart"],
+    #               retry_limit: 5, retryable: true }])
+    #
+    # Each step: name:, handler_class: (a class name, resolved when the step
+    # runs), depends_on: [...], and optionally retry_limit:, retryable:,
+    # skippable:, dependent_system:, inputs:, handler_config: (given to the
+    # handler's initialize as config:). → TaskTemplate
+    def register_task(name:, steps:, namespace: TaskTemplate::DEFAULT_NAMESPACE,
+                      version: TaskTemplate::DEFAULT_VERSION, description: nil)
+      template = TaskTemplate.new(name: name, namespace: namespace, version: version, steps: steps,
+                                  description: description)
+      handler_registry.register(template)
+    end
+
+    # Creates a task of a registered template with +context+ (TemplateNotFoundError
+    # when none is registered). options: other task spec fields (initiator:,
+    # reason:, priority:, correlation_id:, tags:, ...). → CreatedTask
+    def create_task(name:, namespace: TaskTemplate::DEFAULT_NAMESPACE, version: TaskTemplate::DEFAULT_VERSION,
+                    context: {}, client: self.client, **options)
+      template = handler_registry.fetch(name: name, namespace: namespace, version: version)
+      client.create_task(template.to_task_spec(context: context, **options))
+    end
+
+    # Runs one task to its end in this process with +concurrency+ handler
+    # threads, claiming only its steps, and returns a TaskRunResult (final
+    # status, execution context, attempts and durations per step).
+    # TimeoutError when it has not finished after +timeout+ seconds.
+    # task_or_task_id: a CreatedTask or a task id. worker_options: more options
+    # of Worker.new, e.g. on_event: ->(event, data) { ... }.
+    def run_task(task_or_task_id, timeout:, client: self.client, concurrency: 4, **worker_options)
+      TaskRunner.new(task_or_task_id, timeout: timeout, client: client, concurrency: concurrency,
+                                      **worker_options).run
     end
   end
 end

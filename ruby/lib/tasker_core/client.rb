@@ -23,16 +23,29 @@ module TaskerCore
     # The pid of the process that created the client.
     attr_reader :pid
 
-    # database_url: falls back to ENV["DATABASE_URL"] (in the library).
+    # Environment variables the library reads (docs/configuration.md).
+    ENV_PATTERN = /\A(TASKER_|DATABASE_URL\z|RAILS_ENV\z|RACK_ENV\z)/.freeze
+
+    # database_url: falls back to DATABASE_URL (then the config file).
     # schema: the PostgreSQL schema to work in; with migrate: true the library
     # creates it when missing and runs the migrations there.
-    # options: the other configuration keys of docs/ffi.md (max_connections:,
-    # statement_timeout_ms:, retry_policy: {...}, ...).
-    def initialize(database_url: nil, schema: nil, migrate: false, **options)
+    # config_file:, environment: the YAML file and its section (under Rails:
+    # config/tasker.yml and Rails.env).
+    # options: any other configuration key of docs/configuration.md, nested
+    # (execution: {lease_seconds: 10}) or shorthand (max_connections:, retry_policy: {...}).
+    # Explicit arguments win over TASKER_* variables, which win over the file.
+    def initialize(database_url: nil, schema: nil, migrate: nil, config_file: nil, environment: nil, **options)
       config = options.transform_keys(&:to_s)
       config["database_url"] = database_url unless database_url.nil?
       config["schema"] = schema.to_s unless schema.nil?
-      config["migrate"] = migrate ? true : false
+      config["migrate"] = migrate ? true : false unless migrate.nil?
+      config_file ||= rails_config_file
+      environment ||= rails_environment
+      config["config_file"] = config_file.to_s unless config_file.nil?
+      config["environment"] = environment.to_s unless environment.nil?
+      # The Go runtime copied the environment when the library loaded; send the
+      # variables as they are now.
+      config["env"] ||= ENV.to_h.select { |key, _| ENV_PATTERN.match?(key) }
       @schema = schema&.to_s
       @pid = Process.pid
       data = unwrap(Native.client_new(encode(config)))
@@ -176,6 +189,36 @@ module TaskerCore
       Array(invoke(:next_ready_tasks, with_optional({}, limit: limit))["tasks"]).map { |row| ReadyTask.from_h(row) }.freeze
     end
 
+    # The effective configuration: {"environment" => ..., "values" => [{"key", "value",
+    # "source" (default | file | env | explicit), "origin"}]}, passwords masked.
+    def effective_config
+      invoke(:get_effective_config, {}).freeze
+    end
+
+    # Parses YAML task templates (files or directories in +paths+, or a +yaml+
+    # string named +file+ in messages) for +environment+ (default: the client's)
+    # and registers them as versioned named tasks. A broken template raises
+    # ValidationError (or DependencyCycleError) naming the file, line and step.
+    # → [{"key", "named_task_id", "namespace", "name", "version", "steps", "file"}]
+    def register_templates(paths: nil, yaml: nil, file: nil, environment: nil)
+      payload = with_optional({}, paths: paths && Array(paths), yaml: yaml, file: file, environment: environment)
+      Array(invoke(:register_task_templates, payload)["templates"]).freeze
+    end
+
+    # Creates a task from a registered template; the context is validated against
+    # the template's JSON Schema (ValidationError lists the failing paths).
+    # options: initiator:, source_system:, reason:, tags:, bypass_steps:,
+    # requested_at:, priority:, correlation_id:, identity_strategy:. → CreatedTask
+    def create_task_from_template(name:, namespace: nil, version: nil, context: nil, **options)
+      payload = with_optional({ name: name }, namespace: namespace, version: version, context: context, **options)
+      CreatedTask.from_h(invoke(:create_task_from_template, payload))
+    end
+
+    # The registered template (name, namespace, version, steps with handler_class…). → Hash
+    def task_template(name:, namespace: nil, version: nil)
+      invoke(:get_task_template, with_optional({ name: name }, namespace: namespace, version: version)).freeze
+    end
+
     # Frees the library's handle (and its pool). Idempotent; afterwards every
     # call raises FFIError without reaching the library.
     def close
@@ -223,6 +266,17 @@ module TaskerCore
         "on_worker_boot / Unicorn's after_fork.",
         type: "ffi_error", details: { "client_pid" => @pid, "pid" => Process.pid }
       )
+    end
+
+    def rails_config_file
+      return nil unless defined?(::Rails) && ::Rails.respond_to?(:root) && ::Rails.root
+
+      path = ::Rails.root.join("config", "tasker.yml")
+      File.file?(path) ? path : nil
+    end
+
+    def rails_environment
+      defined?(::Rails) && ::Rails.respond_to?(:env) ? ::Rails.env.to_s : nil
     end
 
     def with_optional(payload, **optional)

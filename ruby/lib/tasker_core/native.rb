@@ -44,6 +44,10 @@ module TaskerCore
       heartbeat
       recover_expired_steps
       next_ready_tasks
+      get_effective_config
+      register_task_templates
+      create_task_from_template
+      get_task_template
     ].freeze
 
     LOAD_LOCK = Mutex.new

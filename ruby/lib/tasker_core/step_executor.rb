@@ -1,0 +1,67 @@
+# frozen_string_literal: true
+
+require "json"
+
+module TaskerCore
+  # Runs claimed steps through their handlers: finds the handler (a
+  # HandlerRegistry), builds what it sees (StepHandler::Task, Sequence, Step),
+  # calls it and turns what happened into a StepExecution. #execute never raises:
+  # whatever the handler raises, including a missing handler class, becomes a
+  # failed execution, so one bad handler never takes a worker thread down.
+  class StepExecutor
+    attr_reader :registry
+
+    def initialize(registry: TaskerCore.handler_registry)
+      @registry = registry
+    end
+
+    # → StepExecution
+    def execute(claimed)
+      started_at = Time.now.utc
+      started = monotonic
+      results = nil
+      error = nil
+      begin
+        handler = registry.handler_for(claimed)
+        results = normalize(handler.call(StepHandler::Task.from_claimed(claimed),
+                                         StepHandler::Sequence.new(claimed.sequence),
+                                         StepHandler::Step.from_claimed(claimed)))
+      rescue Exception => e # rubocop:disable Lint/RescueException -- a handler's failure, whatever it is, is the step's
+        error = e
+      end
+      StepExecution.new(claimed: claimed, results: results, error: error, started_at: started_at,
+                        finished_at: Time.now.utc, duration: monotonic - started)
+    end
+
+    private
+
+    def monotonic
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    # The results as the library will store them (and later steps will see
+    # them): JSON values with string keys, Times as RFC 3339 UTC strings, nil as
+    # {}. A value JSON cannot carry is the handler's error (TypeError), caught
+    # here rather than failing a whole batch of reports.
+    def normalize(results)
+      return {} if results.nil?
+
+      JSON.parse(JSON.generate(jsonable(results)))
+    rescue JSON::GeneratorError, JSON::NestingError => e
+      raise TypeError, "the handler's results cannot be stored as JSON: #{e.message}"
+    end
+
+    def jsonable(value)
+      case value
+      when Hash then value.to_h { |k, v| [k.to_s, jsonable(v)] }
+      when Array then value.map { |v| jsonable(v) }
+      when Time then value.getutc.iso8601(6)
+      when Date then value.iso8601
+      when Symbol then value.to_s
+      when String, Integer, Float, true, false, nil then value
+      else
+        raise TypeError, "the handler's results cannot be stored as JSON: #{value.class} #{value.inspect[0, 80]}"
+      end
+    end
+  end
+end

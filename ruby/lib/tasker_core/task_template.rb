@@ -1,0 +1,96 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  # A kind of task: its name, namespace and version (the registry's key) and its
+  # steps (TaskTemplate::StepTemplate), with the handler class of each.
+  #
+  #   template = TaskerCore::TaskTemplate.new(
+  #     name: "order", namespace: "shop", version: "1.0.0",
+  #     steps: [{ name: "validate_cart", handler_class: "Shop::ValidateCart" },
+  #             { name: "charge", handler_class: "Shop::Charge", depends_on: ["validate_cart"], retry_limit: 5 }])
+  #   template.to_task_spec(context: { "cart_id" => 7 }) # => the spec for Client#create_task
+  #
+  # Checked when built: step names are unique and depends_on names steps of the
+  # template. Cycles are found by the library when a task is created
+  # (DependencyCycleError). Handler classes are resolved only when a step runs
+  # (HandlerRegistry#handler_class_for), so a template can be registered before
+  # its handlers are loaded.
+  class TaskTemplate
+    DEFAULT_NAMESPACE = "default"
+    DEFAULT_VERSION = "0.1.0" # the engine's default (REFERENCE §1)
+
+    attr_reader :name, :namespace, :version, :description, :steps
+
+    def initialize(name:, steps:, namespace: DEFAULT_NAMESPACE, version: DEFAULT_VERSION, description: nil)
+      @name = name.to_s
+      @namespace = (namespace || DEFAULT_NAMESPACE).to_s
+      @version = (version || DEFAULT_VERSION).to_s
+      raise ArgumentError, "a task template needs a name" if @name.empty?
+
+      @description = description
+      @steps = Array(steps).map { |step| StepTemplate.from_h(step) }.freeze
+      raise ArgumentError, "task template #{label} has no steps" if @steps.empty?
+
+      check_steps!
+      freeze
+    end
+
+    # "namespace/name@version", for messages.
+    def label
+      "#{namespace}/#{name}@#{version}"
+    end
+
+    # The registry key.
+    def key
+      [namespace, name, version].freeze
+    end
+
+    # The StepTemplate named +name+, or nil.
+    def step(name)
+      @steps.find { |s| s.name == name.to_s }
+    end
+
+    def step_names
+      @steps.map(&:name)
+    end
+
+    # The spec for Client#create_task: this template's name, namespace, version
+    # and steps, with +context+ and any other task spec fields (initiator:,
+    # priority:, correlation_id:, tags:, ...).
+    def to_task_spec(context: nil, **options)
+      spec = { name: name, namespace: namespace, version: version }
+      spec[:description] = description unless description.nil?
+      spec[:context] = context unless context.nil?
+      spec.merge(options.compact).merge(steps: steps.map(&:to_step_spec))
+    end
+
+    def ==(other)
+      other.is_a?(TaskTemplate) && other.key == key && other.steps == steps && other.description == description
+    end
+    alias eql? ==
+
+    def hash
+      [key, steps].hash
+    end
+
+    def inspect
+      "#<#{self.class.name} #{label} steps=#{step_names.join(',')}>"
+    end
+
+    private
+
+    def check_steps!
+      names = step_names
+      dup = names.tally.select { |_, n| n > 1 }.keys
+      raise ArgumentError, "task template #{label}: duplicate step names #{dup.join(', ')}" unless dup.empty?
+
+      @steps.each do |s|
+        missing = s.depends_on - names
+        next if missing.empty?
+
+        raise ArgumentError, "task template #{label}: step #{s.name.inspect} depends on unknown " \
+                             "step(s) #{missing.join(', ')}"
+      end
+    end
+  end
+end

@@ -1,0 +1,496 @@
+# frozen_string_literal: true
+
+require "securerandom"
+require "set"
+require "socket"
+
+module TaskerCore
+  # Runs step handlers for ready steps until stopped: claims steps
+  # (Client#claim_steps), runs their handlers on a bounded pool of threads,
+  # heartbeats the leases of the steps it is running, reports results in batches
+  # (Client#report_step_results) and periodically fails the steps of dead
+  # workers whose leases expired (Client#recover_expired_steps) so that they are
+  # retried. Any number of workers, in any number of processes, can serve one
+  # database: the library never hands the same step to two of them.
+  #
+  #   require "tasker_core"
+  #   require_relative "app/handlers" # the handler classes
+  #   TaskerCore.register_task(name: "order", steps: [...])
+  #   TaskerCore::Worker.new(concurrency: 8).run # until SIGTERM or SIGINT
+  #
+  # Options (nil takes the default from TaskerCore.worker_config, see WorkerConfig):
+  # - client: the Client (default TaskerCore.client, resolved when #run starts,
+  #   so a worker may be built before a fork and run after it);
+  # - concurrency: handler threads (default 4); at most this many steps are held;
+  # - lease_seconds: the lease of each claimed step (default 30);
+  # - heartbeat_interval: seconds between lease extensions (default lease_seconds / 3);
+  # - poll_interval: seconds to wait when nothing is claimable (default 0.05);
+  # - recovery_interval: seconds between recover_expired_steps calls (default 5);
+  # - recover_leases: whether this worker recovers expired leases at all (default true);
+  # - shutdown_timeout: seconds a stopping worker waits for running handlers (default 25);
+  # - error_pause: seconds to wait after a failed call to the library (default 1);
+  # - task_id: serve the steps of this one task only (TaskerCore.run_task);
+  # - registry: the HandlerRegistry (default TaskerCore.handler_registry);
+  # - on_event: anything with #call(event, data), called on the worker's
+  #   coordinating thread for every transition it causes or sees (EVENTS);
+  # - worker_id: the lease holder's name (default "host:pid:random");
+  # - logger: default TaskerCore.logger.
+  #
+  # Failures: an exception in a handler fails its step (see StepHandler::Base)
+  # and never the worker; an exception talking to the library is logged and the
+  # call retried after error_pause (unreported results are kept and reported
+  # then). Only FFIError (a closed client, a call across fork) ends #run.
+  #
+  # Shutdown (#stop, or SIGTERM/SIGINT when #run installed its traps): the worker
+  # stops claiming, lets the running handlers finish for up to shutdown_timeout
+  # seconds while it keeps heartbeating and reporting, reports them and returns.
+  # Handlers still running after shutdown_timeout are killed and their steps are
+  # NOT reported: they stay in_progress until their lease expires, and then
+  # lease recovery (any live worker) counts the attempt as failed and retries
+  # the step. A second signal skips the wait.
+  class Worker
+    # The events given to on_event, with their data (a frozen Hash; every
+    # step event has :worker_id, :task_id, :step_id, :step_name, :task_name,
+    # :namespace, :attempt, :retry_limit and :at, a Time):
+    # - :claimed — the step moved to in_progress for this worker (:lease_expires_at);
+    # - :completed — its success was recorded (:duration, :started_at, :finished_at, :results);
+    # - :retry_scheduled — its failure was recorded and it will be retried
+    #   (:error, the exception; :duration, :started_at, :finished_at, :next_retry_at);
+    # - :failed — its failure was recorded and it will not be retried (same data);
+    # - :task_completed / :task_failed — a report finalized the task as complete
+    #   or as error (blocked by failures) (:task_id, :status, :execution_status);
+    # - :recovered — this worker failed a step whose lease expired (:step_id).
+    EVENTS = %i[claimed completed retry_scheduled failed task_completed task_failed recovered].freeze
+    # The signals #run traps (when asked) to stop gracefully.
+    SIGNALS = %w[TERM INT].freeze
+    # Hostname characters kept in a worker id (the library allows 128 in all).
+    WORKER_ID_HOST_LENGTH = 64
+    # Finished tasks remembered so a task's final event is given once.
+    FINISHED_TASKS_MEMORY = 10_000
+    # Seconds to wait for a killed handler thread to unwind.
+    THREAD_KILL_JOIN_SECONDS = 1.0
+
+    attr_reader :worker_id, :concurrency, :lease_seconds, :heartbeat_interval, :poll_interval, :recovery_interval,
+                :shutdown_timeout, :error_pause, :task_id, :registry
+
+    def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
+                   recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
+                   task_id: nil, registry: nil, on_event: nil, worker_id: nil, logger: nil)
+      defaults = TaskerCore.worker_config
+      @client = client
+      @concurrency = positive_integer(:concurrency, concurrency || defaults.concurrency)
+      @lease_seconds = positive_number(:lease_seconds, lease_seconds || defaults.lease_seconds)
+      @heartbeat_interval = positive_number(:heartbeat_interval, heartbeat_interval || defaults.heartbeat_interval ||
+                                                                 @lease_seconds / WorkerConfig::HEARTBEATS_PER_LEASE)
+      @poll_interval = positive_number(:poll_interval, poll_interval || defaults.poll_interval)
+      @recovery_interval = positive_number(:recovery_interval, recovery_interval || defaults.recovery_interval)
+      @recover_leases = recover_leases.nil? ? defaults.recover_leases : recover_leases
+      @shutdown_timeout = non_negative_number(:shutdown_timeout, shutdown_timeout || defaults.shutdown_timeout)
+      @error_pause = positive_number(:error_pause, error_pause || defaults.error_pause)
+      @task_id = task_id
+      @registry = registry || TaskerCore.handler_registry
+      if on_event && !on_event.respond_to?(:call)
+        raise ArgumentError, "on_event must respond to #call(event, data), got #{on_event.class}"
+      end
+
+      @on_event = on_event
+      @worker_id = (worker_id || default_worker_id).to_s
+      @logger = logger
+      @executor = StepExecutor.new(registry: @registry)
+      @mutex = Mutex.new
+      @results_ready = ConditionVariable.new
+      @finished = [] # StepExecutions not yet reported, guarded by @mutex
+      @running = {}  # step id => ClaimedStep, claimed and not yet reported (coordinator thread only)
+      @lost_leases = Set.new
+      @finished_tasks = Set.new
+      @stats = Hash.new(0)
+      @stop_requested = false
+      @force_stop = false
+      @active = false
+      @next_heartbeat = @next_recovery = 0.0
+    end
+
+    # The client (TaskerCore.client unless one was given).
+    def client
+      @client ||= TaskerCore.client
+    end
+
+    def recover_leases?
+      @recover_leases ? true : false
+    end
+
+    # Runs until #stop, a trapped SIGTERM/SIGINT, or +until+ (a callable checked
+    # between polls) returns true; then shuts down gracefully (see the class
+    # comment) and returns #stats. install_signal_traps: trap TERM and INT while
+    # running (the previous handlers are restored on return).
+    def run(until: nil, install_signal_traps: true)
+      stop_when = binding.local_variable_get(:until)
+      @mutex.synchronize do
+        raise OrchestrationError, "worker #{worker_id} is already running" if @active
+
+        @active = true
+      end
+      traps = {}
+      begin
+        client # resolved now: a ForkError surfaces here, not in a thread
+        traps = install_traps if install_signal_traps
+        serve(stop_when)
+      ensure
+        restore_traps(traps)
+        @stop_requested = false # a stopped worker may run again
+        @force_stop = false
+        @mutex.synchronize { @active = false }
+      end
+      stats
+    end
+
+    # Asks the worker to stop: it stops claiming and shuts down gracefully (a
+    # worker not yet running returns from its next #run at once). A second call
+    # skips the wait for running handlers. Safe in a trap handler and from any
+    # thread.
+    def stop
+      if @stop_requested
+        @force_stop = true
+      else
+        @stop_requested = true
+      end
+      nil
+    end
+
+    def stopping?
+      @stop_requested
+    end
+
+    def running?
+      @active
+    end
+
+    # Counts since the worker was created: :claimed, :completed, :retried (failed
+    # attempts that will be retried), :failed (for good), :rejected (reports the
+    # library refused, e.g. a lost lease), :recovered, :errors (failed library calls).
+    def stats
+      @stats.dup.freeze
+    end
+
+    def inspect
+      "#<#{self.class.name} #{worker_id} concurrency=#{concurrency}#{task_id ? " task_id=#{task_id}" : ''}" \
+        "#{running? ? ' running' : ''}>"
+    end
+
+    private
+
+    def logger
+      @logger || TaskerCore.logger
+    end
+
+    def default_worker_id
+      host = Socket.gethostname.to_s[0, WORKER_ID_HOST_LENGTH]
+      "#{host}:#{Process.pid}:#{SecureRandom.hex(4)}"
+    end
+
+    # --- the coordinating loop (one thread: the caller of #run) ---
+
+    def serve(stop_when)
+      threads = start_threads
+      logger.info("TaskerCore::Worker #{worker_id} started (concurrency #{concurrency}" \
+                  "#{task_id ? ", task #{task_id}" : ''})")
+      graceful = false
+      begin
+        @next_heartbeat = monotonic + heartbeat_interval
+        @next_recovery = monotonic
+        stopping = -> { @stop_requested || stop_when&.call }
+        loop do
+          break if stopping.call
+
+          outcome = cycle(stopping)
+          break if outcome == :stop || stopping.call
+
+          case outcome
+          when :failed then pause(error_pause)
+          when :idle then wait_for_results(poll_interval)
+          end
+        end
+        graceful = true
+      ensure
+        # An exception (not a stop) abandons the running handlers at once.
+        shutdown(threads, graceful ? shutdown_timeout : 0)
+      end
+    end
+
+    # One round: report, heartbeat and recover when due, then claim unless the
+    # reports made +stopping+ true. → :stop, :failed (a call to the library
+    # failed: pause), :idle (nothing claimed: wait for a handler to finish or
+    # poll_interval) or :busy (go round again).
+    def cycle(stopping)
+      ok = attempt("report results") { deliver_reports }
+      ok &= attempt("heartbeat") { heartbeat } if monotonic >= @next_heartbeat
+      ok &= attempt("recover expired steps") { recover } if recover_leases? && monotonic >= @next_recovery
+      return :stop if stopping.call
+
+      claimed = 0
+      ok &&= attempt("claim steps") { claimed = claim }
+      return :failed unless ok
+
+      claimed.zero? ? :idle : :busy
+    end
+
+    # Runs the block; a failure to talk to the library is logged and answered
+    # false (the caller pauses, then tries again). FFIError (closed client, fork)
+    # cannot get better by waiting and is raised.
+    def attempt(what)
+      yield
+      true
+    rescue FFIError
+      raise
+    rescue StandardError => e
+      @stats[:errors] += 1
+      logger.error("TaskerCore::Worker #{worker_id}: #{what} failed: #{e.class}: #{e.message} " \
+                   "(trying again in #{error_pause}s)")
+      false
+    end
+
+    def claim
+      free = concurrency - @running.size
+      return 0 if free <= 0
+
+      steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds)
+      steps.each do |step|
+        @running[step.step_id] = step
+        @stats[:claimed] += 1
+        @jobs << step
+        emit(:claimed, step_data(step).merge(lease_expires_at: step.lease_expires_at))
+      end
+      steps.size
+    end
+
+    def heartbeat
+      @next_heartbeat = monotonic + heartbeat_interval
+      ids = @running.keys - @lost_leases.to_a
+      return if ids.empty?
+
+      extended = client.heartbeat(worker_id: worker_id, step_ids: ids, lease_seconds: lease_seconds)
+      (ids - extended).each do |id|
+        @lost_leases << id
+        logger.warn("TaskerCore::Worker #{worker_id}: lost the lease of step #{id} (it expired and was " \
+                    "recovered, or the step was changed by someone else); its result will be refused")
+      end
+    end
+
+    def recover
+      @next_recovery = monotonic + recovery_interval
+      result = client.recover_expired_steps(worker_id: worker_id)
+      result.outcomes.select(&:applied?).each do |outcome|
+        @stats[:recovered] += 1
+        logger.info("TaskerCore::Worker #{worker_id}: step #{outcome.step_id}'s lease expired; failed it for a retry")
+        emit(:recovered, { worker_id: worker_id, step_id: outcome.step_id, at: Time.now.utc })
+      end
+      task_events(result.tasks)
+    end
+
+    # Reports every finished execution in one call, then gives the events.
+    def deliver_reports
+      batch = @mutex.synchronize { @finished.slice!(0, @finished.size) }
+      return if batch.empty?
+
+      begin
+        pairs, tasks = record(batch)
+      rescue Exception # rubocop:disable Lint/RescueException -- keep the results for the next try, whatever happened
+        @mutex.synchronize { @finished.unshift(*batch) }
+        raise
+      end
+      retry_times = retry_times_for(pairs)
+      pairs.each { |execution, outcome| settle(execution, outcome, retry_times) }
+      task_events(tasks)
+    end
+
+    # → [[StepExecution, BatchOutcome]], [TaskStatus]
+    def record(executions)
+      result = client.report_step_results(executions.map { |x| x.report(worker_id) })
+      [executions.zip(result.outcomes), result.tasks]
+    rescue ValidationError => e
+      # The library refuses the whole call for one bad report (results over
+      # max_payload_bytes, say): report one by one, and fail a refused one.
+      return refused(executions.first, e) if executions.size == 1
+
+      executions.each_with_object([[], []]) do |execution, (pairs, tasks)|
+        p, t = record([execution])
+        pairs.concat(p)
+        tasks.concat(t)
+      end
+    end
+
+    def refused(execution, error)
+      logger.error("TaskerCore::Worker #{worker_id}: the library refused the report of step " \
+                   "#{execution.step_id} (#{error.message}); failing the step")
+      failure = StepExecution.new(
+        claimed: execution.claimed, started_at: execution.started_at, finished_at: execution.finished_at,
+        duration: execution.duration,
+        error: PermanentError.new("the step's report was refused: #{error.message}", error_code: "report_refused")
+      )
+      result = client.report_step_results([failure.report(worker_id)])
+      [[[failure, result.outcomes.first]], result.tasks]
+    end
+
+    def settle(execution, outcome, retry_times)
+      @running.delete(execution.step_id)
+      @lost_leases.delete(execution.step_id)
+      if outcome.nil? || outcome.rejected?
+        @stats[:rejected] += 1
+        logger.warn("TaskerCore::Worker #{worker_id}: the report of step #{execution.step_id} was refused: " \
+                    "#{outcome&.error&.message || 'no outcome'}")
+        return
+      end
+      return unless outcome.applied? # a duplicate: the step was already in that state
+
+      data = step_data(execution.claimed).merge(duration: execution.duration, started_at: execution.started_at,
+                                                finished_at: execution.finished_at)
+      if outcome.to_state == "complete"
+        @stats[:completed] += 1
+        emit(:completed, data.merge(results: execution.results))
+      elsif execution.will_retry?
+        @stats[:retried] += 1
+        emit(:retry_scheduled, data.merge(error: execution.error, next_retry_at: retry_times[execution.step_id]))
+      else
+        @stats[:failed] += 1
+        emit(:failed, data.merge(error: execution.error))
+      end
+    end
+
+    # When each failed step that will be retried runs next (only asked when
+    # someone listens to events).
+    def retry_times_for(pairs)
+      return {} unless @on_event
+
+      retrying = pairs.select { |x, o| o&.applied? && x.will_retry? }.map(&:first)
+      retrying.group_by(&:task_id).each_with_object({}) do |(task_id, executions), times|
+        rows = client.step_readiness(task_id, step_ids: executions.map(&:step_id))
+        rows.each { |row| times[row.workflow_step_id] = row.next_retry_at }
+      rescue Error => e
+        logger.warn("TaskerCore::Worker #{worker_id}: could not read retry times: #{e.message}")
+      end
+    end
+
+    def task_events(statuses)
+      statuses.each do |status|
+        event = { "complete" => :task_completed, "error" => :task_failed }[status.status]
+        next if event.nil? || @finished_tasks.include?(status.task_id)
+
+        @finished_tasks.clear if @finished_tasks.size >= FINISHED_TASKS_MEMORY
+        @finished_tasks << status.task_id
+        emit(event, { worker_id: worker_id, task_id: status.task_id, status: status.status,
+                      execution_status: status.execution_status, at: Time.now.utc })
+      end
+    end
+
+    def step_data(step)
+      { worker_id: worker_id, task_id: step.task_id, step_id: step.step_id, step_name: step.step_name,
+        task_name: step.task_name, namespace: step.namespace, attempt: step.attempts,
+        retry_limit: step.retry_limit, at: Time.now.utc }
+    end
+
+    def emit(event, data)
+      return unless @on_event
+
+      @on_event.call(event, data.freeze)
+    rescue StandardError => e
+      logger.error("TaskerCore::Worker #{worker_id}: on_event raised for #{event}: #{e.class}: #{e.message}")
+    end
+
+    # Waits up to +timeout+ seconds for a handler to finish.
+    def wait_for_results(timeout)
+      return unless timeout.positive?
+
+      @mutex.synchronize { @results_ready.wait(@mutex, timeout) if @finished.empty? }
+    end
+
+    # Sleeps +seconds+ (less if forced to stop).
+    def pause(seconds)
+      deadline = monotonic + seconds
+      sleep([poll_interval, deadline - monotonic].min) while monotonic < deadline && !@force_stop
+    end
+
+    def monotonic
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    # --- handler threads ---
+
+    def start_threads
+      @jobs = Queue.new
+      Array.new(concurrency) do |i|
+        Thread.new do
+          Thread.current.name = "tasker-worker-#{i}"
+          while (step = @jobs.pop)
+            execution = @executor.execute(step)
+            @mutex.synchronize do
+              @finished << execution
+              @results_ready.signal
+            end
+          end
+        end
+      end
+    end
+
+    # Stops claiming, waits up to +timeout+ seconds for the running handlers
+    # (heartbeating and reporting meanwhile), reports, and kills the handlers
+    # still running: their steps are left to lease recovery.
+    def shutdown(threads, timeout)
+      @jobs.close
+      begin
+        drain(timeout)
+      rescue StandardError => e
+        logger.error("TaskerCore::Worker #{worker_id}: shutting down: #{e.class}: #{e.message}")
+      ensure
+        busy = threads.select(&:alive?)
+        busy.each(&:kill)
+        busy.each { |t| t.join(THREAD_KILL_JOIN_SECONDS) }
+        unless @running.empty?
+          logger.warn("TaskerCore::Worker #{worker_id}: stopped with #{@running.size} step(s) unreported " \
+                      "(#{@running.keys.join(', ')}); lease recovery will retry them after their lease expires")
+        end
+        @running.clear
+        @lost_leases.clear
+        @mutex.synchronize { @finished.clear }
+        logger.info("TaskerCore::Worker #{worker_id} stopped #{stats.inspect}")
+      end
+    end
+
+    def drain(timeout)
+      deadline = monotonic + timeout
+      while !@running.empty? && !@force_stop && monotonic < deadline
+        ok = attempt("report results") { deliver_reports }
+        ok &= attempt("heartbeat") { heartbeat } if monotonic >= @next_heartbeat
+        ok ? wait_for_results([poll_interval, deadline - monotonic].min) : pause(error_pause)
+      end
+      attempt("report results") { deliver_reports }
+    end
+
+    def install_traps
+      SIGNALS.to_h { |signal| [signal, Signal.trap(signal) { stop }] }
+    end
+
+    def restore_traps(traps)
+      traps.each { |signal, previous| Signal.trap(signal, previous || "DEFAULT") }
+    end
+
+    # --- option checks ---
+
+    def positive_integer(name, value)
+      return value if value.is_a?(Integer) && value.positive?
+
+      raise ArgumentError, "#{name} must be a positive Integer, got #{value.inspect}"
+    end
+
+    def positive_number(name, value)
+      return value.to_f if value.is_a?(Numeric) && value.positive?
+
+      raise ArgumentError, "#{name} must be a positive number of seconds, got #{value.inspect}"
+    end
+
+    def non_negative_number(name, value)
+      return value.to_f if value.is_a?(Numeric) && value >= 0
+
+      raise ArgumentError, "#{name} must be a number of seconds >= 0, got #{value.inspect}"
+    end
+  end
+end

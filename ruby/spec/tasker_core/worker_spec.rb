@@ -1,0 +1,278 @@
+# frozen_string_literal: true
+
+require "delegate"
+require "stringio"
+
+RSpec.describe TaskerCore::Worker do
+  describe "options" do
+    it "takes its defaults from TaskerCore.worker_config, the heartbeat from the lease" do
+      worker = described_class.new
+      config = TaskerCore.worker_config
+      expect(worker).to have_attributes(concurrency: config.concurrency, lease_seconds: config.lease_seconds,
+                                        heartbeat_interval: config.lease_seconds / 3, poll_interval: config.poll_interval,
+                                        recovery_interval: config.recovery_interval,
+                                        shutdown_timeout: config.shutdown_timeout, error_pause: config.error_pause)
+      expect(described_class.new(lease_seconds: 6).heartbeat_interval).to eq(2.0)
+      expect(described_class.new(lease_seconds: 6, heartbeat_interval: 1).heartbeat_interval).to eq(1.0)
+      expect(worker).to be_recover_leases
+      expect(described_class.new(recover_leases: false)).not_to be_recover_leases
+      expect(worker.registry).to equal(TaskerCore.handler_registry)
+    end
+
+    it "follows changes to TaskerCore.worker_config" do
+      config = TaskerCore.worker_config
+      previous = config.concurrency
+      config.concurrency = 9
+      expect(described_class.new.concurrency).to eq(9)
+    ensure
+      config.concurrency = previous
+    end
+
+    it "names itself host:pid:random" do
+      id = described_class.new.worker_id
+      expect(id).to match(/\A[^:]+:#{Process.pid}:\h{8}\z/)
+      expect(described_class.new.worker_id).not_to eq(id)
+      expect(described_class.new(worker_id: "mine").worker_id).to eq("mine")
+    end
+
+    it "refuses bad values" do
+      expect { described_class.new(concurrency: 0) }.to raise_error(ArgumentError, /concurrency/)
+      expect { described_class.new(concurrency: 1.5) }.to raise_error(ArgumentError, /concurrency/)
+      expect { described_class.new(lease_seconds: -1) }.to raise_error(ArgumentError, /lease_seconds/)
+      expect { described_class.new(poll_interval: 0) }.to raise_error(ArgumentError, /poll_interval/)
+      expect { described_class.new(shutdown_timeout: -1) }.to raise_error(ArgumentError, /shutdown_timeout/)
+      expect { described_class.new(on_event: :nope) }.to raise_error(ArgumentError, /on_event/)
+      expect(described_class.new(shutdown_timeout: 0).shutdown_timeout).to eq(0.0)
+    end
+  end
+
+  describe "running", :integration do
+    with_tasker_schema(retry_policy: { strategy: "fixed", base_seconds: 0.05, multiplier: 1, cap_seconds: 1, jitter: 0 })
+
+    before(:context) { TaskerCoreSpec::OrchestrationTemplates.register_all }
+
+    let(:namespace) { TaskerCoreSpec::OrchestrationTemplates::NAMESPACE }
+    let(:log) { StringIO.new }
+    let(:logger) { Logger.new(log, level: Logger::INFO) }
+    let(:dir) { Dir.mktmpdir }
+
+    after { FileUtils.remove_entry(dir) }
+
+    def create(name, **context)
+      TaskerCore.create_task(name: name, namespace: namespace, client: client, context: { "log_dir" => dir }.merge(context))
+    end
+
+    def status(task)
+      client.task_execution_context(task.task_id).status
+    end
+
+    # Runs the worker in a thread; fails (instead of hanging) if it has not
+    # returned within +deadline+ seconds.
+    def run_in_thread(worker, deadline: 60, **options)
+      thread = Thread.new { worker.run(install_signal_traps: false, **options) }
+      thread.report_on_exception = false
+      [thread, deadline]
+    end
+
+    def join(thread, deadline)
+      expect(thread.join(deadline)).not_to be_nil, "the worker did not return within #{deadline}s"
+      thread.value
+    end
+
+    def done?(*tasks)
+      tasks.all? { |t| %w[complete error].include?(status(t)) }
+    end
+
+    it "runs the tasks of every registered template until told to stop, and counts what it did" do
+      tasks = %w[single linear diamond fan_out].map { |shape| create(shape) }
+      worker = described_class.new(client: client, concurrency: 3, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(*tasks) })
+      expect(tasks.map { |t| status(t) }).to all(eq("complete"))
+      expect(stats).to include(claimed: 13, completed: 13)
+      expect(stats[:failed]).to eq(0)
+      expect(worker).not_to be_running
+      expect(log.string).to include("#{worker.worker_id} started", "#{worker.worker_id} stopped")
+    end
+
+    it "stops on #stop from another thread, finishing and reporting the running handler" do
+      marker = File.join(dir, "marker")
+      task = create("slow", "marker_file" => marker, "sleep" => { "S" => 0.5 })
+      worker = described_class.new(client: client, concurrency: 1, logger: logger)
+      thread, deadline = run_in_thread(worker)
+      wait_until(timeout: 30, message: "the handler never started") { File.exist?(marker) }
+      expect(worker).to be_running
+      worker.stop
+      expect(worker).to be_stopping
+      join(thread, deadline)
+      expect(client.step_transitions(task.step_id("S")).map(&:to_state)).to eq(%w[pending in_progress complete])
+      expect(status(task)).to eq("complete")
+    end
+
+    it "returns from #run at once when stopped before it ran, and can run again" do
+      worker = described_class.new(client: client, logger: logger)
+      worker.stop
+      thread, deadline = run_in_thread(worker)
+      expect(join(thread, deadline)).to eq({})
+      expect(worker).not_to be_stopping
+      task = create("single")
+      worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+    end
+
+    it "leaves a handler still running after shutdown_timeout to lease recovery, unreported" do
+      marker = File.join(dir, "marker")
+      task = create("slow", "marker_file" => marker, "hang" => { "S" => 30 })
+      worker = described_class.new(client: client, concurrency: 1, lease_seconds: 0.5, heartbeat_interval: 0.1,
+                                   shutdown_timeout: 0.2, logger: logger)
+      thread, deadline = run_in_thread(worker)
+      wait_until(timeout: 30, message: "the handler never started") { File.exist?(marker) }
+      worker.stop
+      join(thread, deadline)
+      step_id = task.step_id("S")
+      expect(client.step_transitions(step_id).last.to_state).to eq("in_progress")
+      expect(log.string).to match(/stopped with 1 step\(s\) unreported \(#{step_id}\); lease recovery will retry/)
+      expect(Thread.list.map(&:name)).not_to include("tasker-worker-0") # the handler thread was killed
+
+      # Another worker recovers it once the lease is over and runs it again (attempt 2 does not hang).
+      rescuer = described_class.new(client: client, concurrency: 1, recovery_interval: 0.1, logger: logger)
+      rescuer.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(client.step_transitions(step_id).map(&:to_state))
+        .to eq(%w[pending in_progress error pending in_progress complete])
+      expect(File.readlines(marker).size).to eq(2)
+    end
+
+    it "keeps the leases of long handlers alive with heartbeats" do
+      marker = File.join(dir, "marker")
+      task = create("slow", "marker_file" => marker, "sleep" => { "S" => 1.5 })
+      worker = described_class.new(client: client, concurrency: 1, lease_seconds: 0.6, heartbeat_interval: 0.1,
+                                   recover_leases: false, logger: logger)
+      thread, deadline = run_in_thread(worker, until: -> { done?(task) })
+      recovered = []
+      until thread.join(0.1)
+        recovered.concat(client.recover_expired_steps(worker_id: "rspec-reaper").outcomes.select(&:applied?))
+      end
+      join(thread, deadline)
+      expect(recovered).to be_empty
+      expect(client.step_transitions(task.step_id("S")).map(&:to_state)).to eq(%w[pending in_progress complete])
+    end
+
+    it "logs a refused report (its lease was lost) and carries on" do
+      marker = File.join(dir, "marker")
+      task = create("slow", "marker_file" => marker, "hang" => { "S" => 1.0 })
+      # No heartbeat before the lease ends: the worker's own recovery fails the step under it.
+      worker = described_class.new(client: client, concurrency: 1, lease_seconds: 0.3, heartbeat_interval: 5,
+                                   recovery_interval: 0.1, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(stats).to include(rejected: 1, recovered: 1, completed: 1)
+      expect(log.string).to match(/the report of step #{task.step_id('S')} was refused: step \d+ is error, not in_progress/)
+      expect(status(task)).to eq("complete")
+    end
+
+    it "survives a failing call to the library: logs it, pauses, tries again" do
+      flaky = Class.new(SimpleDelegator) do
+        attr_reader :failures
+
+        def claim_steps(**kwargs)
+          @failures = (@failures || 0) + 1
+          raise TaskerCore::DatabaseError.new("connection refused (simulated)", type: "database_error") if @failures == 1
+
+          __getobj__.claim_steps(**kwargs)
+        end
+      end.new(client)
+      task = create("linear")
+      worker = described_class.new(client: flaky, concurrency: 2, error_pause: 0.05, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+      expect(stats[:errors]).to eq(1)
+      expect(log.string).to include("claim steps failed: TaskerCore::DatabaseError: connection refused (simulated)")
+    end
+
+    it "keeps unreported results when reporting fails, and reports them later" do
+      flaky = Class.new(SimpleDelegator) do
+        def report_step_results(reports)
+          @calls = (@calls || 0) + 1
+          raise TaskerCore::TimeoutError.new("deadline passed (simulated)", type: "timeout_error") if @calls == 1
+
+          __getobj__.report_step_results(reports)
+        end
+      end.new(client)
+      task = create("single")
+      worker = described_class.new(client: flaky, concurrency: 1, error_pause: 0.05, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+      expect(stats).to include(errors: 1, completed: 1)
+      expect(client.step_transitions(task.step_id("only")).map(&:to_state)).to eq(%w[pending in_progress complete])
+    end
+
+    it "ends #run with FFIError when its client is closed" do
+      closed = TaskerCore::Client.new(database_url: TaskerCoreSpec::Database.url, schema: tasker_schema)
+      closed.close
+      worker = described_class.new(client: closed, logger: logger)
+      expect { worker.run(install_signal_traps: false) }.to raise_error(TaskerCore::FFIError)
+      expect(worker).not_to be_running
+    end
+
+    it "is not killed by an on_event callback that raises" do
+      task = create("single")
+      worker = described_class.new(client: client, logger: logger, on_event: ->(*) { raise "observer bug" })
+      worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+      expect(log.string).to include("on_event raised for claimed: RuntimeError: observer bug")
+    end
+
+    it "fails the step of a template this process does not know, and carries on" do
+      name = unique_name("unknown")
+      known = create("single")
+      unknown = client.create_task(name: name, namespace: namespace, steps: [{ name: "a", retry_limit: 1 }])
+      events = []
+      worker = described_class.new(client: client, concurrency: 2, logger: logger,
+                                   on_event: ->(event, data) { events << [event, data[:task_id]] })
+      worker.run(install_signal_traps: false, until: -> { done?(known) && done?(unknown) })
+      expect(status(known)).to eq("complete")
+      expect(status(unknown)).to eq("error")
+      failed = client.step_transitions(unknown.step_id("a")).find { |t| t.to_state == "error" }
+      expect(failed.metadata["error"]).to match(%r{no task template is registered for #{namespace}/#{name}@0\.1\.0})
+      expect(events).to include([:failed, unknown.task_id], [:task_failed, unknown.task_id],
+                                [:task_completed, known.task_id])
+    end
+
+    it "refuses to run twice at once" do
+      worker = described_class.new(client: client, logger: logger)
+      thread, deadline = run_in_thread(worker)
+      wait_until(timeout: 30, message: "not running") { worker.running? }
+      expect { worker.run(install_signal_traps: false) }.to raise_error(TaskerCore::OrchestrationError, /already running/)
+      worker.stop
+      join(thread, deadline)
+    end
+
+    it "traps TERM and INT while it runs and restores the previous handlers" do
+      mine = proc { nil }
+      original = Signal.trap("TERM", mine)
+      worker = described_class.new(client: client, logger: logger)
+      inside = nil
+      worker.run(until: lambda {
+        inside = Signal.trap("TERM", "DEFAULT")
+        Signal.trap("TERM", inside)
+        true
+      })
+      expect(inside).to be_a(Proc)
+      expect(inside).not_to equal(mine)
+      expect(Signal.trap("TERM", "DEFAULT")).to equal(mine)
+    ensure
+      Signal.trap("TERM", original || "DEFAULT")
+    end
+
+    it "does not touch the signal handlers when asked not to" do
+      mine = proc { nil }
+      original = Signal.trap("INT", mine)
+      inside = nil
+      described_class.new(client: client, logger: logger).run(install_signal_traps: false, until: lambda {
+        inside = Signal.trap("INT", mine)
+        true
+      })
+      expect(inside).to equal(mine)
+    ensure
+      Signal.trap("INT", original || "DEFAULT")
+    end
+  end
+end
