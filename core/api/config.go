@@ -32,6 +32,7 @@ type settings struct {
 	leaseSeconds      float64
 	claimBatchSize    int
 	recoveryBatchSize int
+	taskWindow        int
 }
 
 // ParseConfig reads a client configuration: a JSON object whose "config_file" and
@@ -98,5 +99,6 @@ func newSettings(cfg *config.Config) settings {
 		leaseSeconds:      cfg.Float("execution.lease_seconds"),
 		claimBatchSize:    int(cfg.Int("execution.claim_batch_size")),
 		recoveryBatchSize: int(cfg.Int("execution.recovery_batch_size")),
+		taskWindow:        int(cfg.Int("execution.max_concurrent_tasks")),
 	}
 }

@@ -417,7 +417,7 @@ func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 }
 
 func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
-	r := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds}
+	r := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds, TaskWindow: c.taskWindow}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}

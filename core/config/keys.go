@@ -53,8 +53,8 @@ var Keys = []Key{
 	// execution
 	{Path: "execution.max_concurrent_steps", Type: Int, Default: 4, Min: f(1), Max: f(1024),
 		Doc: "handler threads per worker process"},
-	{Path: "execution.max_concurrent_tasks", Type: Int, Default: 100, Min: f(1),
-		Doc: "tasks a worker considers per claim (the claim's task window)"},
+	{Path: "execution.max_concurrent_tasks", Type: Int, Default: 10, Min: f(1), Max: f(10000),
+		Doc: "tasks one claim takes steps from (locked with SKIP LOCKED, so workers spread over tasks)"},
 	{Path: "execution.step_timeout_seconds", Type: Float, Default: 300.0, Min: f(0),
 		Doc: "a worker stops renewing the lease of a handler running longer, so its step is recovered as a failed attempt (0: no limit)"},
 	{Path: "execution.lease_seconds", Type: Float, Default: 30.0, Min: f(0.1),
@@ -66,8 +66,12 @@ var Keys = []Key{
 	{Path: "execution.recovery_batch_size", Type: Int, Default: 100, Min: f(1),
 		Doc: "expired leases recovered per sweep"},
 	{Path: "execution.poll_interval_ms", Type: Int, Default: 50, Min: f(1), Doc: "idle worker's pause between claims"},
-	{Path: "execution.shutdown_timeout_seconds", Type: Float, Default: 30.0, Min: f(0),
-		Doc: "on SIGTERM, how long running handlers may finish before the worker exits"},
+	{Path: "execution.shutdown_timeout_seconds", Type: Float, Default: 25.0, Min: f(0),
+		Doc: "on SIGTERM, how long running handlers may finish before the worker exits (below common 30 s grace periods)"},
+	{Path: "execution.recovery_interval_seconds", Type: Float, Default: 5.0, Min: f(0.01),
+		Doc: "how often a worker recovers expired leases (a dead worker's step waits at most its lease plus this)"},
+	{Path: "execution.error_pause_seconds", Type: Float, Default: 1.0, Min: f(0.01),
+		Doc: "a worker's pause after a failed call to the library before it tries again"},
 
 	// retry and backoff
 	{Path: "retry.default_retry_limit", Type: Int, Default: 3, Min: f(0),

@@ -20,6 +20,9 @@ type ClaimRequest struct {
 	TaskID       int64   `json:"task_id,omitempty"`
 	Limit        int     `json:"limit"`
 	LeaseSeconds float64 `json:"lease_seconds"`
+	// TaskWindow is how many tasks (by priority, then age) a claim across tasks
+	// takes steps from; 0 means Limit.
+	TaskWindow int `json:"task_window,omitempty"`
 }
 
 // ClaimedStep is a step handed to a worker, with what its handler needs.
@@ -82,8 +85,12 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE task_id = $1 AND NOT complete
 				FOR NO KEY UPDATE`, req.TaskID))
 		} else {
+			window := req.TaskWindow
+			if window <= 0 {
+				window = req.Limit
+			}
 			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE ready_at <= now()
-				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, req.Limit))
+				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window))
 		}
 		if err != nil || len(taskIDs) == 0 {
 			return dbErr(err, "claim: pick tasks")
