@@ -282,15 +282,21 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 	}
 	var res ReportResult
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
-		outs, err := s.applyStepTransitions(ctx, tx, reqs)
-		if err != nil {
-			return err
-		}
-		res.Outcomes = outs
-		res.Tasks, err = s.finalizeStepsTasks(ctx, tx, outs)
+		var err error
+		res, err = s.applyAndFinalize(ctx, tx, reqs)
 		return err
 	})
 	return res, err
+}
+
+// applyAndFinalize writes step transitions and finalizes the tasks they touched.
+func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition) (ReportResult, error) {
+	outs, err := s.applyStepTransitions(ctx, tx, reqs)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	tasks, err := s.finalizeStepsTasks(ctx, tx, outs)
+	return ReportResult{Outcomes: outs, Tasks: tasks}, err
 }
 
 func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
@@ -412,12 +418,7 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 			return nil
 		}
-		outs, err := s.applyStepTransitions(ctx, tx, reqs)
-		if err != nil {
-			return err
-		}
-		res.Outcomes = outs
-		res.Tasks, err = s.finalizeStepsTasks(ctx, tx, outs)
+		res, err = s.applyAndFinalize(ctx, tx, reqs)
 		return err
 	})
 	return res, err
