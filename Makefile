@@ -52,9 +52,11 @@ vet: deps
 	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting (run gofmt -w):"; \
 	  echo "$$unformatted"; exit 1; fi
 
-# Placeholder: runs every benchmark once, to prove they work.
-bench: deps
-	scripts/with-postgres.sh go test -run '^$$' -bench . -benchtime 1x ./...
+# Benchmarks (bench/, docs/benchmarks.md): quick by default, `make bench FULL=1`
+# for the full sizes. They report; they are not tests.
+bench: deps lib
+	scripts/ensure-deps.sh ruby ruby-bench
+	scripts/with-postgres.sh bench/run.sh $(if $(FULL),--full,)
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true

@@ -221,6 +221,12 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts, rules
 			"step %d is held by %q, not %q (its lease expired and it was recovered, or it was never claimed by this worker)",
 			req.StepID, f.claimedBy, req.WorkerID)
 	}
+	if req.Attempt > 0 && f.state == state.InProgress && f.attempts != req.Attempt {
+		details["attempt"], details["current_attempt"], details["conflict"] = req.Attempt, f.attempts, true
+		return nil, errs.New(errs.StateTransition, details,
+			"step %d is on attempt %d; a result of attempt %d is refused (its lease expired and the step ran again)",
+			req.StepID, f.attempts, req.Attempt)
+	}
 	if f.state == state.Error && req.To == state.Pending && (!f.retryable || f.attempts >= f.limit) {
 		// The retry path is for steps that may run again; an exhausted or
 		// permanently failed step is resolved by an operator instead.

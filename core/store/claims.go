@@ -226,6 +226,7 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 type StepReport struct {
 	StepID   int64           `json:"step_id"`
 	WorkerID string          `json:"worker_id"`
+	Attempt  int32           `json:"attempt,omitempty"` // the claimed step's attempts; a stale attempt's report is refused
 	Success  bool            `json:"success"`
 	Results  json.RawMessage `json:"results,omitempty"`
 	Error    *StepError      `json:"error,omitempty"`
@@ -256,7 +257,7 @@ type ReportResult struct {
 func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (ReportResult, error) {
 	reqs := make([]StepTransition, len(reports))
 	for i, r := range reports {
-		req := StepTransition{StepID: r.StepID, From: state.InProgress, WorkerID: r.WorkerID, Metadata: r.Metadata}
+		req := StepTransition{StepID: r.StepID, From: state.InProgress, WorkerID: r.WorkerID, Attempt: r.Attempt, Metadata: r.Metadata}
 		if r.WorkerID == "" {
 			return ReportResult{}, errs.New(errs.Validation, map[string]any{"field": "worker_id", "index": i}, "report %d: worker_id is required", i)
 		}

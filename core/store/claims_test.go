@@ -292,3 +292,33 @@ func TestConcurrentClaimsNeverShareAStep(t *testing.T) {
 	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tasker_tasks WHERE complete`).Scan(&complete))
 	assert.Equal(t, tasks, complete)
 }
+
+// A late result of an earlier attempt is refused even when the same worker holds
+// the step again.
+func TestStaleAttemptReportIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	ct := create(t, s, "stale", step("a"))
+	first := claim(t, s, "w", ct.TaskID, 1)
+	_, err := s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = now() - interval '1 second'
+		WHERE workflow_step_id = $1`, first[0].StepID)
+	require.NoError(t, err)
+	_, err = s.RecoverExpiredLeases(ctx, "w", 10)
+	require.NoError(t, err)
+	backdate(t, s, first[0].StepID, time.Hour)
+	second := claim(t, s, "w", ct.TaskID, 1)
+	require.Len(t, second, 1)
+	require.Equal(t, int32(2), second[0].Attempts)
+
+	late := ok("w", first[0])
+	late.Attempt = first[0].Attempts
+	res := report(t, s, late)
+	assert.Equal(t, store.OutcomeRejected, res.Outcomes[0].Status)
+	assert.Equal(t, int32(2), errs.DetailsOf(res.Outcomes[0].Err)["current_attempt"])
+
+	current := ok("w", second[0])
+	current.Attempt = second[0].Attempts
+	res = report(t, s, current)
+	assert.Equal(t, store.OutcomeApplied, res.Outcomes[0].Status)
+}

@@ -36,6 +36,11 @@ type StepTransition struct {
 	// worker whose lease was taken away cannot report.
 	WorkerID     string  `json:"worker_id,omitempty"`
 	LeaseSeconds float64 `json:"lease_seconds,omitempty"`
+	// Attempt, when > 0 on leaving in_progress, must be the step's current attempt
+	// number: a late result of an earlier attempt (a handler that hung past its
+	// timeout, whose step was recovered and claimed again, even by the same worker)
+	// is refused.
+	Attempt int32 `json:"attempt,omitempty"`
 }
 
 // Transition is one row of a task's or step's audit trail.

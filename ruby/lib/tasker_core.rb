@@ -139,7 +139,9 @@ module TaskerCore
       CLIENT_LOCK.synchronize { @handler_registry = registry }
     end
 
-    # The defaults of Worker's options for this process (WorkerConfig).
+    # Process-level overrides of Worker's settings (WorkerConfig): every
+    # attribute starts nil, and a Worker takes what is nil here (and not given
+    # to Worker.new) from its client's configuration (docs/configuration.md).
     def worker_config
       CLIENT_LOCK.synchronize { @worker_config ||= WorkerConfig.new }
     end

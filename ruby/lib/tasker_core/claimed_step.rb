@@ -5,6 +5,12 @@ module TaskerCore
   # lease until lease_expires_at: what its handler needs to run it. task_context
   # and inputs are the JSON given at creation; sequence maps the name of each
   # completed step of the task to its results.
+  #
+  # From the task's template registered in the database (Client#register_templates),
+  # when it has one: handler_class (the step's handler class name, nil without
+  # one), handler_config (its configuration, a frozen Hash, nil without one) and
+  # timeout_seconds (the step's timeout, 0 for none: the worker's step_timeout
+  # applies).
   class ClaimedStep < ValueObject
     attribute :step_id
     attribute :task_id
@@ -18,6 +24,9 @@ module TaskerCore
     attribute :inputs, :frozen
     attribute :task_context, :frozen
     attribute :sequence, :frozen
+    attribute(:handler_class) { |v| v.nil? || v.to_s.empty? ? nil : v.to_s.dup.freeze }
+    attribute :handler_config, :frozen
+    attribute(:timeout_seconds) { |v| v.nil? ? 0 : v }
     attribute :correlation_id
     attribute :lease_expires_at, :time
 

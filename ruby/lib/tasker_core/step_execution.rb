@@ -54,7 +54,7 @@ module TaskerCore
     # RetryableError's retry_after into retry_after_seconds; any other exception
     # is a retryable failure with its class and message).
     def report(worker_id)
-      report = { step_id: step_id, worker_id: worker_id, success: success?,
+      report = { step_id: step_id, worker_id: worker_id, attempt: attempt, success: success?,
                  metadata: { "duration_ms" => (duration * 1000).round(3), "attempt" => attempt } }
       if success?
         report[:results] = results

@@ -18,23 +18,50 @@ module TaskerCore
   #   TaskerCore.register_task(name: "order", steps: [...])
   #   TaskerCore::Worker.new(concurrency: 8).run # until SIGTERM or SIGINT
   #
-  # Options (nil takes the default from TaskerCore.worker_config, see WorkerConfig):
+  # Settings. Each limit comes, in this order, from the keyword argument of
+  # Worker.new, from TaskerCore.worker_config (process-level overrides, see
+  # WorkerConfig), or from the client's configuration (docs/configuration.md:
+  # config/tasker.yml, TASKER_* variables, Client.new arguments), read once per
+  # worker when #run starts or a setting is first read:
+  # - concurrency: handler threads; at most this many steps are held
+  #   (execution.max_concurrent_steps);
+  # - lease_seconds: the lease of each claimed step (execution.lease_seconds);
+  # - heartbeat_interval: seconds between lease extensions
+  #   (execution.heartbeat_interval_seconds; when lease_seconds is given here or
+  #   in worker_config and heartbeat_interval is not, at most lease_seconds / 3);
+  # - poll_interval: seconds to wait when nothing is claimable
+  #   (execution.poll_interval_ms / 1000);
+  # - recovery_interval: seconds between recover_expired_steps calls
+  #   (execution.recovery_interval_seconds);
+  # - shutdown_timeout: seconds a stopping worker waits for running handlers
+  #   (execution.shutdown_timeout_seconds);
+  # - error_pause: seconds to wait after a failed call to the library
+  #   (execution.error_pause_seconds);
+  # - step_timeout: seconds a handler may run when its step's template gives no
+  #   timeout_seconds; 0: no limit (execution.step_timeout_seconds).
+  # Other options:
   # - client: the Client (default TaskerCore.client, resolved when #run starts,
   #   so a worker may be built before a fork and run after it);
-  # - concurrency: handler threads (default 4); at most this many steps are held;
-  # - lease_seconds: the lease of each claimed step (default 30);
-  # - heartbeat_interval: seconds between lease extensions (default lease_seconds / 3);
-  # - poll_interval: seconds to wait when nothing is claimable (default 0.05);
-  # - recovery_interval: seconds between recover_expired_steps calls (default 5);
-  # - recover_leases: whether this worker recovers expired leases at all (default true);
-  # - shutdown_timeout: seconds a stopping worker waits for running handlers (default 25);
-  # - error_pause: seconds to wait after a failed call to the library (default 1);
+  # - recover_leases: whether this worker recovers expired leases at all
+  #   (default: TaskerCore.worker_config.recover_leases, else true);
   # - task_id: serve the steps of this one task only (TaskerCore.run_task);
   # - registry: the HandlerRegistry (default TaskerCore.handler_registry);
   # - on_event: anything with #call(event, data), called on the worker's
   #   coordinating thread for every transition it causes or sees (EVENTS);
   # - worker_id: the lease holder's name (default "host:pid:random");
   # - logger: default TaskerCore.logger.
+  #
+  # Step timeout: a handler running longer than its step's timeout (the
+  # claimed step's timeout_seconds from its template when above 0, else
+  # step_timeout) is hung: the worker logs a warning and stops renewing that
+  # step's lease, so the lease expires and lease recovery (any live worker)
+  # fails the attempt, which is retried under the usual rules. The hung handler
+  # keeps its thread (and its place in concurrency). If it returns before the
+  # step was recovered, its result is reported as usual; after, the library
+  # refuses it (this worker no longer holds the step) and it is logged and
+  # dropped; and when this worker has claimed the step again meanwhile, the
+  # late result is dropped without being reported (the library checks only the
+  # holder's id, so it would be taken for the new attempt's).
   #
   # Failures: an exception in a handler fails its step (see StepHandler::Base)
   # and never the worker; an exception talking to the library is logged and the
@@ -70,23 +97,42 @@ module TaskerCore
     # Seconds to wait for a killed handler thread to unwind.
     THREAD_KILL_JOIN_SECONDS = 1.0
 
-    attr_reader :worker_id, :concurrency, :lease_seconds, :heartbeat_interval, :poll_interval, :recovery_interval,
-                :shutdown_timeout, :error_pause, :task_id, :registry
+    # When lease_seconds is set (keyword or worker_config) and heartbeat_interval
+    # is not, the configuration's heartbeat interval is used only up to
+    # lease_seconds / this, so that two heartbeats can be missed before a lease
+    # expires.
+    HEARTBEATS_PER_LEASE = 3
+    # The settings (see the class comment), in order.
+    SETTINGS = WorkerConfig::SETTINGS
+    # How each setting is checked: :positive_integer, :positive (number) or :non_negative (number).
+    SETTING_CHECKS = {
+      concurrency: :positive_integer, lease_seconds: :positive, heartbeat_interval: :positive,
+      poll_interval: :positive, recovery_interval: :positive, shutdown_timeout: :non_negative,
+      error_pause: :positive, step_timeout: :non_negative
+    }.freeze
+
+    attr_reader :worker_id, :task_id, :registry
+
+    # The settings' readers: concurrency, lease_seconds, heartbeat_interval,
+    # poll_interval, recovery_interval, shutdown_timeout, error_pause,
+    # step_timeout (the first read may read the client's configuration).
+    SETTINGS.each do |name|
+      define_method(name) { settings.fetch(name) }
+    end
 
     def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
                    recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
-                   task_id: nil, registry: nil, on_event: nil, worker_id: nil, logger: nil)
-      defaults = TaskerCore.worker_config
+                   step_timeout: nil, task_id: nil, registry: nil, on_event: nil, worker_id: nil, logger: nil)
       @client = client
-      @concurrency = positive_integer(:concurrency, concurrency || defaults.concurrency)
-      @lease_seconds = positive_number(:lease_seconds, lease_seconds || defaults.lease_seconds)
-      @heartbeat_interval = positive_number(:heartbeat_interval, heartbeat_interval || defaults.heartbeat_interval ||
-                                                                 @lease_seconds / WorkerConfig::HEARTBEATS_PER_LEASE)
-      @poll_interval = positive_number(:poll_interval, poll_interval || defaults.poll_interval)
-      @recovery_interval = positive_number(:recovery_interval, recovery_interval || defaults.recovery_interval)
-      @recover_leases = recover_leases.nil? ? defaults.recover_leases : recover_leases
-      @shutdown_timeout = non_negative_number(:shutdown_timeout, shutdown_timeout || defaults.shutdown_timeout)
-      @error_pause = positive_number(:error_pause, error_pause || defaults.error_pause)
+      given = { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
+                poll_interval: poll_interval, recovery_interval: recovery_interval,
+                shutdown_timeout: shutdown_timeout, error_pause: error_pause, step_timeout: step_timeout }.compact
+      overrides = TaskerCore.worker_config.to_h
+      @recover_leases = [recover_leases, overrides.delete(:recover_leases), true].find { |v| !v.nil? }
+      @given = checked(given, nil)
+      @overrides = checked(overrides.reject { |name, _| given.key?(name) }, "TaskerCore.worker_config")
+      @settings = nil
+      @settings_lock = Mutex.new
       @task_id = task_id
       @registry = registry || TaskerCore.handler_registry
       if on_event && !on_event.respond_to?(:call)
@@ -101,6 +147,9 @@ module TaskerCore
       @results_ready = ConditionVariable.new
       @finished = [] # StepExecutions not yet reported, guarded by @mutex
       @running = {}  # step id => ClaimedStep, claimed and not yet reported (coordinator thread only)
+      @started = {}.compare_by_identity # ClaimedStep => monotonic start of its handler, guarded by @mutex
+      @hung = {}     # step id => its timeout, for running steps past their timeout (coordinator thread only)
+      @superseded = {}.compare_by_identity # ClaimedSteps of hung handlers whose step this worker claimed again
       @lost_leases = Set.new
       @finished_tasks = Set.new
       @stats = Hash.new(0)
@@ -113,6 +162,14 @@ module TaskerCore
     # The client (TaskerCore.client unless one was given).
     def client
       @client ||= TaskerCore.client
+    end
+
+    # The settings, resolved (see the class comment): {concurrency:,
+    # lease_seconds:, heartbeat_interval:, poll_interval:, recovery_interval:,
+    # shutdown_timeout:, error_pause:, step_timeout:}. The first call reads the
+    # client's effective configuration unless every setting was given.
+    def settings
+      @settings || @settings_lock.synchronize { @settings ||= resolve_settings }
     end
 
     def recover_leases?
@@ -133,6 +190,7 @@ module TaskerCore
       traps = {}
       begin
         client # resolved now: a ForkError surfaces here, not in a thread
+        settings
         traps = install_traps if install_signal_traps
         serve(stop_when)
       ensure
@@ -167,13 +225,17 @@ module TaskerCore
 
     # Counts since the worker was created: :claimed, :completed, :retried (failed
     # attempts that will be retried), :failed (for good), :rejected (reports the
-    # library refused, e.g. a lost lease), :recovered, :errors (failed library calls).
+    # library refused, e.g. a lost lease), :recovered, :errors (failed library
+    # calls), :timed_out (handlers that ran past their step's timeout),
+    # :discarded (late results of hung handlers whose step this worker had
+    # claimed again, not reported).
     def stats
       @stats.dup.freeze
     end
 
     def inspect
-      "#<#{self.class.name} #{worker_id} concurrency=#{concurrency}#{task_id ? " task_id=#{task_id}" : ''}" \
+      "#<#{self.class.name} #{worker_id}#{@settings ? " concurrency=#{concurrency}" : ''}" \
+        "#{task_id ? " task_id=#{task_id}" : ''}" \
         "#{running? ? ' running' : ''}>"
     end
 
@@ -223,6 +285,7 @@ module TaskerCore
     # poll_interval) or :busy (go round again).
     def cycle(stopping)
       ok = attempt("report results") { deliver_reports }
+      check_timeouts
       ok &= attempt("heartbeat") { heartbeat } if monotonic >= @next_heartbeat
       ok &= attempt("recover expired steps") { recover } if recover_leases? && monotonic >= @next_recovery
       return :stop if stopping.call
@@ -250,11 +313,12 @@ module TaskerCore
     end
 
     def claim
-      free = concurrency - @running.size
+      free = concurrency - @running.size - @superseded.size
       return 0 if free <= 0
 
       steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds)
       steps.each do |step|
+        supersede(@running[step.step_id], step) if @running.key?(step.step_id)
         @running[step.step_id] = step
         @stats[:claimed] += 1
         @jobs << step
@@ -265,7 +329,7 @@ module TaskerCore
 
     def heartbeat
       @next_heartbeat = monotonic + heartbeat_interval
-      ids = @running.keys - @lost_leases.to_a
+      ids = @running.keys - @lost_leases.to_a - @hung.keys
       return if ids.empty?
 
       extended = client.heartbeat(worker_id: worker_id, step_ids: ids, lease_seconds: lease_seconds)
@@ -274,6 +338,60 @@ module TaskerCore
         logger.warn("TaskerCore::Worker #{worker_id}: lost the lease of step #{id} (it expired and was " \
                     "recovered, or the step was changed by someone else); its result will be refused")
       end
+    end
+
+    # Marks the running handlers that passed their step's timeout as hung: their
+    # leases are no longer renewed (see the class comment).
+    def check_timeouts
+      started = @mutex.synchronize { @started.to_a }
+      return if started.empty?
+
+      now = monotonic
+      started.each do |step, at|
+        next unless @running[step.step_id].equal?(step) && !@hung.key?(step.step_id)
+
+        limit = timeout_for(step)
+        next unless limit.positive? && now - at > limit
+
+        @hung[step.step_id] = limit
+        @stats[:timed_out] += 1
+        logger.warn("TaskerCore::Worker #{worker_id}: step #{step.step_id} (#{step.step_name}) of task " \
+                    "#{step.task_id} (correlation id #{step.correlation_id}) has run past its timeout of " \
+                    "#{format_seconds(limit)}s; no longer renewing its lease, so lease recovery fails this " \
+                    "attempt and the step is retried under its retry rules")
+      end
+    end
+
+    # The step's timeout in seconds (0: none): its template's timeout_seconds,
+    # else step_timeout.
+    def timeout_for(step)
+      own = step.respond_to?(:timeout_seconds) ? step.timeout_seconds : nil
+      own.is_a?(Numeric) && own.positive? ? own.to_f : step_timeout
+    end
+
+    # This worker claimed +step+ again while the handler of its earlier claim
+    # (+old+, hung past its timeout) still runs: that handler's result will be
+    # dropped, not reported.
+    def supersede(old, step)
+      @superseded[old] = true
+      @hung.delete(step.step_id)
+      @lost_leases.delete(step.step_id)
+      logger.info("TaskerCore::Worker #{worker_id}: claimed step #{step.step_id} again (attempt #{step.attempts}) " \
+                  "while the handler of attempt #{old.attempts} still runs past its timeout; that handler's " \
+                  "result will be dropped")
+    end
+
+    # Drops the result of a superseded claim.
+    def discard(execution)
+      @superseded.delete(execution.claimed)
+      @stats[:discarded] += 1
+      logger.info("TaskerCore::Worker #{worker_id}: dropped the late result of attempt #{execution.attempt} of " \
+                  "step #{execution.step_id} (task #{execution.task_id}): the step was claimed again after its " \
+                  "timeout")
+    end
+
+    def format_seconds(seconds)
+      seconds == seconds.to_i ? seconds.to_i.to_s : seconds.to_s
     end
 
     def recover
@@ -290,6 +408,8 @@ module TaskerCore
     # Reports every finished execution in one call, then gives the events.
     def deliver_reports
       batch = @mutex.synchronize { @finished.slice!(0, @finished.size) }
+      stale, batch = batch.partition { |execution| !@running[execution.step_id].equal?(execution.claimed) }
+      stale.each { |execution| discard(execution) }
       return if batch.empty?
 
       begin
@@ -334,10 +454,17 @@ module TaskerCore
     def settle(execution, outcome, retry_times)
       @running.delete(execution.step_id)
       @lost_leases.delete(execution.step_id)
+      timeout = @hung.delete(execution.step_id)
       if outcome.nil? || outcome.rejected?
         @stats[:rejected] += 1
-        logger.warn("TaskerCore::Worker #{worker_id}: the report of step #{execution.step_id} was refused: " \
-                    "#{outcome&.error&.message || 'no outcome'}")
+        reason = outcome&.error&.message || "no outcome"
+        if timeout
+          logger.info("TaskerCore::Worker #{worker_id}: the late result of step #{execution.step_id} (it ran " \
+                      "#{format('%.1f', execution.duration)}s, past its timeout of #{format_seconds(timeout)}s) " \
+                      "was refused: #{reason}")
+        else
+          logger.warn("TaskerCore::Worker #{worker_id}: the report of step #{execution.step_id} was refused: #{reason}")
+        end
         return
       end
       return unless outcome.applied? # a duplicate: the step was already in that state
@@ -421,8 +548,10 @@ module TaskerCore
         Thread.new do
           Thread.current.name = "tasker-worker-#{i}"
           while (step = @jobs.pop)
+            @mutex.synchronize { @started[step] = monotonic }
             execution = @executor.execute(step)
             @mutex.synchronize do
+              @started.delete(step)
               @finished << execution
               @results_ready.signal
             end
@@ -450,7 +579,12 @@ module TaskerCore
         end
         @running.clear
         @lost_leases.clear
-        @mutex.synchronize { @finished.clear }
+        @hung.clear
+        @superseded.clear
+        @mutex.synchronize do
+          @finished.clear
+          @started.clear
+        end
         logger.info("TaskerCore::Worker #{worker_id} stopped #{stats.inspect}")
       end
     end
@@ -459,6 +593,7 @@ module TaskerCore
       deadline = monotonic + timeout
       while !@running.empty? && !@force_stop && monotonic < deadline
         ok = attempt("report results") { deliver_reports }
+        check_timeouts
         ok &= attempt("heartbeat") { heartbeat } if monotonic >= @next_heartbeat
         ok ? wait_for_results([poll_interval, deadline - monotonic].min) : pause(error_pause)
       end
@@ -473,24 +608,47 @@ module TaskerCore
       traps.each { |signal, previous| Signal.trap(signal, previous || "DEFAULT") }
     end
 
-    # --- option checks ---
+    # --- settings ---
 
-    def positive_integer(name, value)
-      return value if value.is_a?(Integer) && value.positive?
-
-      raise ArgumentError, "#{name} must be a positive Integer, got #{value.inspect}"
+    # Keyword arguments > TaskerCore.worker_config > the client's configuration
+    # (read only when some setting is set in neither).
+    def resolve_settings
+      explicit = @overrides.merge(@given)
+      missing = SETTINGS - explicit.keys
+      values = {}
+      unless missing.empty?
+        configured = WorkerConfig.from_configuration(client.effective_config).slice(*missing)
+        values = checked(configured, "the client's configuration")
+      end
+      values.merge!(explicit)
+      if explicit.key?(:lease_seconds) && !explicit.key?(:heartbeat_interval)
+        values[:heartbeat_interval] = [values[:heartbeat_interval], values[:lease_seconds] / HEARTBEATS_PER_LEASE].min
+      end
+      SETTINGS.to_h { |name| [name, values.fetch(name)] }.freeze
     end
 
-    def positive_number(name, value)
-      return value.to_f if value.is_a?(Numeric) && value.positive?
-
-      raise ArgumentError, "#{name} must be a positive number of seconds, got #{value.inspect}"
+    # The settings checked and converted (seconds as Floats); ArgumentError
+    # naming the setting (and +source+ when not a keyword argument).
+    def checked(values, source)
+      values.to_h { |name, value| [name, check(name, value, source)] }
     end
 
-    def non_negative_number(name, value)
-      return value.to_f if value.is_a?(Numeric) && value >= 0
+    def check(name, value, source)
+      label = source ? "#{name} (from #{source})" : name.to_s
+      case SETTING_CHECKS.fetch(name)
+      when :positive_integer
+        return value if value.is_a?(Integer) && value.positive?
 
-      raise ArgumentError, "#{name} must be a number of seconds >= 0, got #{value.inspect}"
+        raise ArgumentError, "#{label} must be a positive Integer, got #{value.inspect}"
+      when :positive
+        return value.to_f if value.is_a?(Numeric) && value.positive?
+
+        raise ArgumentError, "#{label} must be a positive number of seconds, got #{value.inspect}"
+      else
+        return value.to_f if value.is_a?(Numeric) && value >= 0
+
+        raise ArgumentError, "#{label} must be a number of seconds >= 0, got #{value.inspect}"
+      end
     end
   end
 end

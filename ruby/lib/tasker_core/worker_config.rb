@@ -1,53 +1,72 @@
 # frozen_string_literal: true
 
 module TaskerCore
-  # The defaults of TaskerCore::Worker's options, one place to change them for
-  # the process (TaskerCore.worker_config). Every option of Worker.new falls back
-  # to the attribute of the same name here.
+  # Process-level overrides of TaskerCore::Worker's settings
+  # (TaskerCore.worker_config). It holds no defaults: every attribute starts nil,
+  # and a Worker takes what is nil here from its client's configuration, the one
+  # place every limit lives (docs/configuration.md, the execution.* keys; set
+  # them in config/tasker.yml, TASKER_* variables or Client.new arguments).
   #
-  #   TaskerCore.worker_config.concurrency = 8
+  # Precedence, for each setting: a Worker.new keyword argument > the value set
+  # here > the client's configuration.
   #
-  # (The full configuration system, YAML and TASKER_* variables, is a later
-  # issue; it will fill this object.)
+  #   TaskerCore.worker_config.concurrency = 8 # every Worker of this process not given concurrency:
+  #
+  # recover_leases (whether a worker recovers expired leases; a switch, not a
+  # configuration key) is true when set neither here nor on the Worker.
   class WorkerConfig
-    # Handler threads per worker.
-    DEFAULT_CONCURRENCY = 4
-    # Seconds a claimed step stays the worker's without a heartbeat (the
-    # library's own default, docs/configuration.md lease_seconds).
-    DEFAULT_LEASE_SECONDS = 30.0
-    # Heartbeats per lease: the heartbeat interval is lease_seconds / this, so
-    # two heartbeats can be missed before a lease expires.
-    HEARTBEATS_PER_LEASE = 3
-    # Seconds to sleep when there is nothing to claim and no result to report.
-    DEFAULT_POLL_INTERVAL = 0.05
-    # Seconds between recover_expired_steps calls (a dead worker's steps wait
-    # at most their lease plus this before a live worker retries them).
-    DEFAULT_RECOVERY_INTERVAL = 5.0
-    # Seconds a stopping worker waits for running handlers before leaving their
-    # steps to lease recovery (below common container grace periods of 30 s).
-    DEFAULT_SHUTDOWN_TIMEOUT = 25.0
-    # Seconds to pause after a failed call to the library before trying again.
-    DEFAULT_ERROR_PAUSE = 1.0
+    # Each Worker setting taken from the configuration: the key, and how its
+    # value becomes the setting's (seconds as Floats).
+    CONFIGURATION_KEYS = {
+      concurrency: ["execution.max_concurrent_steps", ->(v) { v }],
+      lease_seconds: ["execution.lease_seconds", ->(v) { v.to_f }],
+      heartbeat_interval: ["execution.heartbeat_interval_seconds", ->(v) { v.to_f }],
+      poll_interval: ["execution.poll_interval_ms", ->(ms) { ms / 1000.0 }],
+      recovery_interval: ["execution.recovery_interval_seconds", ->(v) { v.to_f }],
+      shutdown_timeout: ["execution.shutdown_timeout_seconds", ->(v) { v.to_f }],
+      error_pause: ["execution.error_pause_seconds", ->(v) { v.to_f }],
+      step_timeout: ["execution.step_timeout_seconds", ->(v) { v.to_f }]
+    }.freeze
 
-    attr_accessor :concurrency, :lease_seconds, :heartbeat_interval, :poll_interval, :recovery_interval,
-                  :recover_leases, :shutdown_timeout, :error_pause
+    # The settings a Worker takes from the configuration, in CONFIGURATION_KEYS order.
+    SETTINGS = CONFIGURATION_KEYS.keys.freeze
 
-    def initialize
-      @concurrency = DEFAULT_CONCURRENCY
-      @lease_seconds = DEFAULT_LEASE_SECONDS
-      @heartbeat_interval = nil # nil: lease_seconds / HEARTBEATS_PER_LEASE
-      @poll_interval = DEFAULT_POLL_INTERVAL
-      @recovery_interval = DEFAULT_RECOVERY_INTERVAL
-      @recover_leases = true
-      @shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT
-      @error_pause = DEFAULT_ERROR_PAUSE
+    attr_accessor(*SETTINGS, :recover_leases)
+
+    class << self
+      # The Worker settings of an effective configuration (Client#effective_config):
+      # {concurrency: 4, lease_seconds: 30.0, poll_interval: 0.05, ...}.
+      # ConfigurationError when a key is missing (a library older than the gem).
+      def from_configuration(effective_config)
+        values = Array(effective_config && effective_config["values"]).to_h { |row| [row["key"], row["value"]] }
+        CONFIGURATION_KEYS.to_h do |setting, (key, convert)|
+          unless values.key?(key) && values[key].is_a?(Numeric)
+            raise ConfigurationError.new(
+              "the client's effective configuration has no numeric #{key} (got #{values[key].inspect}); " \
+              "is libtasker_core.so older than the gem?",
+              details: { "key" => key }
+            )
+          end
+
+          [setting, convert.call(values[key])]
+        end
+      end
     end
 
-    # The options as keyword arguments for Worker.new.
+    def initialize
+      reset!
+    end
+
+    # Forgets every override (all nil again).
+    def reset!
+      SETTINGS.each { |name| public_send(:"#{name}=", nil) }
+      @recover_leases = nil
+      self
+    end
+
+    # The overrides that are set, as keyword arguments for Worker.new.
     def to_h
-      { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
-        poll_interval: poll_interval, recovery_interval: recovery_interval, recover_leases: recover_leases,
-        shutdown_timeout: shutdown_timeout, error_pause: error_pause }
+      (SETTINGS + [:recover_leases]).to_h { |name| [name, public_send(name)] }.compact
     end
   end
 end

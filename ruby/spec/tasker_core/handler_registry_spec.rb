@@ -89,6 +89,55 @@ RSpec.describe TaskerCore::HandlerRegistry do
     expect { registry.handler_for(claimed_step(namespace: "other")) }.to raise_error(TaskerCore::TemplateNotFoundError)
   end
 
+  describe "a task whose template is registered only in the database" do
+    let(:db_step) do
+      claimed_step(namespace: "elsewhere", handler_class: "RegistrySpecHandlers::Configured",
+                   handler_config: { "from" => "db" }, timeout_seconds: 5)
+    end
+
+    it "uses the claimed step's handler_class and handler_config" do
+      handler = registry.handler_for(db_step)
+      expect(handler).to be_a(RegistrySpecHandlers::Configured)
+      expect(handler.config).to eq("from" => "db")
+      plain = registry.handler_for(claimed_step(namespace: "elsewhere", handler_class: "RegistrySpecHandlers::Plain"))
+      expect(plain).to be_a(RegistrySpecHandlers::Plain)
+      no_config = registry.handler_for(claimed_step(namespace: "elsewhere", handler_class: "RegistrySpecHandlers::Configured"))
+      expect(no_config.config).to eq({})
+    end
+
+    it "prefers a template registered here" do
+      handler = registry.handler_for(claimed_step(step_name: "plain", handler_class: "RegistrySpecHandlers::Configured"))
+      expect(handler).to be_a(RegistrySpecHandlers::Plain)
+    end
+
+    it "raises TemplateNotFoundError only when the claimed step carries no handler_class either" do
+      expect { registry.handler_for(claimed_step(namespace: "elsewhere")) }
+        .to raise_error(TaskerCore::TemplateNotFoundError,
+                        %r{elsewhere/order@1\.0\.0 .* carries no handler_class from a template in the database})
+      expect { registry.handler_for(claimed_step(namespace: "elsewhere", handler_class: "")) }
+        .to raise_error(TaskerCore::TemplateNotFoundError)
+    end
+
+    it "raises HandlerNotFoundError for a handler_class that is not defined or not a handler" do
+      expect { registry.handler_for(claimed_step(namespace: "elsewhere", handler_class: "RegistrySpecHandlers::Ghost")) }
+        .to raise_error(TaskerCore::HandlerNotFoundError, /Ghost of step "charge" .*registered in the database.* is not defined/) { |e|
+          expect(e.details).to include("handler_class" => "RegistrySpecHandlers::Ghost", "source" => "database",
+                                       "template" => "elsewhere/order@1.0.0")
+        }
+      expect { registry.handler_for(claimed_step(namespace: "elsewhere", handler_class: "RegistrySpecHandlers::NotAHandler")) }
+        .to raise_error(TaskerCore::HandlerNotFoundError, /is not a handler class/)
+    end
+
+    it "reads handler_class, handler_config and timeout_seconds into ClaimedStep" do
+      expect(db_step).to have_attributes(handler_class: "RegistrySpecHandlers::Configured",
+                                         handler_config: { "from" => "db" }, timeout_seconds: 5)
+      expect(db_step.handler_config).to be_frozen
+      expect(claimed_step(handler_class: "", handler_config: nil, timeout_seconds: 0))
+        .to have_attributes(handler_class: nil, handler_config: nil, timeout_seconds: 0)
+      expect(claimed_step).to have_attributes(handler_class: nil, timeout_seconds: 0)
+    end
+  end
+
   it "is the process's registry behind TaskerCore.register_task" do
     name = unique_name("registered")
     registered = TaskerCore.register_task(name: name, steps: [{ name: "a", handler_class: "A" }])

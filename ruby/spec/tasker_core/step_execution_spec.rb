@@ -10,7 +10,7 @@ RSpec.describe TaskerCore::StepExecution do
 
   it "reports a success with its results and the attempt's metadata" do
     x = execution(results: { "ok" => 1 })
-    expect(x.report("w1")).to eq(step_id: 11, worker_id: "w1", success: true, results: { "ok" => 1 },
+    expect(x.report("w1")).to eq(step_id: 11, worker_id: "w1", attempt: 1, success: true, results: { "ok" => 1 },
                                  metadata: { "duration_ms" => 250.0, "attempt" => 1 })
     expect(x).to have_attributes(step_id: 11, task_id: 7, step_name: "charge", attempt: 1)
     expect(x).not_to be_will_retry
@@ -19,7 +19,7 @@ RSpec.describe TaskerCore::StepExecution do
   it "reports a failure with the exception, for the client to translate" do
     error = TaskerCore::RetryableError.new("later", retry_after: 3)
     report = execution(error: error).report("w1")
-    expect(report).to include(step_id: 11, worker_id: "w1", success: false, error: error)
+    expect(report).to include(step_id: 11, worker_id: "w1", attempt: 1, success: false, error: error)
     expect(report).not_to have_key(:results)
   end
 

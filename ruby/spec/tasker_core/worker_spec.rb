@@ -5,29 +5,6 @@ require "stringio"
 
 RSpec.describe TaskerCore::Worker do
   describe "options" do
-    it "takes its defaults from TaskerCore.worker_config, the heartbeat from the lease" do
-      worker = described_class.new
-      config = TaskerCore.worker_config
-      expect(worker).to have_attributes(concurrency: config.concurrency, lease_seconds: config.lease_seconds,
-                                        heartbeat_interval: config.lease_seconds / 3, poll_interval: config.poll_interval,
-                                        recovery_interval: config.recovery_interval,
-                                        shutdown_timeout: config.shutdown_timeout, error_pause: config.error_pause)
-      expect(described_class.new(lease_seconds: 6).heartbeat_interval).to eq(2.0)
-      expect(described_class.new(lease_seconds: 6, heartbeat_interval: 1).heartbeat_interval).to eq(1.0)
-      expect(worker).to be_recover_leases
-      expect(described_class.new(recover_leases: false)).not_to be_recover_leases
-      expect(worker.registry).to equal(TaskerCore.handler_registry)
-    end
-
-    it "follows changes to TaskerCore.worker_config" do
-      config = TaskerCore.worker_config
-      previous = config.concurrency
-      config.concurrency = 9
-      expect(described_class.new.concurrency).to eq(9)
-    ensure
-      config.concurrency = previous
-    end
-
     it "names itself host:pid:random" do
       id = described_class.new.worker_id
       expect(id).to match(/\A[^:]+:#{Process.pid}:\h{8}\z/)
@@ -35,14 +12,100 @@ RSpec.describe TaskerCore::Worker do
       expect(described_class.new(worker_id: "mine").worker_id).to eq("mine")
     end
 
-    it "refuses bad values" do
+    it "refuses bad values when built" do
       expect { described_class.new(concurrency: 0) }.to raise_error(ArgumentError, /concurrency/)
       expect { described_class.new(concurrency: 1.5) }.to raise_error(ArgumentError, /concurrency/)
       expect { described_class.new(lease_seconds: -1) }.to raise_error(ArgumentError, /lease_seconds/)
       expect { described_class.new(poll_interval: 0) }.to raise_error(ArgumentError, /poll_interval/)
       expect { described_class.new(shutdown_timeout: -1) }.to raise_error(ArgumentError, /shutdown_timeout/)
+      expect { described_class.new(step_timeout: -1) }.to raise_error(ArgumentError, /step_timeout/)
+      expect { described_class.new(step_timeout: "5") }.to raise_error(ArgumentError, /step_timeout/)
       expect { described_class.new(on_event: :nope) }.to raise_error(ArgumentError, /on_event/)
-      expect(described_class.new(shutdown_timeout: 0).shutdown_timeout).to eq(0.0)
+    end
+
+    it "refuses a bad value set on TaskerCore.worker_config, naming it" do
+      TaskerCore.worker_config.error_pause = 0
+      expect { described_class.new }.to raise_error(ArgumentError, /error_pause \(from TaskerCore\.worker_config\)/)
+      expect(described_class.new(error_pause: 0.5)).to be_a(described_class) # a keyword argument wins
+    ensure
+      TaskerCore.worker_config.reset!
+    end
+
+    it "does not read any configuration when built (a worker may be built before a fork)" do
+      lazy = Object.new
+      def lazy.effective_config = raise("read too early")
+      worker = described_class.new(client: lazy)
+      expect(worker.inspect).to include(worker.worker_id)
+      expect { worker.concurrency }.to raise_error(RuntimeError, "read too early")
+    end
+
+    it "needs no configuration when every setting is given" do
+      silent = Object.new
+      def silent.effective_config = raise("not needed")
+      worker = described_class.new(client: silent, concurrency: 2, lease_seconds: 3, heartbeat_interval: 1,
+                                   poll_interval: 0.01, recovery_interval: 2, shutdown_timeout: 0, error_pause: 0.5,
+                                   step_timeout: 0)
+      expect(worker.settings).to eq(concurrency: 2, lease_seconds: 3.0, heartbeat_interval: 1.0, poll_interval: 0.01,
+                                    recovery_interval: 2.0, shutdown_timeout: 0.0, error_pause: 0.5, step_timeout: 0.0)
+    end
+  end
+
+  describe "settings from the client's configuration", :integration do
+    with_tasker_schema(execution: { max_concurrent_steps: 3, lease_seconds: 12, heartbeat_interval_seconds: 2,
+                                    poll_interval_ms: 20 })
+
+    after { TaskerCore.worker_config.reset! }
+
+    it "takes every setting the caller does not give from the client's effective configuration" do
+      worker = described_class.new(client: client)
+      expect(worker).to have_attributes(concurrency: 3, lease_seconds: 12.0, heartbeat_interval: 2.0,
+                                        poll_interval: 0.02)
+      # the keys the client was not given keep their documented defaults (docs/configuration.md)
+      expect(worker).to have_attributes(recovery_interval: 5.0, shutdown_timeout: 25.0, error_pause: 1.0,
+                                        step_timeout: 300.0)
+      expect(worker).to be_recover_leases
+      expect(worker.registry).to equal(TaskerCore.handler_registry)
+    end
+
+    it "reads the configuration once per worker, when first needed" do
+      counting = Class.new(SimpleDelegator) do
+        attr_reader :reads
+
+        def effective_config
+          @reads = (@reads || 0) + 1
+          __getobj__.effective_config
+        end
+      end.new(client)
+      worker = described_class.new(client: counting)
+      expect(counting.reads).to be_nil
+      worker.concurrency
+      worker.lease_seconds
+      worker.settings
+      expect(counting.reads).to eq(1)
+    end
+
+    it "lets a keyword argument beat the configuration" do
+      worker = described_class.new(client: client, concurrency: 7, lease_seconds: 30, heartbeat_interval: 5,
+                                   poll_interval: 0.5)
+      expect(worker).to have_attributes(concurrency: 7, lease_seconds: 30.0, heartbeat_interval: 5.0, poll_interval: 0.5)
+    end
+
+    it "lets TaskerCore.worker_config beat the configuration, but not a keyword argument" do
+      TaskerCore.worker_config.concurrency = 9
+      TaskerCore.worker_config.poll_interval = 0.1
+      TaskerCore.worker_config.recover_leases = false
+      worker = described_class.new(client: client, poll_interval: 0.2)
+      expect(worker).to have_attributes(concurrency: 9, poll_interval: 0.2, lease_seconds: 12.0)
+      expect(worker).not_to be_recover_leases
+      expect(described_class.new(client: client, recover_leases: true)).to be_recover_leases
+    end
+
+    it "keeps the heartbeat below a lease set above the configuration" do
+      expect(described_class.new(client: client, lease_seconds: 3).heartbeat_interval).to eq(1.0)
+      expect(described_class.new(client: client, lease_seconds: 30).heartbeat_interval).to eq(2.0)
+      expect(described_class.new(client: client, lease_seconds: 3, heartbeat_interval: 2.5).heartbeat_interval).to eq(2.5)
+      TaskerCore.worker_config.lease_seconds = 1.5
+      expect(described_class.new(client: client).heartbeat_interval).to eq(0.5)
     end
   end
 
