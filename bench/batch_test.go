@@ -15,6 +15,7 @@ import (
 // BatchTransitionSteps call (batch_1000), through the JSON API's
 // batch_update_step_states (batch_1000_json), and as 1,000 TransitionStep calls, each
 // its own transaction (single_1000). The goal is batch ≥ 20× faster than single.
+// write_tx, a trivial write transaction, is the floor of single's cost per update.
 // Every iteration gets a new task of 1,000 independent steps, created with the timer
 // stopped. ns/update is ns/op divided by 1,000.
 func BenchmarkBatchUpdate(b *testing.B) {
@@ -70,6 +71,21 @@ func BenchmarkBatchUpdate(b *testing.B) {
 			}
 		}
 		perUpdate(b)
+	})
+	// The floor of single_1000's per-update cost: one trivial write transaction
+	// (BEGIN, a one-row UPDATE, COMMIT with its WAL flush).
+	b.Run("write_tx", func(b *testing.B) {
+		_, err := e.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_write_tx (id int PRIMARY KEY, n bigint);
+			INSERT INTO bench_write_tx VALUES (1, 0) ON CONFLICT DO NOTHING`)
+		must(b, err)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			tx, err := e.pool.Begin(ctx)
+			must(b, err)
+			_, err = tx.Exec(ctx, `UPDATE bench_write_tx SET n = n + 1 WHERE id = 1`)
+			must(b, err)
+			must(b, tx.Commit(ctx))
+		}
 	})
 	b.Run("single_1000", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {

@@ -71,7 +71,7 @@ func must(b testing.TB, err error) {
 // analyze vacuums and refreshes the planner's statistics after a bulk set-up, as
 // autovacuum would on a live system (it does not get the chance within a
 // benchmark). Without it, fresh task ids are estimated at one row each and the
-// readiness query can pick a quadratic plan (see the report in bench/README.md).
+// readiness query can pick a quadratic plan (bench/README.md, "Notes").
 func (e *env) analyze(b *testing.B) {
 	b.Helper()
 	for _, t := range []string{"tasker_tasks", "tasker_workflow_steps", "tasker_workflow_step_edges",
@@ -248,8 +248,9 @@ type population struct {
 }
 
 // grow creates tasks (createWorkers at a time) until n exist, applies mixedUpdates
-// through BatchTransitionSteps in chunks of about 2,000 updates, finalizes the tasks
-// (task state, ready_at) and refreshes statistics. It logs how long that took.
+// through BatchTransitionSteps in chunks of about 2,000 updates, refreshes
+// statistics, finalizes the tasks (task state, ready_at) and refreshes statistics
+// again. It logs how long that took.
 func (p *population) grow(b *testing.B, n int) {
 	b.Helper()
 	ctx := context.Background()
@@ -308,6 +309,9 @@ func (p *population) grow(b *testing.B, n int) {
 	}
 	flush()
 	statesIn := time.Since(start) - createdIn
+	// Statistics first: finalizing hundreds of tasks the statistics have never
+	// seen is slow (see analyze).
+	p.analyze(b)
 	for lo := 0; lo < len(newIDs); lo += 500 {
 		hi := min(lo+500, len(newIDs))
 		must(b, pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {

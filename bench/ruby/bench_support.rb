@@ -1,0 +1,106 @@
+# frozen_string_literal: true
+
+# Shared by the Ruby benchmarks: loads the gem from the repository, reads the
+# mode, gives each script its own PostgreSQL schema (dropped at exit) and a pg
+# connection to it.
+#
+# Environment: DATABASE_URL (required), TASKER_BENCH_FULL=1 or --full (full
+# sizes), TASKER_CORE_LIB (the library; default build/libtasker_core.so).
+
+$LOAD_PATH.unshift(File.expand_path("../../ruby/lib", __dir__))
+require "tasker_core"
+require "pg"
+require "json"
+require "securerandom"
+
+module BenchSupport
+  module_function
+
+  def full?
+    ARGV.include?("--full") || ENV["TASKER_BENCH_FULL"] == "1"
+  end
+
+  def mode
+    full? ? "full" : "quick"
+  end
+
+  def database_url
+    url = ENV.fetch("DATABASE_URL", "")
+    abort "DATABASE_URL is not set (run through `make bench` or bench/run.sh, or export it)" if url.empty?
+    url
+  end
+
+  # A fresh schema name for this process.
+  def schema_name(prefix)
+    "#{prefix}_#{Process.pid}_#{SecureRandom.hex(3)}"
+  end
+
+  # A pg connection whose search_path is +schema+.
+  def pg_connect(schema)
+    conn = PG.connect(database_url)
+    conn.exec("SET client_min_messages = warning")
+    conn.exec("SET search_path TO #{conn.quote_ident(schema)}")
+    conn
+  end
+
+  # VACUUM ANALYZE of the tables in the connection's schema (only those: the
+  # database may hold other schemas).
+  def vacuum_analyze(conn)
+    tables = conn.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").map { |r| r["tablename"] }
+    tables.each { |t| conn.exec("VACUUM (ANALYZE) #{conn.quote_ident(t)}") }
+  end
+
+  # Drops +schema+ (and everything in it).
+  def drop_schema(schema)
+    conn = PG.connect(database_url)
+    conn.exec("SET client_min_messages = warning")
+    conn.exec("DROP SCHEMA IF EXISTS #{conn.quote_ident(schema)} CASCADE")
+  rescue PG::Error => e
+    warn "drop schema #{schema}: #{e.message}"
+  ensure
+    conn&.close
+  end
+
+  # Resident set size of this process in kB (Linux /proc).
+  def rss_kb
+    File.read("/proc/self/status")[/^VmRSS:\s+(\d+)\s+kB/, 1].to_i
+  end
+
+  # The 10×10 lattice of the FFI figures (same as bench/api_test.go): step k at
+  # (k / 10, k % 10) depends on the steps above and to its left.
+  def lattice_steps(n = 100)
+    w = Math.sqrt(n).to_i
+    Array.new(n) do |k|
+      r, c = k.divmod(w)
+      deps = []
+      deps << "s#{k - w}" if r.positive?
+      deps << "s#{k - 1}" if c.positive?
+      { name: "s#{k}", depends_on: deps }
+    end
+  end
+
+  def lattice_diagonal(k, n = 100)
+    w = Math.sqrt(n).to_i
+    r, c = k.divmod(w)
+    r + c
+  end
+
+  def percentile(sorted, q)
+    return nil if sorted.empty?
+
+    sorted[[(q * (sorted.size - 1)).round, sorted.size - 1].min]
+  end
+
+  def fmt_ips(ips)
+    return "—" if ips.nil?
+
+    if ips >= 10_000 then format("%.0fk", ips / 1000.0)
+    elsif ips >= 100 then format("%.0f", ips)
+    else format("%.1f", ips)
+    end
+  end
+
+  def fmt_us(seconds)
+    format("%.1f µs", seconds * 1e6)
+  end
+end

@@ -1,0 +1,186 @@
+# frozen_string_literal: true
+
+# FFI cost (issue item 1) and Ruby memory over many FFI calls (item 6).
+#
+#   DATABASE_URL=postgres://… ruby bench/ruby/ffi_bench.rb [--full]
+#
+# On a 100-step task (a 10×10 lattice with anti-diagonals 0…5 complete: 21
+# complete, 7 ready, 72 waiting — the task of bench/api_test.go), created through
+# the gem in a schema of its own, benchmark-ips measures side by side:
+#
+#   gem     the TaskerCore::Client method (FFI call, JSON both ways, value objects)
+#   native  TaskerCore::Native.call with a prebuilt JSON payload, the parsed
+#           envelope returned (no value objects): the FFI + JSON part of "gem"
+#   pg      the same SQL function called with the pg gem (Debian's ruby-pg) on a
+#           prepared statement, rows decoded to Ruby values (PG::BasicTypeMapForResults)
+#
+# and prints: name, i/s of each, and gem vs pg = (gem time / pg time − 1) in %,
+# the price of the gem; the goal is < 10 % on this task. What "the same SQL" is:
+#
+#   get_task_execution_context  SELECT * FROM get_task_execution_context($1)
+#   discover_viable_steps       get_step_readiness_status($1) WHERE ready_for_execution
+#                               (the gem also checks that the task exists: one more round trip)
+#   analyze_dependencies        SELECT * FROM calculate_dependency_levels($1) (the gem loads the
+#                               steps and edges and computes more: critical path, bottlenecks…)
+#   batch_update_step_states    no pg equivalent: the gem's absolute cost per update, cycling
+#                               100 steps pending → in_progress → error → pending (300 updates a call)
+#   noop                        tasker_noop("{}"): the bare cost of a call (no database), beside
+#                               pg's SELECT 1 for scale
+#
+# Then RSS: 1,000,000 (quick: 100,000) no-op FFI calls, RSS sampled every tenth.
+
+require_relative "bench_support"
+require "benchmark/ips"
+require "bigdecimal"
+
+FULL = BenchSupport.full?
+IPS_TIME = FULL ? 5 : 1
+IPS_WARMUP = FULL ? 2 : 0.5
+RSS_CALLS = FULL ? 1_000_000 : 100_000
+GOAL_FFI_PCT = 10.0
+
+def measure(label_prefix, blocks)
+  job = Benchmark.ips(quiet: true) do |x|
+    x.config(time: IPS_TIME, warmup: IPS_WARMUP)
+    blocks.each { |name, blk| x.report("#{label_prefix}/#{name}", &blk) }
+  end
+  job.entries.to_h { |e| [e.label.split("/", 2).last, e] }
+end
+
+schema = BenchSupport.schema_name("bench_ffi")
+puts "== ffi_bench (#{BenchSupport.mode}: ips time #{IPS_TIME}s, warmup #{IPS_WARMUP}s, RSS over " \
+     "#{RSS_CALLS} calls) schema #{schema}"
+puts "library: #{TaskerCore.library_path}"
+client = TaskerCore::Client.new(database_url: BenchSupport.database_url, schema: schema, migrate: true,
+                                max_connections: 4)
+pg = nil
+begin
+  # --- data: the lattice, walked to diagonal 5, and 100 independent steps ---
+  task = client.create_task(name: "bench_ffi_lattice", namespace: "bench", steps: BenchSupport.lattice_steps)
+  walk = []
+  (0..5).each do |d|
+    task.step_ids.each do |name, id|
+      next unless BenchSupport.lattice_diagonal(name.delete_prefix("s").to_i) == d
+
+      walk << { step_id: id, state: "in_progress" } << { step_id: id, state: "complete", results: { ok: true } }
+    end
+  end
+  res = client.batch_update_step_states(walk)
+  raise "set-up: #{res.inspect}" unless res.rejected.zero?
+
+  limit = 1 << 30
+  batch_task = client.create_task(name: "bench_ffi_batch", namespace: "bench",
+                                  steps: Array.new(100) { |i| { name: "s#{i}", retry_limit: limit } })
+  cycle = %w[in_progress error pending].flat_map do |st|
+    batch_task.step_ids.values.map { |id| { step_id: id, state: st } }
+  end
+  cycle_json = JSON.generate({ updates: cycle })
+
+  task_id = task.task_id
+  viable = client.viable_steps(task_id).size
+  raise "expected 7 viable steps, got #{viable}" unless viable == 7
+
+  pg = BenchSupport.pg_connect(schema)
+  BenchSupport.vacuum_analyze(pg) # as autovacuum would on a live system
+  results_map = PG::BasicTypeMapForResults.new(pg)
+  results_map.default_type_map = PG::TypeMapAllStrings.new # uuid has no decoder: a String, without a warning
+  pg.type_map_for_results = results_map
+  pg.type_map_for_queries = PG::BasicTypeMapForQueries.new(pg)
+  sql = {
+    "get_task_execution_context" => "SELECT * FROM get_task_execution_context($1)",
+    "discover_viable_steps" => "SELECT workflow_step_id, task_id, named_step_id, name, current_state, " \
+                               "dependencies_satisfied, retry_eligible, attempts, retry_limit, reason, reason_detail " \
+                               "FROM get_step_readiness_status($1) WHERE ready_for_execution",
+    "analyze_dependencies" => "SELECT * FROM calculate_dependency_levels($1)",
+    "select1" => "SELECT 1"
+  }
+  sql.each { |name, q| pg.prepare(name, q) }
+  handle = client.handle_id
+  payload = JSON.generate({ task_id: task_id })
+
+  rows = []
+  {
+    "get_task_execution_context" => -> { client.task_execution_context(task_id) },
+    "discover_viable_steps" => -> { client.viable_steps(task_id) },
+    "analyze_dependencies" => -> { client.analyze_dependencies(task_id) }
+  }.each do |name, gem_call|
+    native = -> { TaskerCore::Native.call(name, handle, payload) }
+    pg_call = -> { pg.exec_prepared(name, [task_id]).to_a }
+    pg_unprepared = -> { pg.exec_params(sql[name], [task_id]).to_a }
+    r = measure(name, { "gem" => gem_call, "native" => native, "pg" => pg_call, "pg_unprepared" => pg_unprepared })
+    rows << [name, r["gem"], r["native"], r["pg"], r["pg_unprepared"]]
+  end
+
+  # Each call adds 300 transitions to the same 100 steps; vacuum before each
+  # variant so the second does not pay for the first one's dead rows.
+  r = {}
+  {
+    "gem" => -> { client.batch_update_step_states(cycle) },
+    "native" => -> { TaskerCore::Native.call(:batch_update_step_states, handle, cycle_json) }
+  }.each do |variant, blk|
+    BenchSupport.vacuum_analyze(pg)
+    r.merge!(measure("batch_update_step_states", { variant => blk }))
+  end
+  batch_row = ["batch_update_step_states (300 updates)", r["gem"], r["native"], nil, nil]
+
+  r = measure("noop", {
+                "gem" => -> { TaskerCore::Native.noop("{}") },
+                "pg_select1" => -> { pg.exec_prepared("select1").to_a }
+              })
+  noop_row = ["noop (FFI, no database) | pg: SELECT 1", r["gem"], nil, r["pg_select1"], nil]
+
+  # --- the table ---
+  puts
+  puts "FFI cost: #{BenchSupport.mode} mode, 100-step task (i/s ± error %; gem vs pg = gem time / pg time − 1)"
+  header = format("%-42s %14s %14s %14s %10s %10s  %s", "function", "gem i/s", "native i/s", "pg i/s",
+                  "gem vs pg", "native/pg", "goal")
+  puts header
+  puts "-" * header.size
+  cell = ->(e) { e ? format("%s ±%.0f%%", BenchSupport.fmt_ips(e.ips), e.error_percentage) : "—" }
+  pct = ->(a, b) { a && b ? format("%+.1f%%", (b.ips / a.ips - 1) * 100) : "—" }
+  (rows + [batch_row, noop_row]).each do |name, gem_e, native_e, pg_e, _|
+    goal = if pg_e.nil? || name.start_with?("noop") then ""
+           else
+             over = (pg_e.ips / gem_e.ips - 1) * 100
+             "< #{GOAL_FFI_PCT.to_i}% #{over < GOAL_FFI_PCT ? 'met' : 'NOT met'}"
+           end
+    puts format("%-42s %14s %14s %14s %10s %10s  %s", name, cell.call(gem_e), cell.call(native_e), cell.call(pg_e),
+                name.start_with?("noop") ? "—" : pct.call(gem_e, pg_e), pct.call(native_e, pg_e), goal)
+  end
+  rows.each do |name, _, _, _, unprep|
+    puts format("  (pg without a prepared statement, %s: %s i/s)", name, BenchSupport.fmt_ips(unprep.ips))
+  end
+  g = batch_row[1]
+  puts format("batch_update_step_states per update: gem %s, native %s",
+              BenchSupport.fmt_us(1.0 / g.ips / cycle.size), BenchSupport.fmt_us(1.0 / batch_row[2].ips / cycle.size))
+  puts format("noop call: %s per call through the gem (%s i/s); pg SELECT 1 round trip: %s",
+              BenchSupport.fmt_us(1.0 / noop_row[1].ips), BenchSupport.fmt_ips(noop_row[1].ips),
+              BenchSupport.fmt_us(1.0 / noop_row[3].ips))
+
+  # --- memory: RSS over many no-op FFI calls ---
+  puts
+  puts "RSS over #{RSS_CALLS} no-op FFI calls (kB; sampled every #{RSS_CALLS / 10} calls)"
+  GC.start
+  start_rss = BenchSupport.rss_kb
+  samples = [start_rss]
+  t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  step = RSS_CALLS / 10
+  10.times do
+    step.times { TaskerCore::Native.noop("{}") }
+    samples << BenchSupport.rss_kb
+  end
+  elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+  GC.start
+  after_gc = BenchSupport.rss_kb
+  puts "samples: #{samples.join(' ')}"
+  puts format("start %d kB, peak %d kB, end %d kB, after GC %d kB: growth %+d kB over %d calls " \
+              "(%.2f bytes/call); %.1f µs/call", start_rss, samples.max, samples.last, after_gc,
+              after_gc - start_rss, RSS_CALLS, (after_gc - start_rss) * 1024.0 / RSS_CALLS, elapsed / RSS_CALLS * 1e6)
+  second_half = samples.last - samples[5]
+  puts format("growth over the second half: %+d kB (%s)", second_half,
+              second_half.abs < 1024 ? "flat: no leak per call" : "still growing: look for a leak")
+ensure
+  pg&.close
+  client.close
+  BenchSupport.drop_schema(schema)
+end
