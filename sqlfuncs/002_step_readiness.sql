@@ -76,21 +76,6 @@ steps AS (
     WHERE ws.task_id = ANY (task_ids)
       AND (step_ids IS NULL OR ws.workflow_step_id = ANY (step_ids))
 ),
-parents AS (
-    SELECT e.to_step_id,
-           count(*)::integer AS total,
-           count(*) FILTER (WHERE COALESCE(pt.to_state, 'pending') IN ('complete', 'resolved_manually'))::integer AS done,
-           COALESCE(jsonb_agg(pns.name ORDER BY pns.name)
-                    FILTER (WHERE COALESCE(pt.to_state, 'pending') NOT IN ('complete', 'resolved_manually')),
-                    '[]'::jsonb) AS unmet
-    FROM steps s
-    JOIN tasker_workflow_step_edges e ON e.to_step_id = s.workflow_step_id
-    JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-    JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
-    LEFT JOIN tasker_workflow_step_transitions pt
-           ON pt.workflow_step_id = e.from_step_id AND pt.most_recent
-    GROUP BY e.to_step_id
-),
 judged AS (
     SELECT s.*,
            COALESCE(pa.total, 0) AS total_parents,
@@ -113,7 +98,22 @@ judged AS (
            END AS retry_at,
            s.backoff_request_seconds IS NOT NULL AND COALESCE(s.last_attempted_at, s.last_failure_at) IS NOT NULL AS requested
     FROM steps s
-    LEFT JOIN parents pa ON pa.to_step_id = s.workflow_step_id
+    -- Parents per step through the edges index: linear in edges whatever the
+    -- planner believes about row counts (a grouped join over all steps was
+    -- rescanned per step when statistics were stale).
+    LEFT JOIN LATERAL (
+        SELECT count(*)::integer AS total,
+               count(*) FILTER (WHERE COALESCE(pt.to_state, 'pending') IN ('complete', 'resolved_manually'))::integer AS done,
+               COALESCE(jsonb_agg(pns.name ORDER BY pns.name)
+                        FILTER (WHERE COALESCE(pt.to_state, 'pending') NOT IN ('complete', 'resolved_manually')),
+                        '[]'::jsonb) AS unmet
+        FROM tasker_workflow_step_edges e
+        JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
+        JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
+        LEFT JOIN tasker_workflow_step_transitions pt
+               ON pt.workflow_step_id = e.from_step_id AND pt.most_recent
+        WHERE e.to_step_id = s.workflow_step_id
+    ) pa ON true
     LEFT JOIN policy pol ON true
 )
 SELECT j.workflow_step_id, j.task_id, j.named_step_id, j.name, j.current_state,

@@ -61,6 +61,14 @@ func StepReadinessStatus(ctx context.Context, q Querier, taskID int64, stepIDs [
 	return collectReadiness(rows, err, "step readiness")
 }
 
+// ViableSteps returns the rows of get_step_readiness_status that are ready for
+// execution, filtered in SQL.
+func ViableSteps(ctx context.Context, q Querier, taskID int64, asOf *time.Time) ([]StepReadiness, error) {
+	rows, err := q.Query(ctx, `SELECT `+readinessColumns+` FROM get_step_readiness_status($1, NULL, $2)
+		WHERE ready_for_execution`, taskID, asOf)
+	return collectReadiness(rows, err, "viable steps")
+}
+
 // StepReadinessStatusBatch calls get_step_readiness_status_batch for several tasks.
 func StepReadinessStatusBatch(ctx context.Context, q Querier, taskIDs []int64, asOf *time.Time) ([]StepReadiness, error) {
 	rows, err := q.Query(ctx, `SELECT `+readinessColumns+` FROM get_step_readiness_status_batch($1, $2)`, taskIDs, asOf)

@@ -84,6 +84,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.ConnConfig.ConnectTimeout = acquire
 	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.Int("database.statement_timeout_ms"), 10)
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
+	pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = cfg.String("database.plan_cache_mode")
 	if schema != "" {
 		pcfg.ConnConfig.RuntimeParams["search_path"] = schema
 	}

@@ -51,8 +51,10 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 	var out []BatchOutcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.applyStepTransitions(ctx, tx, reqs)
-		return err
+		if out, err = s.applyStepTransitions(ctx, tx, reqs); err != nil {
+			return err
+		}
+		return refreshTasksOf(ctx, tx, out)
 	})
 	if !errors.Is(err, errConcurrentChange) {
 		return out, dbErr(err, "batch transition")
@@ -78,7 +80,7 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 			items[0].Index = i
 			out[i] = items[0]
 		}
-		return nil
+		return refreshTasksOf(ctx, tx, out)
 	})
 	return out, dbErr(err, "batch transition")
 }
@@ -462,4 +464,22 @@ func (o BatchOutcome) Transition() Transition { return o.transition }
 
 func (o BatchOutcome) String() string {
 	return fmt.Sprintf("#%d step %d %s->%s: %s", o.Index, o.StepID, o.From, o.To, o.Status)
+}
+
+// refreshTasksOf recomputes the schedule (ready_at) of the tasks whose steps the
+// outcomes moved, so a claim across tasks finds work made ready by any writer.
+func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, o := range outs {
+		if o.Status == OutcomeApplied && !seen[o.TaskID] {
+			seen[o.TaskID] = true
+			ids = append(ids, o.TaskID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := refreshReadyAt(ctx, tx, ids)
+	return err
 }

@@ -188,11 +188,7 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		SELECT ws.workflow_step_id, ws.task_id, ns.name, nt.name, tn.name, nt.version,
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), ws.retryable,
 		       COALESCE(ws.inputs, 'null'::jsonb), COALESCE(t.context, 'null'::jsonb),
-		       COALESCE((SELECT jsonb_object_agg(dns.name, COALESCE(d.results, 'null'::jsonb))
-		                 FROM tasker_workflow_steps d
-		                 JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
-		                 JOIN tasker_workflow_step_transitions dt ON dt.workflow_step_id = d.workflow_step_id AND dt.most_recent
-		                 WHERE d.task_id = ws.task_id AND dt.to_state IN ('complete', 'resolved_manually')), '{}'::jsonb),
+		       COALESCE(seq.results, '{}'::jsonb),
 		       t.correlation_id::text, ws.lease_expires_at,
 		       COALESCE(tpl.s->>'handler_class', ''), COALESCE(tpl.s->'handler_config', 'null'::jsonb),
 		       COALESCE((tpl.s->>'timeout_seconds')::int, 0)
@@ -201,6 +197,16 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		JOIN tasker_tasks t ON t.task_id = ws.task_id
 		JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
 		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		-- The sequence once per task (not per claimed step), driven by the task's steps.
+		LEFT JOIN (
+			SELECT d.task_id, jsonb_object_agg(dns.name, COALESCE(d.results, 'null'::jsonb)) AS results
+			FROM tasker_workflow_steps d
+			JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
+			JOIN tasker_workflow_step_transitions dt ON dt.workflow_step_id = d.workflow_step_id AND dt.most_recent
+			WHERE d.task_id IN (SELECT c.task_id FROM tasker_workflow_steps c WHERE c.workflow_step_id = ANY ($1))
+			  AND dt.to_state IN ('complete', 'resolved_manually')
+			GROUP BY d.task_id
+		) seq ON seq.task_id = ws.task_id
 		LEFT JOIN LATERAL (
 			SELECT e AS s FROM jsonb_array_elements(CASE WHEN jsonb_typeof(nt.configuration->'steps') = 'array'
 			                                            THEN nt.configuration->'steps' ELSE '[]'::jsonb END) e

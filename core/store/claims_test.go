@@ -322,3 +322,22 @@ func TestStaleAttemptReportIsRefused(t *testing.T) {
 	res = report(t, s, current)
 	assert.Equal(t, store.OutcomeApplied, res.Outcomes[0].Status)
 }
+
+// Work made ready by any writer (here the plain batch API) is found by a claim
+// across tasks: every step write refreshes the task's schedule.
+func TestAnyWriterRefreshesTheSchedule(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	ct := create(t, s, "sched", step("a"), step("b", "a"))
+	cs := claim(t, s, "w", 0, 1)
+	require.Len(t, cs, 1)
+	outs, err := s.BatchTransitionSteps(ctx, []store.StepTransition{{StepID: cs[0].StepID, To: state.Complete}})
+	require.NoError(t, err)
+	require.Equal(t, store.OutcomeApplied, outs[0].Status)
+	ready, err := s.NextReadyTasks(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, ready, 1)
+	assert.Equal(t, ct.TaskID, ready[0].TaskID)
+	assert.Equal(t, []string{"b"}, claimedNames(claim(t, s, "w", 0, 5)))
+}

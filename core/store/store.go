@@ -82,25 +82,21 @@ func (s *Store) StoredRetryPolicy(ctx context.Context) (backoff.Policy, error) {
 // StepReadiness returns the readiness of a task's steps (all when stepIDs is nil)
 // at asOf (now when nil), with the reason each step is or is not ready.
 func (s *Store) StepReadiness(ctx context.Context, taskID int64, stepIDs []int64, asOf *time.Time) ([]sqlfuncs.StepReadiness, error) {
-	if err := s.requireTask(ctx, taskID); err != nil {
-		return nil, err
+	rows, err := sqlfuncs.StepReadinessStatus(ctx, s.pool, taskID, stepIDs, asOf)
+	if err == nil && len(rows) == 0 {
+		err = s.requireTask(ctx, taskID) // only an empty answer needs telling apart from an unknown task
 	}
-	return sqlfuncs.StepReadinessStatus(ctx, s.pool, taskID, stepIDs, asOf)
+	return rows, err
 }
 
-// ReadySteps returns the steps of a task that can run now (asOf nil) or at asOf.
+// ReadySteps returns the steps of a task that can run now (asOf nil) or at asOf,
+// filtered in SQL.
 func (s *Store) ReadySteps(ctx context.Context, taskID int64, asOf *time.Time) ([]sqlfuncs.StepReadiness, error) {
-	all, err := s.StepReadiness(ctx, taskID, nil, asOf)
-	if err != nil {
-		return nil, err
+	rows, err := sqlfuncs.ViableSteps(ctx, s.pool, taskID, asOf)
+	if err == nil && len(rows) == 0 {
+		err = s.requireTask(ctx, taskID)
 	}
-	ready := all[:0]
-	for _, r := range all {
-		if r.ReadyForExecution {
-			ready = append(ready, r)
-		}
-	}
-	return ready, nil
+	return rows, err
 }
 
 // ExecutionContext returns the task's execution context (REFERENCE §4).
@@ -116,39 +112,40 @@ func (s *Store) DependencyLevels(ctx context.Context, taskID int64) (map[int64]i
 	return sqlfuncs.DependencyLevels(ctx, s.pool, taskID)
 }
 
-// TaskGraph loads a task's steps and edges as a dag.Graph (node names are step names).
+// TaskGraph loads a task's steps and edges as a dag.Graph (node names are step
+// names), in one query.
 func (s *Store) TaskGraph(ctx context.Context, taskID int64) (*dag.Graph, error) {
-	if err := s.requireTask(ctx, taskID); err != nil {
-		return nil, err
-	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT ws.workflow_step_id, ns.name FROM tasker_workflow_steps ws
+		SELECT ws.workflow_step_id, ns.name,
+		       ARRAY(SELECT e.from_step_id FROM tasker_workflow_step_edges e WHERE e.to_step_id = ws.workflow_step_id)
+		FROM tasker_workflow_steps ws
 		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 		WHERE ws.task_id = $1 ORDER BY ws.workflow_step_id`, taskID)
 	if err != nil {
 		return nil, dbErr(err, "load steps")
 	}
 	g := dag.New()
+	var parents [][2]int64
 	var id int64
 	var name string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { return g.AddNode(id, name) }); err != nil {
+	var from []int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name, &from}, func() error {
+		for _, p := range from {
+			parents = append(parents, [2]int64{p, id})
+		}
+		return g.AddNode(id, name)
+	}); err != nil {
 		return nil, dbErr(err, "load steps")
 	}
-	rows, err = s.pool.Query(ctx, `
-		SELECT e.from_step_id, e.to_step_id FROM tasker_workflow_step_edges e
-		JOIN tasker_workflow_steps c ON c.workflow_step_id = e.to_step_id
-		WHERE c.task_id = $1`, taskID)
-	if err != nil {
-		return nil, dbErr(err, "load edges")
-	}
-	var from, to int64
-	if _, err := pgx.ForEachRow(rows, []any{&from, &to}, func() error {
-		if err := g.AddEdge(from, to); err != nil {
-			return errs.Wrap(errs.Validation, err, "edge %d->%d", from, to)
+	if g.Len() == 0 {
+		if err := s.requireTask(ctx, taskID); err != nil {
+			return nil, err
 		}
-		return nil
-	}); err != nil {
-		return nil, dbErr(err, "load edges")
+	}
+	for _, e := range parents {
+		if err := g.AddEdge(e[0], e[1]); err != nil {
+			return nil, errs.Wrap(errs.Validation, err, "edge %d->%d", e[0], e[1])
+		}
 	}
 	return g, nil
 }

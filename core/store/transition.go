@@ -85,7 +85,7 @@ func (s *Store) TransitionStepTx(ctx context.Context, tx pgx.Tx, req StepTransit
 	}
 	switch o := out[0]; o.Status {
 	case OutcomeApplied:
-		return o.transition, nil
+		return o.transition, refreshTasksOf(ctx, tx, out)
 	case OutcomeDuplicate:
 		err := s.rules.Check(state.Step, o.From, req.To)
 		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Err: err,
@@ -109,7 +109,10 @@ func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transit
 	var out Transition
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.TransitionTaskTx(ctx, tx, req)
+		if out, err = s.TransitionTaskTx(ctx, tx, req); err != nil {
+			return err
+		}
+		_, err = refreshReadyAt(ctx, tx, []int64{req.TaskID})
 		return err
 	})
 	return out, dbErr(err, "task transition")
