@@ -1,0 +1,121 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+)
+
+// The compatibility contract: exactly the events of REFERENCE §7.
+var reference = []string{
+	"task.initialize_requested", "task.start_requested", "task.completed", "task.failed", "task.retry_requested",
+	"task.cancelled", "task.resolved_manually", "task.before_transition",
+	"step.initialize_requested", "step.execution_requested", "step.before_handle", "step.handle", "step.completed",
+	"step.failed", "step.retry_requested", "step.cancelled", "step.resolved_manually", "step.before_transition",
+	"workflow.task_started", "workflow.task_completed", "workflow.task_failed", "workflow.step_completed",
+	"workflow.step_failed", "workflow.viable_steps_discovered", "workflow.no_viable_steps",
+	"workflow.orchestration_requested", "workflow.task_finalization_started", "workflow.task_finalization_completed",
+	"workflow.task_reenqueue_requested", "workflow.task_reenqueue_delayed", "workflow.steps_execution_started",
+	"workflow.steps_execution_completed",
+	"observability.task.handle", "observability.task.enqueue", "observability.task.finalize",
+	"observability.step.handle", "observability.step.find_viable", "observability.step.backoff",
+	"observability.step.skip", "observability.step.max_retries_reached",
+}
+
+func TestSystemCatalog(t *testing.T) {
+	t.Parallel()
+	c, err := System()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, reference, c.Names())
+	for _, name := range c.Names() {
+		d, _ := c.Lookup(name)
+		assert.NotEmpty(t, d.Description, name)
+		assert.NotEmpty(t, d.FiredBy, name)
+		assert.NotEmpty(t, d.Payload, name)
+		compile(t, name, d.Payload)
+	}
+}
+
+func compile(t *testing.T, name string, schema map[string]any) *jsonschema.Schema {
+	t.Helper()
+	raw, err := json.Marshal(schema)
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	require.NoError(t, err)
+	comp := jsonschema.NewCompiler()
+	comp.AssertFormat()
+	require.NoError(t, comp.AddResource("mem://"+name, doc), name)
+	s, err := comp.Compile("mem://" + name)
+	require.NoError(t, err, name)
+	return s
+}
+
+// Every state transition publishes a catalog event whose payload matches the
+// event's schema, with ISO-8601 UTC timestamps.
+func TestTransitionPayloadsMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	c, err := System()
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.FixedZone("CET", 3600))
+	validate := func(name string, payload any) {
+		d, ok := c.Lookup(name)
+		require.True(t, ok, name)
+		raw, err := json.Marshal(payload)
+		require.NoError(t, err)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		require.NoError(t, err)
+		assert.NoError(t, compile(t, name, d.Payload).Validate(doc), "%s: %s", name, raw)
+	}
+	seen := map[string]bool{}
+	for _, p := range state.Task.Pairs() {
+		name, payload := ForTaskTransition(7, "order", map[string]any{"id": 1}, p[0], p[1], at)
+		if name == "" {
+			continue
+		}
+		seen[name] = true
+		assert.Equal(t, "2026-11-25T11:00:00.123456Z", payload.TransitionedAt)
+		validate(name, payload)
+	}
+	for _, p := range state.Step.Pairs() {
+		name, payload := ForStepTransition(7, 9, "charge", p[0], p[1], at)
+		if name == "" {
+			continue
+		}
+		seen[name] = true
+		validate(name, payload)
+	}
+	name, payload := ForStepTransition(7, 9, "charge", "", state.Pending, at)
+	validate(name, payload)
+	seen[name] = true
+	name, tp := ForTaskTransition(7, "order", nil, "", state.Pending, at)
+	validate(name, tp)
+	seen[name] = true
+	for _, want := range []string{"task.start_requested", "task.completed", "task.failed", "task.retry_requested",
+		"task.cancelled", "task.resolved_manually", "task.initialize_requested", "step.execution_requested",
+		"step.completed", "step.failed", "step.retry_requested", "step.cancelled", "step.resolved_manually",
+		"step.initialize_requested"} {
+		assert.True(t, seen[want], "no transition publishes %s", want)
+	}
+}
+
+func TestCustomEvents(t *testing.T) {
+	t.Parallel()
+	c, err := System()
+	require.NoError(t, err)
+	require.NoError(t, c.AddCustom("order.fulfilled", "every step done", "ecommerce/order@1.0.0"))
+	d, ok := c.Lookup("order.fulfilled")
+	require.True(t, ok)
+	assert.True(t, d.Custom)
+	err = c.AddCustom("step.completed", "", "x")
+	assert.Equal(t, errs.Validation, errs.KindOf(err))
+	assert.Contains(t, err.Error(), "system event")
+	assert.Error(t, c.AddCustom("Bad Name", "", "x"))
+}
