@@ -49,7 +49,7 @@ var Keys = []Key{
 	{Path: "database.pool.max_lifetime_seconds", Type: Int, Default: 3600, Min: f(0), Doc: "a connection is replaced after this"},
 	{Path: "database.plan_cache_mode", Type: String, Default: "force_generic_plan",
 		Enum: []string{"auto", "force_generic_plan", "force_custom_plan"},
-		Doc: "PostgreSQL plan_cache_mode of the pool's connections: the SQL functions are inlined and re-planned per call under auto; a generic plan measured 35–50 % faster claims and reports"},
+		Doc:  "PostgreSQL plan_cache_mode of the pool's connections: the SQL functions are inlined and re-planned per call under auto; a generic plan measured 35–50 % faster claims and reports"},
 	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
 		Doc: "PostgreSQL statement_timeout (0: none); a timed-out statement is a timeout_error"},
 
