@@ -20,6 +20,9 @@ require_relative "tasker_core/procedural_error"
 require_relative "tasker_core/retryable_error"
 require_relative "tasker_core/permanent_error"
 require_relative "tasker_core/native"
+require_relative "tasker_core/correlation"
+require_relative "tasker_core/structured_logger"
+require_relative "tasker_core/rack/correlation_middleware"
 require_relative "tasker_core/value_object"
 require_relative "tasker_core/migration_result"
 require_relative "tasker_core/created_task"
@@ -76,6 +79,16 @@ module TaskerCore
                   else
                     Logger.new($stderr, level: Logger::WARN, progname: "tasker_core")
                   end
+    end
+
+    # A StructuredLogger (JSON lines with correlation_id, task_id, ...) writing
+    # to #logger; a new one after TaskerCore.logger= changes the logger.
+    def structured_logger
+      target = logger
+      current = @structured_logger
+      return current if current&.target.equal?(target)
+
+      @structured_logger = StructuredLogger.new(target)
     end
 
     # The process's shared Client, created on first use with +config+ (see

@@ -72,8 +72,10 @@ module TaskerCore
     # depends_on: [...]}, ...], context:, ... Keys may be symbols or strings; Times
     # are sent as RFC 3339 UTC. → CreatedTask
     # Raises DependencyCycleError (details["cycle"]) or ValidationError for a bad spec.
+    # Without a correlation_id in the spec, the task takes Correlation.id (when
+    # it is a UUID).
     def create_task(spec)
-      CreatedTask.from_h(invoke(:create_task, spec))
+      CreatedTask.from_h(invoke(:create_task, with_current_correlation(spec)))
     end
 
     # The task's execution context, now or as_of a Time. → TaskExecutionContext
@@ -211,7 +213,7 @@ module TaskerCore
     # requested_at:, priority:, correlation_id:, identity_strategy:. → CreatedTask
     def create_task_from_template(name:, namespace: nil, version: nil, context: nil, **options)
       payload = with_optional({ name: name }, namespace: namespace, version: version, context: context, **options)
-      CreatedTask.from_h(invoke(:create_task_from_template, payload))
+      CreatedTask.from_h(invoke(:create_task_from_template, with_current_correlation(payload)))
     end
 
     # The registered template (name, namespace, version, steps with handler_class…). → Hash
@@ -240,6 +242,19 @@ module TaskerCore
     end
 
     private
+
+    # +spec+ with a correlation_id of Correlation.id when it gives none (or nil)
+    # and the current id is a UUID (the library takes only UUIDs; a task
+    # created under another id, say a token from an HTTP header, gets a new one).
+    def with_current_correlation(spec)
+      current = Correlation.id
+      return spec unless spec.is_a?(Hash) && Correlation.uuid?(current)
+      return spec unless spec[:correlation_id].nil? && spec["correlation_id"].nil?
+
+      rest = spec.reject { |key, _| key.to_s == "correlation_id" }
+      key = rest.keys.first.is_a?(String) ? "correlation_id" : :correlation_id
+      rest.merge(key => current)
+    end
 
     # Calls an operation and returns the envelope's data; raises the mapped
     # exception for an error envelope.

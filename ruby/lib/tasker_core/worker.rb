@@ -245,6 +245,19 @@ module TaskerCore
       @logger || TaskerCore.logger
     end
 
+    # JSON lines about steps (StructuredLogger) to #logger.
+    def structured_logger
+      target = logger
+      @structured_logger = StructuredLogger.new(target) unless @structured_logger&.target.equal?(target)
+      @structured_logger
+    end
+
+    # The structured log fields of a claimed step.
+    def step_log_fields(step)
+      { correlation_id: step.correlation_id, task_id: step.task_id, step_id: step.step_id,
+        step_name: step.step_name, namespace: step.namespace, attempt: step.attempts }
+    end
+
     def default_worker_id
       host = Socket.gethostname.to_s[0, WORKER_ID_HOST_LENGTH]
       "#{host}:#{Process.pid}:#{SecureRandom.hex(4)}"
@@ -322,6 +335,7 @@ module TaskerCore
         @running[step.step_id] = step
         @stats[:claimed] += 1
         @jobs << step
+        structured_logger.debug("step claimed", **step_log_fields(step))
         emit(:claimed, step_data(step).merge(lease_expires_at: step.lease_expires_at))
       end
       steps.size
@@ -471,14 +485,18 @@ module TaskerCore
 
       data = step_data(execution.claimed).merge(duration: execution.duration, started_at: execution.started_at,
                                                 finished_at: execution.finished_at)
+      fields = step_log_fields(execution.claimed).merge(duration_ms: (execution.duration * 1000).round(3))
       if outcome.to_state == "complete"
         @stats[:completed] += 1
+        structured_logger.info("step completed", **fields)
         emit(:completed, data.merge(results: execution.results))
       elsif execution.will_retry?
         @stats[:retried] += 1
+        structured_logger.warn("step failed; will retry", **fields, error: execution.error)
         emit(:retry_scheduled, data.merge(error: execution.error, next_retry_at: retry_times[execution.step_id]))
       else
         @stats[:failed] += 1
+        structured_logger.error("step failed", **fields, error: execution.error)
         emit(:failed, data.merge(error: execution.error))
       end
     end
@@ -549,7 +567,7 @@ module TaskerCore
           Thread.current.name = "tasker-worker-#{i}"
           while (step = @jobs.pop)
             @mutex.synchronize { @started[step] = monotonic }
-            execution = @executor.execute(step)
+            execution = Correlation.with(step.correlation_id) { @executor.execute(step) }
             @mutex.synchronize do
               @started.delete(step)
               @finished << execution

@@ -1,0 +1,43 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  module Rack
+    # Rack middleware (needs no rack gem) giving each request a correlation id:
+    # the request's X-Correlation-ID header when it looks safe (a UUID, or 1 to
+    # 128 of A-Z a-z 0-9 . _ -), else a new UUIDv7. The app runs inside
+    # Correlation.with(id), so tasks it creates and lines it logs through
+    # TaskerCore.structured_logger carry it; the id is also in
+    # env["tasker_core.correlation_id"] and in the response's X-Correlation-ID
+    # header. (Tasks created under a non-UUID id get their own: the library
+    # stores only UUIDs as correlation ids.)
+    #
+    #   use TaskerCore::Rack::CorrelationMiddleware   # config.ru
+    class CorrelationMiddleware
+      ENV_KEY = "tasker_core.correlation_id"
+      REQUEST_HEADER = "HTTP_X_CORRELATION_ID"
+      TOKEN = /\A[A-Za-z0-9._-]{1,128}\z/
+
+      def initialize(app)
+        @app = app
+      end
+
+      def call(env)
+        id = accepted(env[REQUEST_HEADER]) || Correlation.generate
+        env[ENV_KEY] = id
+        status, headers, body = Correlation.with(id) { @app.call(env) }
+        headers = headers.frozen? ? headers.dup : headers
+        headers = {} if headers.nil?
+        headers[Correlation.header_name] = id
+        [status, headers, body]
+      end
+
+      private
+
+      def accepted(value)
+        return nil unless value.is_a?(String)
+
+        Correlation.uuid?(value) || TOKEN.match?(value) ? value : nil
+      end
+    end
+  end
+end
