@@ -297,6 +297,12 @@ func advance(f *stepFacts, req StepTransition) {
 // statements go to the server in one round trip.
 func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*stepFacts, error) {
 	b := &pgx.Batch{}
+	// Tasks first, then steps, each in id order: the one lock order of every writer
+	// (claims lock tasks first too). The task lock also serializes the task's
+	// event sequence (tasker_events.task_seq).
+	b.Queue(`SELECT task_id FROM tasker_tasks WHERE task_id IN (
+			SELECT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1))
+		ORDER BY task_id FOR NO KEY UPDATE`, ids)
 	b.Queue(`SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
 		ORDER BY workflow_step_id FOR NO KEY UPDATE`, ids)
 	b.Queue(`
@@ -319,6 +325,9 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 		WHERE ws.workflow_step_id = ANY ($1)`, ids, readiness.DefaultRetryLimit)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, dbErr(err, "lock tasks")
+	}
 	if _, err := br.Exec(); err != nil {
 		return nil, dbErr(err, "lock steps")
 	}
@@ -446,6 +455,9 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 		return dbErr(err, "update steps")
 	}
 
+	if err := writeStepEvents(ctx, tx, plan, round, outcomes); err != nil {
+		return err
+	}
 	for _, p := range plan {
 		if p.round != round {
 			continue
@@ -482,4 +494,55 @@ func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 	}
 	_, err := refreshReadyAt(ctx, tx, ids)
 	return err
+}
+
+// writeStepEvents writes the lifecycle event of each transition of the round to
+// the outbox, numbering each task's events on from tasker_tasks.event_seq (the
+// task row is locked, so the sequence is gapless and in commit order), and wakes
+// LISTENers at commit.
+func writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+	var stepIDs, taskIDs, idxs []int64
+	var names, froms, tos []string
+	for _, p := range plan {
+		if p.round != round {
+			continue
+		}
+		name := state.Step.EventFor(p.from, p.req.To)
+		if name == "" {
+			continue
+		}
+		stepIDs = append(stepIDs, p.req.StepID)
+		taskIDs = append(taskIDs, outcomes[p.outcome].TaskID)
+		idxs = append(idxs, int64(p.outcome))
+		names, froms, tos = append(names, name), append(froms, string(p.from)), append(tos, string(p.req.To))
+	}
+	if len(stepIDs) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		WITH ev AS (
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+			         AS e(step_id, task_id, idx, name, from_state, to_state)
+		), counts AS (
+			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
+		), bumped AS (
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c WHERE t.task_id = c.task_id
+			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
+		), written AS (
+			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
+			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx), ev.step_id, ev.name,
+			       b.correlation_id,
+			       jsonb_build_object('task_id', ev.task_id, 'step_id', ev.step_id, 'step_name', ns.name,
+			                          'from_state', ev.from_state, 'to_state', ev.to_state,
+			                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+			FROM ev
+			JOIN bumped b ON b.task_id = ev.task_id
+			JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id
+			JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+			ORDER BY ev.task_id, ev.idx
+			RETURNING 1
+		)
+		SELECT pg_notify('tasker_events', ''), (SELECT count(*) FROM written)`,
+		stepIDs, taskIDs, idxs, names, froms, tos)
+	return dbErr(err, "write events")
 }

@@ -392,8 +392,35 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 			VALUES ($1, NULL, 'pending', $2::jsonb, 1, true)`, out.TaskID, meta)
 		batch.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, from_state, to_state, metadata, sort_key, most_recent)
 			SELECT id, NULL, 'pending', $2::jsonb, 1, true FROM unnest($1::bigint[]) AS id`, stepIDs, stepMeta)
+		// The initial events: the task's first, then each step's, numbered 1… in the
+		// task's event sequence.
+		batch.Queue(`
+			WITH task AS (
+				UPDATE tasker_tasks SET event_seq = 1 + cardinality($2::bigint[]) WHERE task_id = $1
+				RETURNING task_id, correlation_id, named_task_id, context
+			), initial AS (
+				SELECT t.task_id, 1::bigint AS seq, NULL::bigint AS step_id, $3::text AS name, t.correlation_id,
+				       jsonb_build_object('task_id', t.task_id, 'task_name', nt.name, 'task_context', t.context,
+				                          'from_state', NULL, 'to_state', 'pending',
+				                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS payload
+				FROM task t JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
+				UNION ALL
+				SELECT t.task_id, 1 + row_number() OVER (ORDER BY ws.workflow_step_id), ws.workflow_step_id, $4::text,
+				       t.correlation_id,
+				       jsonb_build_object('task_id', t.task_id, 'step_id', ws.workflow_step_id, 'step_name', ns.name,
+				                          'from_state', NULL, 'to_state', 'pending',
+				                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+				FROM task t
+				JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ANY ($2::bigint[])
+				JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+			), written AS (
+				INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
+				SELECT task_id, seq, step_id, name, correlation_id, payload FROM initial ORDER BY seq
+				RETURNING 1
+			)
+			SELECT pg_notify('tasker_events', '')`, out.TaskID, stepIDs, state.TaskInitializeRequested, state.StepInitializeRequested)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return dbErr(err, "edges and initial transitions")
+			return dbErr(err, "edges, initial transitions and events")
 		}
 		return nil
 	})
