@@ -17,5 +17,5 @@ CREATE TABLE IF NOT EXISTS tasker_events (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tasker_events_task_seq_unique ON tasker_events (task_id, task_seq);
-CREATE INDEX IF NOT EXISTS tasker_events_tx_idx ON tasker_events (tx);
-CREATE INDEX IF NOT EXISTS tasker_events_created_at_idx ON tasker_events (created_at);
+-- (Indexes for readers — by tx for the delivery horizon, by created_at for pruning —
+-- come with the reader; every index here is paid on every transition.)
