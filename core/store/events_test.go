@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -125,4 +126,107 @@ func TestConcurrentEventSequenceIsGapless(t *testing.T) {
 	}
 	assert.Equal(t, "task.completed", evs[len(evs)-1].Name)
 	assert.Len(t, evs, 1+24+1+24+24+1) // initial task + steps, start, claims, completions, completion
+}
+
+// A subscriber reading while workers write, then "restarting" (a fresh store on
+// the same database, the same subscriber name), receives every event exactly once
+// and each task's events in order.
+func TestSubscriberReceivesEveryEventOnceInOrderAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	const tasks = 12
+	for i := range tasks {
+		create(t, s, fmt.Sprintf("t%d", i), step("a"), step("b", "a"), step("c", "a"))
+	}
+	seen := map[int64][]int64{} // task → sequence numbers delivered, in delivery order
+	total := 0
+	consume := func(st *store.Store, limit int) int {
+		b, err := st.FetchEvents(ctx, "audit", limit, 0)
+		require.NoError(t, err)
+		for _, e := range b.Events {
+			seen[e.TaskID] = append(seen[e.TaskID], e.TaskSeq)
+		}
+		require.NoError(t, st.AckEvents(ctx, "audit", b))
+		total += len(b.Events)
+		return len(b.Events)
+	}
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker := fmt.Sprintf("w%d", w)
+			for {
+				cs, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: worker, Limit: 2, LeaseSeconds: 30})
+				if !assert.NoError(t, err) || len(cs) == 0 {
+					return
+				}
+				var reps []store.StepReport
+				for _, c := range cs {
+					reps = append(reps, ok(worker, c))
+				}
+				_, err = s.ReportResults(ctx, reps)
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		consume(s, 7) // small batches while the workers write
+	}
+	wg.Wait()
+
+	restarted := store.New(s.Pool(), testPolicy) // a new process would open a new pool; the state is in the database
+	for consume(restarted, 50) > 0 {
+	}
+	var want int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tasker_events`).Scan(&want))
+	assert.Equal(t, want, total, "every event delivered exactly once")
+	for task, seqs := range seen {
+		for i, q := range seqs {
+			if int64(i+1) != q {
+				rows, _ := s.Pool().Query(ctx, `SELECT event_id, task_seq, tx::text, name FROM tasker_events WHERE task_id = $1 ORDER BY task_seq`, task)
+				for rows.Next() {
+					var id, seq int64
+					var tx, name string
+					_ = rows.Scan(&id, &seq, &tx, &name)
+					t.Logf("task %d: event %d seq %d tx %s %s", task, id, seq, tx, name)
+				}
+				t.Logf("delivered %v", seqs)
+			}
+			require.Equal(t, int64(i+1), q, "task %d: in order, no gap, no repeat", task)
+		}
+	}
+	assert.Len(t, seen, tasks)
+	b, err := restarted.FetchEvents(ctx, "audit", 10, 0)
+	require.NoError(t, err)
+	assert.Empty(t, b.Events, "nothing left, nothing repeated")
+
+	other, err := s.FetchEvents(ctx, "metrics", 1000, 0)
+	require.NoError(t, err)
+	assert.Len(t, other.Events, want, "each subscriber has its own cursor")
+}
+
+func TestFetchEventsWaitsForANotification(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	b, err := s.FetchEvents(ctx, "waiter", 10, 0)
+	require.NoError(t, err)
+	require.NoError(t, s.AckEvents(ctx, "waiter", b))
+	done := make(chan store.EventBatch, 1)
+	go func() {
+		b, err := s.FetchEvents(ctx, "waiter", 10, 10*time.Second)
+		assert.NoError(t, err)
+		done <- b
+	}()
+	time.Sleep(200 * time.Millisecond) // let the reader LISTEN first
+	ct := create(t, s, "late", step("a"))
+	select {
+	case b := <-done:
+		require.NotEmpty(t, b.Events, "woken by NOTIFY with the new task's events")
+		assert.Equal(t, ct.TaskID, b.Events[0].TaskID)
+	case <-time.After(9 * time.Second):
+		t.Fatal("FetchEvents did not wake on NOTIFY")
+	}
 }

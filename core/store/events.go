@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/core/errs"
+)
+
+// Event is one row of the outbox.
+type Event struct {
+	EventID       int64           `json:"event_id"`
+	TaskID        int64           `json:"task_id"`
+	TaskSeq       int64           `json:"task_seq"`
+	StepID        *int64          `json:"step_id"`
+	Name          string          `json:"name"`
+	CorrelationID string          `json:"correlation_id"`
+	Payload       json.RawMessage `json:"payload"`
+	CreatedAt     time.Time       `json:"created_at"`
+}
+
+// EventBatch is what FetchEvents returns; hand it back to AckEvents once the
+// events are processed.
+type EventBatch struct {
+	Events  []Event `json:"events"`
+	Horizon string  `json:"horizon"`  // pg_snapshot_xmin just before the read
+	Drained bool    `json:"drained"` // every visible undelivered event is in Events
+}
+
+// NotifyChannel is the channel transitions NOTIFY when they write events.
+const NotifyChannel = "tasker_events"
+
+// FetchEvents returns up to limit events subscriber has not acknowledged, in
+// order per task (and in event_id order overall). If none is there and wait > 0,
+// it LISTENs for up to wait and reads again. Delivery is once per subscriber once
+// acknowledged; until then the same events come back (at least once).
+func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, wait time.Duration) (EventBatch, error) {
+	if subscriber == "" || len(subscriber) > 128 || limit < 1 {
+		return EventBatch{}, errs.New(errs.Validation, map[string]any{"field": "subscriber"},
+			"fetching events needs a subscriber name (at most 128 characters) and limit >= 1")
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return EventBatch{}, dbErr(err, "fetch events")
+	}
+	defer conn.Release()
+	if wait > 0 {
+		if _, err := conn.Exec(ctx, `LISTEN `+NotifyChannel); err != nil {
+			return EventBatch{}, dbErr(err, "listen")
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), `UNLISTEN `+NotifyChannel) //nolint:errcheck // best effort
+	}
+	read := func() (EventBatch, error) {
+		b := EventBatch{Events: []Event{}}
+		if _, err := conn.Exec(ctx, `INSERT INTO tasker_event_subscribers (subscriber) VALUES ($1)
+			ON CONFLICT (subscriber) DO NOTHING`, subscriber); err != nil {
+			return b, dbErr(err, "subscriber")
+		}
+		// The horizon is read before the events, in its own statement: every
+		// transaction older than it had finished before the events are read, so
+		// all of their events are in what the next statement sees.
+		var horizon string
+		if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
+			return b, dbErr(err, "snapshot")
+		}
+		rows, err := conn.Query(ctx, `
+			SELECT e.event_id, e.task_id, e.task_seq, e.step_id, e.name, COALESCE(e.correlation_id::text, ''),
+			       e.payload, e.created_at
+			FROM tasker_events e
+			LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = e.task_id
+			WHERE e.tx >= (SELECT low_water FROM tasker_event_subscribers WHERE subscriber = $1)
+			  AND e.task_seq > COALESCE(c.last_seq, 0)
+			ORDER BY e.event_id LIMIT $2`, subscriber, limit)
+		if err != nil {
+			return b, dbErr(err, "fetch events")
+		}
+		var e Event
+		if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.CorrelationID,
+			&e.Payload, &e.CreatedAt}, func() error {
+			e.CreatedAt = e.CreatedAt.UTC()
+			b.Events = append(b.Events, e)
+			e.StepID = nil
+			return nil
+		}); err != nil {
+			return b, dbErr(err, "fetch events")
+		}
+		b.Horizon, b.Drained = horizon, len(b.Events) < limit
+		return b, nil
+	}
+	b, err := read()
+	if err != nil || len(b.Events) > 0 || wait <= 0 {
+		return b, err
+	}
+	// The channel is per database, so a notification may be another schema's (or
+	// an event this subscriber already has): read again after each one, until
+	// there are events or the wait is over.
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		if _, err := conn.Conn().WaitForNotification(wctx); err != nil {
+			if wctx.Err() != nil && ctx.Err() == nil {
+				return b, nil // waited long enough: nothing new
+			}
+			return b, dbErr(err, "wait for events")
+		}
+		if b, err = read(); err != nil || len(b.Events) > 0 {
+			return b, err
+		}
+	}
+}
+
+// AckEvents records that subscriber processed a batch: each task's cursor moves to
+// the last sequence number delivered, and when the batch drained everything
+// visible, the subscriber's horizon moves up to the batch's.
+func (s *Store) AckEvents(ctx context.Context, subscriber string, b EventBatch) error {
+	last := map[int64]int64{}
+	for _, e := range b.Events {
+		if e.TaskSeq > last[e.TaskID] {
+			last[e.TaskID] = e.TaskSeq
+		}
+	}
+	tasks := make([]int64, 0, len(last))
+	seqs := make([]int64, 0, len(last))
+	for t, q := range last {
+		tasks, seqs = append(tasks, t), append(seqs, q)
+	}
+	return dbErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if len(tasks) > 0 {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO tasker_event_cursors (subscriber, task_id, last_seq)
+				SELECT $1, t, q FROM unnest($2::bigint[], $3::bigint[]) AS u(t, q)
+				ON CONFLICT (subscriber, task_id) DO UPDATE SET last_seq = GREATEST(tasker_event_cursors.last_seq, EXCLUDED.last_seq)`,
+				subscriber, tasks, seqs); err != nil {
+				return err
+			}
+		}
+		if b.Drained && b.Horizon != "" {
+			if _, err := tx.Exec(ctx, `UPDATE tasker_event_subscribers SET low_water = GREATEST(low_water, $2::xid8),
+				updated_at = now() WHERE subscriber = $1`, subscriber, b.Horizon); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "ack events")
+}
