@@ -26,7 +26,7 @@ type Event struct {
 // events are processed.
 type EventBatch struct {
 	Events  []Event `json:"events"`
-	Horizon string  `json:"horizon"`  // pg_snapshot_xmin just before the read
+	Horizon string  `json:"horizon"` // pg_snapshot_xmin just before the read
 	Drained bool    `json:"drained"` // every visible undelivered event is in Events
 }
 
