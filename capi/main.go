@@ -252,3 +252,9 @@ func create_task_from_template(h C.uint64_t, payload *C.char) *C.char {
 func get_task_template(h C.uint64_t, payload *C.char) *C.char {
 	return call("get_task_template", h, payload)
 }
+
+//export fetch_events
+func fetch_events(h C.uint64_t, payload *C.char) *C.char { return call("fetch_events", h, payload) }
+
+//export ack_events
+func ack_events(h C.uint64_t, payload *C.char) *C.char { return call("ack_events", h, payload) }

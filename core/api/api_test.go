@@ -394,3 +394,38 @@ func TestCallerEnvironmentLayer(t *testing.T) {
 	_, err = ParseConfig([]byte(`{"env": {"X": 1}}`))
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
 }
+
+func TestEventsThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, "")
+	var ct created
+	callOK(t, c, "create_task", diamondSpec, &ct)
+	var batch struct {
+		Events []struct {
+			Name    string         `json:"name"`
+			TaskSeq int64          `json:"task_seq"`
+			Payload map[string]any `json:"payload"`
+		} `json:"events"`
+		Horizon string `json:"horizon"`
+		Drained bool   `json:"drained"`
+	}
+	var raw json.RawMessage
+	callOK(t, c, "fetch_events", `{"subscriber": "api-test"}`, &raw)
+	require.NoError(t, json.Unmarshal(raw, &batch))
+	require.Len(t, batch.Events, 5)
+	assert.Equal(t, "task.initialize_requested", batch.Events[0].Name)
+	assert.Equal(t, "diamond", batch.Events[0].Payload["task_name"])
+	assert.True(t, batch.Drained)
+
+	var ack map[string]any
+	var full map[string]any
+	require.NoError(t, json.Unmarshal(raw, &full))
+	full["subscriber"] = "api-test"
+	b, _ := json.Marshal(full)
+	callOK(t, c, "ack_events", string(b), &ack)
+	callOK(t, c, "fetch_events", `{"subscriber": "api-test", "wait_ms": 50}`, &raw)
+	require.NoError(t, json.Unmarshal(raw, &batch))
+	assert.Empty(t, batch.Events, "acknowledged events are not delivered again")
+	e := callErr(t, c, "fetch_events", `{"subscriber": "x", "wait_ms": 999999}`)
+	assert.Equal(t, errs.Validation, e.Type)
+}

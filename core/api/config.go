@@ -33,6 +33,7 @@ type settings struct {
 	claimBatchSize    int
 	recoveryBatchSize int
 	taskWindow        int
+	eventBatchSize    int
 }
 
 // ParseConfig reads a client configuration: a JSON object whose "config_file" and
@@ -100,5 +101,6 @@ func newSettings(cfg *config.Config) settings {
 		claimBatchSize:    int(cfg.Int("execution.claim_batch_size")),
 		recoveryBatchSize: int(cfg.Int("execution.recovery_batch_size")),
 		taskWindow:        int(cfg.Int("execution.max_concurrent_tasks")),
+		eventBatchSize:    int(cfg.Int("events.batch_size")),
 	}
 }

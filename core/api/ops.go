@@ -41,6 +41,42 @@ var operations = map[string]operation{
 	"register_task_templates":    registerTaskTemplates,
 	"create_task_from_template":  createTaskFromTemplate,
 	"get_task_template":          getTaskTemplate,
+	"fetch_events":               fetchEvents,
+	"ack_events":                 ackEvents,
+}
+
+// maxEventWait bounds fetch_events' wait_ms: a blocking call holds a connection.
+const maxEventWait = 60 * time.Second
+
+func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r := struct {
+		Subscriber string `json:"subscriber"`
+		Limit      int    `json:"limit"`
+		WaitMS     int    `json:"wait_ms"`
+	}{Limit: c.eventBatchSize}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	wait := time.Duration(r.WaitMS) * time.Millisecond
+	if wait < 0 || wait > maxEventWait || wait >= c.callTimeout {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "wait_ms"},
+			"wait_ms must be between 0 and %d and below api.call_timeout_ms", maxEventWait.Milliseconds())
+	}
+	return c.store.FetchEvents(ctx, r.Subscriber, r.Limit, wait)
+}
+
+func ackEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		Subscriber string `json:"subscriber"`
+		store.EventBatch
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.Subscriber == "" {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "subscriber"}, "subscriber is required")
+	}
+	return map[string]bool{"acknowledged": true}, c.store.AckEvents(ctx, r.Subscriber, r.EventBatch)
 }
 
 func effectiveConfig(_ context.Context, c *Client, payload []byte) (any, error) {
