@@ -17,6 +17,8 @@ type Event struct {
 	TaskSeq       int64           `json:"task_seq"`
 	StepID        *int64          `json:"step_id"`
 	Name          string          `json:"name"`
+	Namespace     string          `json:"namespace"` // of the task, for subscribers' filters
+	TaskName      string          `json:"task_name"`
 	CorrelationID string          `json:"correlation_id"`
 	Payload       json.RawMessage `json:"payload"`
 	CreatedAt     time.Time       `json:"created_at"`
@@ -67,10 +69,13 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 			return b, dbErr(err, "snapshot")
 		}
 		rows, err := conn.Query(ctx, `
-			SELECT e.event_id, e.task_id, e.task_seq, e.step_id, e.name, COALESCE(e.correlation_id::text, ''),
-			       e.payload, e.created_at
+			SELECT e.event_id, e.task_id, e.task_seq, e.step_id, e.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
+			       COALESCE(e.correlation_id::text, ''), e.payload, e.created_at
 			FROM tasker_events e
 			LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = e.task_id
+			LEFT JOIN tasker_tasks k ON k.task_id = e.task_id
+			LEFT JOIN tasker_named_tasks nt ON nt.named_task_id = k.named_task_id
+			LEFT JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
 			WHERE e.tx >= (SELECT low_water FROM tasker_event_subscribers WHERE subscriber = $1)
 			  AND e.task_seq > COALESCE(c.last_seq, 0)
 			ORDER BY e.event_id LIMIT $2`, subscriber, limit)
@@ -78,7 +83,7 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 			return b, dbErr(err, "fetch events")
 		}
 		var e Event
-		if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.CorrelationID,
+		if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.Namespace, &e.TaskName, &e.CorrelationID,
 			&e.Payload, &e.CreatedAt}, func() error {
 			e.CreatedAt = e.CreatedAt.UTC()
 			b.Events = append(b.Events, e)
