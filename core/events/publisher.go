@@ -63,7 +63,7 @@ type Publisher struct {
 	closed bool
 
 	published, delivered, dropped, failed, batches atomic.Uint64
-	latencySum, latencyMax, latencyN              atomic.Int64
+	latencySum, latencyMax, latencyN               atomic.Int64
 }
 
 // NewPublisher starts a publisher delivering to sink.
