@@ -258,3 +258,6 @@ func fetch_events(h C.uint64_t, payload *C.char) *C.char { return call("fetch_ev
 
 //export ack_events
 func ack_events(h C.uint64_t, payload *C.char) *C.char { return call("ack_events", h, payload) }
+
+//export prune_events
+func prune_events(h C.uint64_t, payload *C.char) *C.char { return call("prune_events", h, payload) }

@@ -43,6 +43,16 @@ var operations = map[string]operation{
 	"get_task_template":          getTaskTemplate,
 	"fetch_events":               fetchEvents,
 	"ack_events":                 ackEvents,
+	"prune_events":               pruneEvents,
+}
+
+func pruneEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var none struct{}
+	if err := decode(payload, &none); err != nil {
+		return nil, err
+	}
+	n, err := c.store.PruneEvents(ctx, time.Duration(c.cfg.Int("events.retention_hours"))*time.Hour)
+	return map[string]int64{"deleted": n}, err
 }
 
 // maxEventWait bounds fetch_events' wait_ms: a blocking call holds a connection.

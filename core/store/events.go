@@ -151,3 +151,26 @@ func (s *Store) AckEvents(ctx context.Context, subscriber string, b EventBatch) 
 		return nil
 	}), "ack events")
 }
+
+// PruneEvents deletes outbox rows older than retention (events.retention_hours),
+// and the per-task cursors that no longer have events to guard, and returns how
+// many events it deleted. A subscriber that falls further behind than the
+// retention misses what was pruned.
+func (s *Store) PruneEvents(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention <= 0 {
+		return 0, errs.New(errs.Validation, map[string]any{"field": "retention"}, "retention must be positive")
+	}
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tasker_events WHERE created_at < now() - make_interval(secs => $1)`,
+			retention.Seconds())
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM tasker_event_cursors c
+			WHERE NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = c.task_id)`)
+		return err
+	})
+	return n, dbErr(err, "prune events")
+}

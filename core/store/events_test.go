@@ -230,3 +230,26 @@ func TestFetchEventsWaitsForANotification(t *testing.T) {
 		t.Fatal("FetchEvents did not wake on NOTIFY")
 	}
 }
+
+func TestPruneEventsByRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	old := create(t, s, "old", step("a"))
+	fresh := create(t, s, "fresh", step("a"))
+	b, err := s.FetchEvents(ctx, "p", 100, 0)
+	require.NoError(t, err)
+	require.NoError(t, s.AckEvents(ctx, "p", b))
+	_, err = s.Pool().Exec(ctx, `UPDATE tasker_events SET created_at = now() - interval '10 days' WHERE task_id = $1`, old.TaskID)
+	require.NoError(t, err)
+	n, err := s.PruneEvents(ctx, 7*24*time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n, "the old task's two events")
+	assert.Len(t, outbox(t, s, old.TaskID), 0)
+	assert.Len(t, outbox(t, s, fresh.TaskID), 2)
+	var cursors int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tasker_event_cursors`).Scan(&cursors))
+	assert.Equal(t, 1, cursors, "the pruned task's cursor went with its events")
+	_, err = s.PruneEvents(ctx, 0)
+	assert.Error(t, err)
+}
