@@ -40,9 +40,12 @@ const NotifyChannel = "tasker_events"
 // it LISTENs for up to wait and reads again. Delivery is once per subscriber once
 // acknowledged; until then the same events come back (at least once).
 func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, wait time.Duration) (EventBatch, error) {
-	if subscriber == "" || len(subscriber) > 128 || limit < 1 {
+	if subscriber == "" || len(subscriber) > 128 {
 		return EventBatch{}, errs.New(errs.Validation, map[string]any{"field": "subscriber"},
-			"fetching events needs a subscriber name (at most 128 characters) and limit >= 1")
+			"fetching events needs a subscriber name (at most 128 characters)")
+	}
+	if limit < 1 {
+		return EventBatch{}, errs.New(errs.Validation, map[string]any{"field": "limit"}, "limit must be >= 1")
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {

@@ -191,6 +191,28 @@ module TaskerCore
       Array(invoke(:next_ready_tasks, with_optional({}, limit: limit))["tasks"]).map { |row| ReadyTask.from_h(row) }.freeze
     end
 
+    # Up to +limit+ (default: events.batch_size) lifecycle events +subscriber+ has
+    # not acknowledged, in order per task, waiting up to +wait_ms+ (at most 60000
+    # and below api.call_timeout_ms) for a notification when there is none.
+    # The same events come back until the batch is given to ack_events. → EventBatch
+    def fetch_events(subscriber:, limit: nil, wait_ms: nil)
+      EventBatch.from_h(invoke(:fetch_events, with_optional({ subscriber: subscriber }, limit: limit, wait_ms: wait_ms)))
+    end
+
+    # Acknowledges a batch fetch_events returned for +subscriber+: its events
+    # are never delivered to that subscriber again. → true
+    def ack_events(subscriber:, batch:)
+      raise ArgumentError, "batch must be a TaskerCore::EventBatch, got #{batch.class}" unless batch.is_a?(EventBatch)
+
+      invoke(:ack_events, batch.to_library_h.merge("subscriber" => subscriber))
+      true
+    end
+
+    # Deletes outbox events older than events.retention_hours. → the number deleted
+    def prune_events
+      invoke(:prune_events, {})["deleted"]
+    end
+
     # The effective configuration: {"environment" => ..., "values" => [{"key", "value",
     # "source" (default | file | env | explicit), "origin"}]}, passwords masked.
     def effective_config

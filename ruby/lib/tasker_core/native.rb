@@ -48,6 +48,9 @@ module TaskerCore
       register_task_templates
       create_task_from_template
       get_task_template
+      fetch_events
+      ack_events
+      prune_events
     ].freeze
 
     LOAD_LOCK = Mutex.new

@@ -1,0 +1,23 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  module Events
+    # Re-publishes every event dispatched by Events.publish_locally through
+    # ActiveSupport::Notifications (when it is loaded), under the event's name
+    # ("step.completed"...) with Event#notification_payload: the event's payload
+    # plus "event_id", "task_id", "task_seq", "step_id", "namespace", "task_name"
+    # and "correlation_id". (Dry::Events has no bridge: subscribe to
+    # TaskerCore::Events and publish from the block.)
+    module ActiveSupportBridge
+      module_function
+
+      def available?
+        defined?(::ActiveSupport::Notifications) && ::ActiveSupport::Notifications.respond_to?(:instrument) ? true : false
+      end
+
+      def instrument(event)
+        ::ActiveSupport::Notifications.instrument(event.name, event.notification_payload)
+      end
+    end
+  end
+end

@@ -1,0 +1,140 @@
+# frozen_string_literal: true
+
+# The durable event outbox from Ruby: Client#fetch_events / #ack_events and an
+# Events::Listener delivering a real task's lifecycle to TaskerCore::Events subscribers.
+RSpec.describe "Events: durable outbox delivered to subscribers", :integration do
+  with_tasker_schema
+
+  before(:context) { TaskerCoreSpec::OrchestrationTemplates.register_all }
+
+  after { TaskerCore::Events.reset! }
+
+  let(:namespace) { TaskerCoreSpec::OrchestrationTemplates::NAMESPACE }
+
+  def run_diamond
+    task = TaskerCore.create_task(name: "diamond", namespace: namespace, client: client, context: { "n" => 1 })
+    expect(TaskerCore.run_task(task, timeout: 60, client: client, concurrency: 2)).to be_complete
+    task
+  end
+
+  # The number of events the task wrote (its transitions: task's and steps').
+  def event_count(task)
+    client.task_transitions(task.task_id).size +
+      task.step_ids.values.sum { |id| client.step_transitions(id).size }
+  end
+
+  # Collects the task's events (thread-safe) from TaskerCore::Events.
+  def collect(task, into:, lock:)
+    TaskerCore::Events.subscribe("*") do |event|
+      lock.synchronize { into << event } if event.task_id == task.task_id
+    end
+  end
+
+  def wait_for(seconds = 30)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
+    until yield
+      raise "timed out" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+      sleep 0.02
+    end
+  end
+
+  def fresh_name
+    "spec-#{SecureRandom.hex(6)}"
+  end
+
+  it "returns the same events until acknowledged, and never after" do
+    task = client.create_task(name: "ack", steps: [{ name: "a" }])
+    name = fresh_name
+    first = client.fetch_events(subscriber: name, limit: 1)
+    expect(first).to be_a(TaskerCore::EventBatch)
+    expect(first.size).to eq(1)
+    expect(first).not_to be_drained
+    again = client.fetch_events(subscriber: name, limit: 1)
+    expect(again.events).to eq(first.events)
+    expect(client.ack_events(subscriber: name, batch: first)).to be(true)
+    rest = client.fetch_events(subscriber: name, limit: 100)
+    mine = ->(batch) { batch.events.select { |e| e.task_id == task.task_id }.map(&:task_seq) }
+    expect(mine.call(first) + mine.call(rest)).to eq([1, 2])
+    expect(rest.events).not_to include(first.events.first)
+    expect { client.ack_events(subscriber: name, batch: {}) }.to raise_error(ArgumentError)
+    expect { client.fetch_events(subscriber: name, wait_ms: 60_001) }
+      .to raise_error(TaskerCore::ValidationError, /wait_ms/)
+    expect(client.prune_events).to eq(0) # nothing is older than events.retention_hours
+  end
+
+  it "delivers every event of a diamond task exactly once, in task_seq order, with its correlation id" do
+    task = run_diamond
+    n = event_count(task)
+    expect(n).to eq(3 + 4 * 3)
+    events = []
+    lock = Mutex.new
+    collect(task, into: events, lock: lock)
+    listener = TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 200)
+    expect(listener.limit).to eq(100) # events.batch_size
+    listener.start
+    wait_for { lock.synchronize { events.size >= n } }
+    sleep 0.5 # a repeat would show up here
+    expect(listener.stop(timeout: 10)).to be(true)
+    expect(listener).not_to be_running
+
+    expect(events.map(&:task_seq)).to eq((1..n).to_a)
+    names = events.map(&:name)
+    expect(names.last).to eq("task.completed")
+    completed = events.select { |e| e.name == "step.completed" }
+    expect(completed.map(&:step_id)).to match_array(task.step_ids.values)
+    expect(completed.map { |e| e.payload["step_name"] }).to match_array(%w[A B C D])
+    expect(events.map(&:correlation_id).uniq).to eq([task.correlation_id])
+    expect(task.correlation_id).to match(/\A\h{8}-\h{4}-\h{4}-\h{4}-\h{12}\z/)
+    expect(events.map(&:namespace).uniq).to eq([namespace])
+    expect(events.map(&:task_name).uniq).to eq(["diamond"])
+    expect(events.map(&:created_at)).to all(be_a(Time).and(be_utc))
+  end
+
+  it "resumes after a stop under the same subscriber name without repeats or gaps" do
+    task = run_diamond
+    n = event_count(task)
+    name = fresh_name
+    first_run = []
+    second_run = []
+    lock = Mutex.new
+    listener = nil
+    TaskerCore::Events.subscribe("*") do |event|
+      next unless event.task_id == task.task_id
+
+      lock.synchronize { (listener.equal?(@first_listener) ? first_run : second_run) << event.task_seq }
+      listener.stop if listener.equal?(@first_listener) # from the listener's thread: ends after this batch
+    end
+    @first_listener = listener = TaskerCore::Events::Listener.new(client: client, subscriber: name, limit: 3,
+                                                                  wait_ms: 200)
+    listener.start
+    wait_for { !listener.running? }
+    # The first listener stopped after its first batch with events of the task.
+    expect(first_run.size).to be_between(1, 3)
+
+    listener = TaskerCore::Events::Listener.new(client: client, subscriber: name, limit: 3, wait_ms: 200).start
+    wait_for { lock.synchronize { first_run.size + second_run.size >= n } }
+    sleep 0.5
+    listener.stop(timeout: 10)
+    expect(first_run + second_run).to eq((1..n).to_a)
+  end
+
+  it "logs a library error and retries after a pause" do
+    io = StringIO.new
+    original = TaskerCore.logger
+    TaskerCore.logger = Logger.new(io)
+    broken = instance_double(TaskerCore::Client, effective_config: { "values" => [] })
+    calls = 0
+    allow(broken).to receive(:fetch_events) do
+      calls += 1
+      raise TaskerCore::DatabaseError.new("connection refused", type: "database_error")
+    end
+    listener = TaskerCore::Events::Listener.new(client: broken, subscriber: fresh_name, error_pause: 0.05).start
+    wait_for(5) { calls >= 3 }
+    expect(listener.stop(timeout: 5)).to be(true)
+    expect(io.string).to include("DatabaseError").and include("connection refused")
+    expect(listener.limit).to be_nil # no events.batch_size: the library's default
+  ensure
+    TaskerCore.logger = original
+  end
+end
