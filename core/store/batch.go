@@ -546,3 +546,52 @@ func writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, round int, 
 		stepIDs, taskIDs, idxs, names, froms, tos)
 	return dbErr(err, "write events")
 }
+
+// wfEvent is an orchestration event (workflow.* / observability.*) about a task.
+type wfEvent struct {
+	taskID  int64
+	name    string
+	payload map[string]any
+}
+
+// writeWorkflowEvents appends orchestration events to the outbox in the tasks'
+// event sequences; the caller holds the tasks' rows (claims, reports and
+// recoveries lock them first).
+func writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	tasks := make([]int64, len(evs))
+	names := make([]string, len(evs))
+	payloads := make([]string, len(evs))
+	idxs := make([]int64, len(evs))
+	for i, e := range evs {
+		p := map[string]any{"task_id": e.taskID}
+		for k, v := range e.payload {
+			p[k] = v
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return errs.Wrap(errs.Internal, err, "event payload")
+		}
+		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, string(b), int64(i)
+	}
+	_, err := tx.Exec(ctx, `
+		WITH ev AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[]) AS e(task_id, name, payload, idx)
+		), counts AS (
+			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
+		), bumped AS (
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c WHERE t.task_id = c.task_id
+			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
+		), written AS (
+			INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)
+			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx), ev.name,
+			       b.correlation_id, ev.payload
+			FROM ev JOIN bumped b ON b.task_id = ev.task_id
+			ORDER BY ev.task_id, ev.idx
+			RETURNING 1
+		)
+		SELECT pg_notify('tasker_events', ''), (SELECT count(*) FROM written)`, tasks, names, payloads, idxs)
+	return dbErr(err, "write workflow events")
+}

@@ -133,7 +133,29 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		}
 		// Only tasks that got work start (or restart from error): a claim that
 		// finds nothing changes no task's state.
-		if err := s.startTasks(ctx, tx, started); err != nil {
+		newlyStarted, err := s.startTasks(ctx, tx, started)
+		if err != nil {
+			return err
+		}
+		var evs []wfEvent
+		for _, id := range newlyStarted {
+			evs = append(evs, wfEvent{taskID: id, name: "workflow.task_started"})
+		}
+		byTask := map[int64][]int64{}
+		for _, o := range outs {
+			if o.Status == OutcomeApplied && o.To == state.InProgress {
+				byTask[o.TaskID] = append(byTask[o.TaskID], o.StepID)
+			}
+		}
+		for _, id := range started {
+			evs = append(evs, wfEvent{taskID: id, name: "workflow.viable_steps_discovered",
+				payload: map[string]any{"step_ids": byTask[id], "worker_id": req.WorkerID}})
+		}
+		if req.TaskID > 0 && len(started) == 0 {
+			evs = append(evs, wfEvent{taskID: req.TaskID, name: "workflow.no_viable_steps",
+				payload: map[string]any{"worker_id": req.WorkerID}})
+		}
+		if err := writeWorkflowEvents(ctx, tx, evs); err != nil {
 			return err
 		}
 		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
@@ -147,15 +169,15 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 
 // startTasks moves tasks that are pending (or in error, after an operator unblocked
 // them) to in_progress.
-func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
+func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]int64, error) {
 	if len(taskIDs) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT k.task_id, COALESCE(t.to_state, 'pending') FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
 		WHERE k.task_id = ANY ($1) AND COALESCE(t.to_state, 'pending') IN ('pending', 'error')`, taskIDs)
 	if err != nil {
-		return dbErr(err, "claim: task states")
+		return nil, dbErr(err, "claim: task states")
 	}
 	type ts struct {
 		id  int64
@@ -164,20 +186,22 @@ func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) erro
 	var todo []ts
 	var t ts
 	if _, err := pgx.ForEachRow(rows, []any{&t.id, &t.cur}, func() error { todo = append(todo, t); return nil }); err != nil {
-		return dbErr(err, "claim: task states")
+		return nil, dbErr(err, "claim: task states")
 	}
+	var startedNow []int64
 	for _, t := range todo {
 		if state.State(t.cur) == state.Error {
 			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.Pending,
 				Metadata: map[string]any{"reason": "steps ready again"}}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.InProgress}); err != nil {
-			return err
+			return nil, err
 		}
+		startedNow = append(startedNow, t.id)
 	}
-	return nil
+	return startedNow, nil
 }
 
 func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep, error) {
@@ -320,7 +344,55 @@ func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchO
 	if err != nil {
 		return nil, dbErr(err, "finalize: tasks")
 	}
+	if err := writeStepOutcomeEvents(ctx, tx, outs); err != nil {
+		return nil, err
+	}
 	return s.FinalizeTasksTx(ctx, tx, taskIDs)
+}
+
+// writeStepOutcomeEvents publishes workflow.step_completed / step_failed for the
+// applied reports, and for failures whether the step will be retried
+// (observability.step.backoff) or has no attempts left
+// (observability.step.max_retries_reached).
+func writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
+	var failed []int64
+	for _, o := range outs {
+		if o.Status == OutcomeApplied && o.To == state.Error {
+			failed = append(failed, o.StepID)
+		}
+	}
+	exhausted := map[int64]bool{}
+	if len(failed) > 0 {
+		ids, err := collectIDs(tx.Query(ctx, `SELECT workflow_step_id FROM tasker_workflow_steps
+			WHERE workflow_step_id = ANY ($1)
+			  AND (COALESCE(attempts, 0) >= COALESCE(retry_limit, $2) OR NOT COALESCE(retryable, true))`,
+			failed, DefaultRetryLimit))
+		if err != nil {
+			return dbErr(err, "failed steps")
+		}
+		for _, id := range ids {
+			exhausted[id] = true
+		}
+	}
+	var evs []wfEvent
+	for _, o := range outs {
+		if o.Status != OutcomeApplied {
+			continue
+		}
+		p := map[string]any{"step_ids": []int64{o.StepID}}
+		switch o.To {
+		case state.Complete:
+			evs = append(evs, wfEvent{o.TaskID, "workflow.step_completed", p})
+		case state.Error:
+			evs = append(evs, wfEvent{o.TaskID, "workflow.step_failed", p})
+			if exhausted[o.StepID] {
+				evs = append(evs, wfEvent{o.TaskID, "observability.step.max_retries_reached", p})
+			} else {
+				evs = append(evs, wfEvent{o.TaskID, "observability.step.backoff", p})
+			}
+		}
+	}
+	return writeWorkflowEvents(ctx, tx, evs)
 }
 
 // FinalizeTasksTx applies the execution-context decision table to each task:
@@ -336,6 +408,10 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		return nil, err
 	}
 	for _, ec := range ecs {
+		before := []wfEvent{{ec.TaskID, "workflow.task_finalization_started", map[string]any{"execution_status": ec.ExecutionStatus}}}
+		if err := writeWorkflowEvents(ctx, tx, before); err != nil {
+			return nil, err
+		}
 		cur := state.State(ec.Status)
 		var path []state.State
 		switch ec.ExecutionStatus {
@@ -351,11 +427,23 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 				path = []state.State{state.Error}
 			}
 		}
+		var after []wfEvent
 		for _, to := range path {
 			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: ec.TaskID, To: to,
 				Metadata: map[string]any{"execution_status": ec.ExecutionStatus}}); err != nil {
 				return nil, err
 			}
+			switch to {
+			case state.Complete:
+				after = append(after, wfEvent{ec.TaskID, "workflow.task_completed", nil})
+			case state.Error:
+				after = append(after, wfEvent{ec.TaskID, "workflow.task_failed", nil})
+			}
+		}
+		after = append(after, wfEvent{ec.TaskID, "workflow.task_finalization_completed",
+			map[string]any{"execution_status": ec.ExecutionStatus}})
+		if err := writeWorkflowEvents(ctx, tx, after); err != nil {
+			return nil, err
 		}
 	}
 	return refreshReadyAt(ctx, tx, taskIDs)
