@@ -6,6 +6,15 @@ require "securerandom"
 require "stringio"
 require "tmpdir"
 
+module OneCorrelationIdSpecHandlers
+  class Logs < TaskerCore::StepHandler::Base
+    def call(task, _sequence, step)
+      TaskerCore.structured_logger.info("probe ran", task_id: task.task_id, step_name: step.name)
+      { "ok" => true }
+    end
+  end
+end
+
 # One correlation id joins a task's Ruby log lines, the Go library's log lines and
 # its events.
 RSpec.describe "one correlation id end to end", :integration do
@@ -22,7 +31,7 @@ RSpec.describe "one correlation id end to end", :integration do
       begin
         name = "one_id_#{SecureRandom.hex(4)}"
         TaskerCore.register_task(name: name, namespace: "rspec_one_id",
-                                 steps: [{ name: "only", handler_class: "CorrelationSpecHandlers::Probe" }])
+                                 steps: [{ name: "only", handler_class: "OneCorrelationIdSpecHandlers::Logs" }])
         task = TaskerCore.create_task(name: name, namespace: "rspec_one_id", client: client)
         expect(TaskerCore.run_task(task, timeout: 30, client: client, concurrency: 1)).to be_complete
         id = task.correlation_id
