@@ -124,6 +124,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	s := store.New(pool, cfg.RetryPolicy())
 	s.SetRules(rules)
 	s.SetDefaultRetryLimit(int32(cfg.Int("retry.default_retry_limit")))
+	s.SetEventsEnabled(cfg.Bool("events.enabled"))
 	log, logOut, err := logging.New(cfg)
 	if err != nil {
 		return fail(err)

@@ -172,7 +172,7 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 	}
 
 	for r := 0; r < rounds; r++ {
-		if err := writeRound(ctx, tx, plan, r, outcomes); err != nil {
+		if err := s.writeRound(ctx, tx, plan, r, outcomes); err != nil {
 			return nil, err
 		}
 	}
@@ -361,7 +361,7 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 // writeRound writes the round-th transition of each planned step: the
 // compare-and-swap of the current rows with the insert of the new ones in one
 // statement, then the step columns in another.
-func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
 	var (
 		ids, idxs          []int64
 		froms, tos, metas  []string
@@ -455,7 +455,7 @@ func writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outco
 		return dbErr(err, "update steps")
 	}
 
-	if err := writeStepEvents(ctx, tx, plan, round, outcomes); err != nil {
+	if err := s.writeStepEvents(ctx, tx, plan, round, outcomes); err != nil {
 		return err
 	}
 	for _, p := range plan {
@@ -500,7 +500,10 @@ func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 // the outbox, numbering each task's events on from tasker_tasks.event_seq (the
 // task row is locked, so the sequence is gapless and in commit order), and wakes
 // LISTENers at commit.
-func writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+	if !s.eventsEnabled {
+		return nil
+	}
 	var stepIDs, taskIDs, idxs []int64
 	var names, froms, tos []string
 	for _, p := range plan {
@@ -557,8 +560,8 @@ type wfEvent struct {
 // writeWorkflowEvents appends orchestration events to the outbox in the tasks'
 // event sequences; the caller holds the tasks' rows (claims, reports and
 // recoveries lock them first).
-func writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEvent) error {
-	if len(evs) == 0 {
+func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEvent) error {
+	if len(evs) == 0 || !s.eventsEnabled {
 		return nil
 	}
 	tasks := make([]int64, len(evs))

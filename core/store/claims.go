@@ -155,7 +155,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 			evs = append(evs, wfEvent{taskID: req.TaskID, name: "workflow.no_viable_steps",
 				payload: map[string]any{"worker_id": req.WorkerID}})
 		}
-		if err := writeWorkflowEvents(ctx, tx, evs); err != nil {
+		if err := s.writeWorkflowEvents(ctx, tx, evs); err != nil {
 			return err
 		}
 		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
@@ -344,7 +344,7 @@ func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchO
 	if err != nil {
 		return nil, dbErr(err, "finalize: tasks")
 	}
-	if err := writeStepOutcomeEvents(ctx, tx, outs); err != nil {
+	if err := s.writeStepOutcomeEvents(ctx, tx, outs); err != nil {
 		return nil, err
 	}
 	return s.FinalizeTasksTx(ctx, tx, taskIDs)
@@ -354,7 +354,7 @@ func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchO
 // applied reports, and for failures whether the step will be retried
 // (observability.step.backoff) or has no attempts left
 // (observability.step.max_retries_reached).
-func writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
+func (s *Store) writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 	var failed []int64
 	for _, o := range outs {
 		if o.Status == OutcomeApplied && o.To == state.Error {
@@ -392,7 +392,7 @@ func writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []BatchOutcome)
 			}
 		}
 	}
-	return writeWorkflowEvents(ctx, tx, evs)
+	return s.writeWorkflowEvents(ctx, tx, evs)
 }
 
 // FinalizeTasksTx applies the execution-context decision table to each task:
@@ -409,7 +409,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	}
 	for _, ec := range ecs {
 		before := []wfEvent{{ec.TaskID, "workflow.task_finalization_started", map[string]any{"execution_status": ec.ExecutionStatus}}}
-		if err := writeWorkflowEvents(ctx, tx, before); err != nil {
+		if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
 			return nil, err
 		}
 		cur := state.State(ec.Status)
@@ -442,7 +442,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		}
 		after = append(after, wfEvent{ec.TaskID, "workflow.task_finalization_completed",
 			map[string]any{"execution_status": ec.ExecutionStatus}})
-		if err := writeWorkflowEvents(ctx, tx, after); err != nil {
+		if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
 			return nil, err
 		}
 	}

@@ -394,7 +394,25 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 			SELECT id, NULL, 'pending', $2::jsonb, 1, true FROM unnest($1::bigint[]) AS id`, stepIDs, stepMeta)
 		// The initial events: the task's first, then each step's, numbered 1… in the
 		// task's event sequence.
-		batch.Queue(`
+		if s.eventsEnabled {
+			queueInitialEvents(batch, out.TaskID, stepIDs)
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return dbErr(err, "edges, initial transitions and events")
+		}
+		return nil
+	})
+	if err == errExisting {
+		return s.existingTask(ctx, hash)
+	}
+	if err != nil {
+		return CreatedTask{}, dbErr(err, "create task")
+	}
+	return out, nil
+}
+
+func queueInitialEvents(batch *pgx.Batch, taskID int64, stepIDs []int64) {
+	batch.Queue(`
 			WITH task AS (
 				UPDATE tasker_tasks SET event_seq = 1 + cardinality($2::bigint[]) WHERE task_id = $1
 				RETURNING task_id, correlation_id, named_task_id, context
@@ -418,19 +436,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 				SELECT task_id, seq, step_id, name, correlation_id, payload FROM initial ORDER BY seq
 				RETURNING 1
 			)
-			SELECT pg_notify('tasker_events', '')`, out.TaskID, stepIDs, state.TaskInitializeRequested, state.StepInitializeRequested)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return dbErr(err, "edges, initial transitions and events")
-		}
-		return nil
-	})
-	if err == errExisting {
-		return s.existingTask(ctx, hash)
-	}
-	if err != nil {
-		return CreatedTask{}, dbErr(err, "create task")
-	}
-	return out, nil
+			SELECT pg_notify('tasker_events', '')`, taskID, stepIDs, state.TaskInitializeRequested, state.StepInitializeRequested)
 }
 
 var errExisting = errs.New(errs.Internal, nil, "task exists") // sentinel inside CreateTask only

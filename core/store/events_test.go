@@ -276,3 +276,14 @@ func TestPruneEventsByRetention(t *testing.T) {
 	_, err = s.PruneEvents(ctx, 0)
 	assert.Error(t, err)
 }
+
+func TestEventsCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	s.SetEventsEnabled(false)
+	ct := create(t, s, "quiet", step("a"))
+	cs := claim(t, s, "w", ct.TaskID, 1)
+	report(t, s, ok("w", cs[0]))
+	assert.Equal(t, "complete", taskState(t, s, ct.TaskID))
+	assert.Empty(t, outbox(t, s, ct.TaskID), "events.enabled false: no events")
+}

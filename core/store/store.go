@@ -28,12 +28,13 @@ type Store struct {
 	policy            backoff.Policy
 	rules             state.Rules
 	defaultRetryLimit int32
+	eventsEnabled     bool
 }
 
 // New returns a Store over pool. policy is the retry policy this process uses;
 // SyncRetryPolicy writes it where the SQL readiness functions read it.
 func New(pool *pgxpool.Pool, policy backoff.Policy) *Store {
-	return &Store{pool: pool, policy: policy, defaultRetryLimit: DefaultRetryLimit}
+	return &Store{pool: pool, policy: policy, defaultRetryLimit: DefaultRetryLimit, eventsEnabled: true}
 }
 
 // SetRules tightens the state machines with configured prohibitions
@@ -43,6 +44,10 @@ func (s *Store) SetRules(r state.Rules) { s.rules = r }
 // SetDefaultRetryLimit sets the retry limit of steps whose spec gives none
 // (retry.default_retry_limit). Call it before the store is shared.
 func (s *Store) SetDefaultRetryLimit(n int32) { s.defaultRetryLimit = n }
+
+// SetEventsEnabled turns the event outbox on or off (events.enabled). Off, state
+// changes write no events and wake no listener. Call it before the store is shared.
+func (s *Store) SetEventsEnabled(on bool) { s.eventsEnabled = on }
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -164,7 +164,7 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 	if _, err := tx.Exec(ctx, `
 		WITH task AS (
 			UPDATE tasker_tasks SET complete = $2, completed_at = CASE WHEN $2 THEN now() ELSE completed_at END,
-				updated_at = now(), event_seq = event_seq + CASE WHEN $3 = '' THEN 0 ELSE 1 END
+				updated_at = now(), event_seq = event_seq + CASE WHEN $3 = '' OR NOT $6 THEN 0 ELSE 1 END
 			WHERE task_id = $1
 			RETURNING task_id, event_seq, correlation_id, named_task_id, context
 		), written AS (
@@ -174,11 +174,11 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 			                          'from_state', $4::text, 'to_state', $5::text,
 			                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 			FROM task t JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
-			WHERE $3 <> ''
+			WHERE $3 <> '' AND $6
 			RETURNING 1
 		)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM written) THEN pg_notify('tasker_events', '') END`,
-		req.TaskID, req.To == state.Complete, tr.Event, string(cur), string(req.To)); err != nil {
+		req.TaskID, req.To == state.Complete, tr.Event, string(cur), string(req.To), s.eventsEnabled); err != nil {
 		return Transition{}, dbErr(err, "update task")
 	}
 	return tr, nil
