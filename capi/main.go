@@ -261,3 +261,6 @@ func ack_events(h C.uint64_t, payload *C.char) *C.char { return call("ack_events
 
 //export prune_events
 func prune_events(h C.uint64_t, payload *C.char) *C.char { return call("prune_events", h, payload) }
+
+//export publish_event
+func publish_event(h C.uint64_t, payload *C.char) *C.char { return call("publish_event", h, payload) }

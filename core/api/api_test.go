@@ -429,3 +429,33 @@ func TestEventsThroughTheAPI(t *testing.T) {
 	e := callErr(t, c, "fetch_events", `{"subscriber": "x", "wait_ms": 999999}`)
 	assert.Equal(t, errs.Validation, e.Type)
 }
+
+func TestPublishCustomEvents(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, "")
+	callOK(t, c, "register_task_templates", `{"paths": ["../template/testdata/good/order_fulfillment.yaml"]}`, nil)
+	var ct created
+	callOK(t, c, "create_task_from_template", `{"name": "order_fulfillment", "namespace": "ecommerce", "version": "1.2.0",
+		"context": {"order_id": 7, "customer": {"email": "zoe@example.com"}, "items": [{"sku": "A-1", "quantity": 2}]}}`, &ct)
+	var pub map[string]int64
+	callOK(t, c, "publish_event", fmt.Sprintf(`{"task_id": %d, "name": "order.fulfilled", "payload": {"carrier": "DHL"}}`, ct.TaskID), &pub)
+	assert.Equal(t, int64(7), pub["task_seq"], "after the task's and its five steps' initial events")
+	var batch struct {
+		Events []struct {
+			Name    string         `json:"name"`
+			Payload map[string]any `json:"payload"`
+		} `json:"events"`
+	}
+	callOK(t, c, "fetch_events", `{"subscriber": "custom"}`, &batch)
+	last := batch.Events[len(batch.Events)-1]
+	assert.Equal(t, "order.fulfilled", last.Name)
+	assert.Equal(t, "DHL", last.Payload["carrier"])
+	assert.Equal(t, float64(ct.TaskID), last.Payload["task_id"])
+
+	e := callErr(t, c, "publish_event", fmt.Sprintf(`{"task_id": %d, "name": "task.completed"}`, ct.TaskID))
+	assert.Equal(t, errs.Validation, e.Type, "lifecycle events are not published by hand")
+	e = callErr(t, c, "publish_event", fmt.Sprintf(`{"task_id": %d, "name": "order.fulfilled", "payload": [1]}`, ct.TaskID))
+	assert.Equal(t, errs.Validation, e.Type)
+	e = callErr(t, c, "publish_event", `{"task_id": 424242, "name": "order.fulfilled"}`)
+	assert.Equal(t, errs.NotFound, e.Type)
+}

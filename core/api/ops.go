@@ -44,6 +44,23 @@ var operations = map[string]operation{
 	"fetch_events":               fetchEvents,
 	"ack_events":                 ackEvents,
 	"prune_events":               pruneEvents,
+	"publish_event":              publishEvent,
+}
+
+func publishEvent(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		TaskID  int64           `json:"task_id"`
+		Name    string          `json:"name"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := required("task_id", r.TaskID); err != nil {
+		return nil, err
+	}
+	seq, err := c.store.PublishCustomEvent(ctx, r.TaskID, r.Name, r.Payload)
+	return map[string]int64{"task_seq": seq}, err
 }
 
 func pruneEvents(ctx context.Context, c *Client, payload []byte) (any, error) {

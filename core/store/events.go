@@ -177,3 +177,62 @@ func (s *Store) PruneEvents(ctx context.Context, retention time.Duration) (int64
 	})
 	return n, dbErr(err, "prune events")
 }
+
+// PublishCustomEvent writes a custom event of a task to the outbox, in the task's
+// event sequence. Only events the task's template declares (custom_events) may be
+// published; lifecycle events are written by the transitions themselves.
+func (s *Store) PublishCustomEvent(ctx context.Context, taskID int64, name string, payload json.RawMessage) (int64, error) {
+	if len(payload) == 0 {
+		payload = json.RawMessage(`{}`)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(payload, &obj); err != nil || obj == nil {
+		return 0, errs.New(errs.Validation, map[string]any{"field": "payload"}, "payload must be a JSON object")
+	}
+	if !s.eventsEnabled {
+		return 0, nil // events.enabled is false: nothing is published
+	}
+	var seq int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var declared bool
+		err := tx.QueryRow(ctx, `
+			SELECT EXISTS (
+				SELECT 1 FROM jsonb_array_elements(
+					COALESCE(CASE WHEN jsonb_typeof(nt.configuration->'custom_events') = 'array' THEN nt.configuration->'custom_events' END, '[]'::jsonb)
+					|| COALESCE((SELECT jsonb_agg(ev) FROM jsonb_array_elements(
+					             CASE WHEN jsonb_typeof(nt.configuration->'steps') = 'array' THEN nt.configuration->'steps' ELSE '[]'::jsonb END) st,
+					             jsonb_array_elements(CASE WHEN jsonb_typeof(st->'custom_events') = 'array' THEN st->'custom_events' ELSE '[]'::jsonb END) ev),
+					            '[]'::jsonb)) e
+				WHERE e->>'name' = $2)
+			FROM tasker_tasks t JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
+			WHERE t.task_id = $1
+			FOR NO KEY UPDATE OF t`, taskID, name).Scan(&declared)
+		if err == pgx.ErrNoRows {
+			return errs.New(errs.NotFound, map[string]any{"task_id": taskID}, "task %d not found", taskID)
+		}
+		if err != nil {
+			return err
+		}
+		if !declared {
+			return errs.New(errs.Validation, map[string]any{"event": name, "task_id": taskID},
+				"event %q is not a custom event of task %d's template (declare it under custom_events)", name, taskID)
+		}
+		err = tx.QueryRow(ctx, `
+			WITH bumped AS (
+				UPDATE tasker_tasks SET event_seq = event_seq + 1 WHERE task_id = $1 RETURNING event_seq, correlation_id
+			)
+			INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)
+			SELECT $1, b.event_seq, $2, b.correlation_id, $3::jsonb || jsonb_build_object('task_id', $1::bigint)
+			FROM bumped b
+			RETURNING task_seq`, taskID, name, string(payload)).Scan(&seq)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify('tasker_events', '')`)
+		return err
+	})
+	if err != nil {
+		return 0, dbErr(err, "publish event")
+	}
+	return seq, nil
+}

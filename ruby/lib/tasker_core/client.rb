@@ -213,6 +213,12 @@ module TaskerCore
       invoke(:prune_events, {})["deleted"]
     end
 
+    # Publishes a custom event that the task's template declares (custom_events),
+    # with +payload+ (a Hash), in the task's event sequence. → the event's task_seq
+    def publish_event(task_id:, name:, payload: {})
+      invoke(:publish_event, { task_id: task_id, name: name, payload: payload })["task_seq"]
+    end
+
     # The effective configuration: {"environment" => ..., "values" => [{"key", "value",
     # "source" (default | file | env | explicit), "origin"}]}, passwords masked.
     def effective_config

@@ -51,6 +51,7 @@ module TaskerCore
       fetch_events
       ack_events
       prune_events
+      publish_event
     ].freeze
 
     LOAD_LOCK = Mutex.new

@@ -28,6 +28,17 @@ RSpec.describe "Templates and configuration", :integration do
       .to eq("engine")
   end
 
+  it "publishes the custom events a template declares, and only those" do
+    client.register_templates(paths: File.join(template_dir, "good/order_fulfillment.yaml"))
+    task = client.create_task_from_template(name: "order_fulfillment", namespace: "ecommerce", version: "1.2.0",
+                                            context: good_context)
+    seq = client.publish_event(task_id: task.task_id, name: "order.fulfilled", payload: { carrier: "DHL" })
+    event = client.fetch_events(subscriber: "custom-#{task.task_id}", limit: 100).events.last
+    expect([event.name, event.task_seq, event.payload["carrier"]]).to eq(["order.fulfilled", seq, "DHL"])
+    expect { client.publish_event(task_id: task.task_id, name: "order.lost") }
+      .to raise_error(TaskerCore::ValidationError, /not a custom event/)
+  end
+
   it "refuses a context that fails the template's JSON Schema, listing the failing paths" do
     client.register_templates(paths: File.join(template_dir, "good/order_fulfillment.yaml"))
     expect do
