@@ -94,6 +94,12 @@ RSpec.describe "Events: durable outbox delivered to subscribers", :integration d
     expect(events.map(&:namespace).uniq).to eq([namespace])
     expect(events.map(&:task_name).uniq).to eq(["diamond"])
     expect(events.map(&:created_at)).to all(be_a(Time).and(be_utc))
+    m = listener.metrics
+    expect(m[:events]).to be >= n # other tasks of the schema may be in the outbox too
+    expect(m[:deliveries]).to be >= n
+    expect(m[:batches]).to be >= 1
+    expect(m[:max_latency]).to be > 0
+    expect(m[:average_latency]).to be_between(0, m[:max_latency])
   end
 
   it "resumes after a stop under the same subscriber name without repeats or gaps" do

@@ -44,6 +44,8 @@ module TaskerCore
         @wakeup = ConditionVariable.new
         @stopping = false
         @thread = nil
+        @metrics_lock = Mutex.new
+        @metrics = { events: 0, deliveries: 0, batches: 0, library_errors: 0, latency_sum: 0.0, max_latency: 0.0 }
       end
 
       # Starts the thread (no-op when running). → self
@@ -75,6 +77,19 @@ module TaskerCore
         !thread.join(timeout).nil?
       end
 
+      # Counters since start: events received, deliveries to subscribers that did
+      # not raise, non-empty batches, library errors retried, and delivery latency
+      # (seconds from the event's commit to its dispatch). The outbox is the buffer:
+      # a listener that falls behind never drops an event, it only lags.
+      def metrics
+        @metrics_lock.synchronize do
+          m = @metrics.dup
+          m[:average_latency] = m[:events].zero? ? 0.0 : m[:latency_sum] / m[:events]
+          m.delete(:latency_sum)
+          m
+        end
+      end
+
       def running?
         @thread&.alive? ? true : false
       end
@@ -95,6 +110,7 @@ module TaskerCore
           begin
             process_batch
           rescue StandardError => e
+            @metrics_lock.synchronize { @metrics[:library_errors] += 1 }
             TaskerCore.logger.error("tasker_core: event listener #{@subscriber.inspect}: #{e.class}: #{e.message}; " \
                                     "retrying in #{@error_pause}s")
             pause(@error_pause)
@@ -107,8 +123,23 @@ module TaskerCore
       def process_batch
         batch = @client.fetch_events(subscriber: @subscriber, limit: @limit, wait_ms: @wait_ms)
 
-        batch.each { |event| @dispatcher.publish_locally(event) }
+        batch.each do |event|
+          delivered = @dispatcher.publish_locally(event)
+          record(event, delivered)
+        end
         @client.ack_events(subscriber: @subscriber, batch: batch)
+        @metrics_lock.synchronize { @metrics[:batches] += 1 unless batch.events.empty? }
+      end
+
+      # Delivery latency is from the event's commit-time created_at to its dispatch.
+      def record(event, delivered)
+        latency = Time.now.utc - event.created_at
+        @metrics_lock.synchronize do
+          @metrics[:events] += 1
+          @metrics[:deliveries] += delivered
+          @metrics[:latency_sum] += latency
+          @metrics[:max_latency] = latency if latency > @metrics[:max_latency]
+        end
       end
 
       def pause(seconds)
