@@ -21,16 +21,38 @@ module TaskerCore
       started = monotonic
       results = nil
       error = nil
+      local_event(claimed, "step.before_handle")
       begin
         handler = registry.handler_for(claimed)
+        local_event(claimed, "step.handle")
         results = normalize(handler.call(StepHandler::Task.from_claimed(claimed),
                                          StepHandler::Sequence.new(claimed.sequence),
                                          StepHandler::Step.from_claimed(claimed)))
       rescue Exception => e # rubocop:disable Lint/RescueException -- a handler's failure, whatever it is, is the step's
         error = e
       end
+      duration = monotonic - started
+      local_event(claimed, "observability.step.handle",
+                  "duration_ms" => (duration * 1000).round(3), "success" => error.nil?,
+                  "error" => error && { "type" => error.class.name, "message" => error.message })
       StepExecution.new(claimed: claimed, results: results, error: error, started_at: started_at,
-                        finished_at: Time.now.utc, duration: monotonic - started)
+                        finished_at: Time.now.utc, duration: duration)
+    end
+
+    # The handler-side moments (step.before_handle, step.handle,
+    # observability.step.handle) happen in this process only: they go to this
+    # process's TaskerCore::Events subscribers (and ActiveSupport::Notifications),
+    # not to the durable outbox, which records what the database saw.
+    def local_event(claimed, name, extra = {})
+      payload = { "task_id" => claimed.task_id, "step_id" => claimed.step_id, "step_name" => claimed.step_name,
+                  "attempt" => claimed.attempts }.merge(extra.compact)
+      Events.publish_locally(
+        Event.new(name: name, task_id: claimed.task_id, step_id: claimed.step_id, namespace: claimed.namespace,
+                  task_name: claimed.task_name, correlation_id: claimed.correlation_id, payload: payload,
+                  created_at: Time.now.utc)
+      )
+    rescue StandardError => e
+      TaskerCore.logger.error("tasker_core: local event #{name}: #{e.class}: #{e.message}")
     end
 
     private
