@@ -264,3 +264,24 @@ func prune_events(h C.uint64_t, payload *C.char) *C.char { return call("prune_ev
 
 //export publish_event
 func publish_event(h C.uint64_t, payload *C.char) *C.char { return call("publish_event", h, payload) }
+
+//export event_metrics
+func event_metrics(h C.uint64_t, payload *C.char) *C.char { return call("event_metrics", h, payload) }
+
+//export event_catalog
+func event_catalog(h C.uint64_t, payload *C.char) *C.char { return call("event_catalog", h, payload) }
+
+//export open_event_stream
+func open_event_stream(h C.uint64_t, payload *C.char) *C.char {
+	return call("open_event_stream", h, payload)
+}
+
+//export read_event_stream
+func read_event_stream(h C.uint64_t, payload *C.char) *C.char {
+	return call("read_event_stream", h, payload)
+}
+
+//export close_event_stream
+func close_event_stream(h C.uint64_t, payload *C.char) *C.char {
+	return call("close_event_stream", h, payload)
+}

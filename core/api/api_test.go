@@ -412,8 +412,9 @@ func TestEventsThroughTheAPI(t *testing.T) {
 	var raw json.RawMessage
 	callOK(t, c, "fetch_events", `{"subscriber": "api-test"}`, &raw)
 	require.NoError(t, json.Unmarshal(raw, &batch))
-	require.Len(t, batch.Events, 5)
+	require.Len(t, batch.Events, 6, "the task's, its four steps', workflow.orchestration_requested")
 	assert.Equal(t, "task.initialize_requested", batch.Events[0].Name)
+	assert.Equal(t, "workflow.orchestration_requested", batch.Events[5].Name)
 	assert.Equal(t, "diamond", batch.Events[0].Payload["task_name"])
 	assert.True(t, batch.Drained)
 
@@ -439,7 +440,7 @@ func TestPublishCustomEvents(t *testing.T) {
 		"context": {"order_id": 7, "customer": {"email": "zoe@example.com"}, "items": [{"sku": "A-1", "quantity": 2}]}}`, &ct)
 	var pub map[string]int64
 	callOK(t, c, "publish_event", fmt.Sprintf(`{"task_id": %d, "name": "order.fulfilled", "payload": {"carrier": "DHL"}}`, ct.TaskID), &pub)
-	assert.Equal(t, int64(7), pub["task_seq"], "after the task's and its five steps' initial events")
+	assert.Equal(t, int64(8), pub["task_seq"], "after the task's and its five steps' initial events and orchestration_requested")
 	var batch struct {
 		Events []struct {
 			Name    string         `json:"name"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/events"
 	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/pgerr"
@@ -50,6 +51,10 @@ type Client struct {
 	store  *store.Store
 	log    zerolog.Logger
 	logOut io.Closer
+	live   *liveHub // nil when events.enabled is false
+
+	catMu   sync.RWMutex
+	catalog *events.Catalog // system events, events.definitions_paths, registered templates' custom events
 
 	mu     sync.RWMutex
 	closed bool
@@ -70,6 +75,15 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	rules, err := cfg.ForbiddenTransitions()
 	if err != nil {
 		return nil, err
+	}
+	catalog, err := events.System()
+	if err != nil {
+		return nil, errs.Wrap(errs.Internal, err, "event catalog")
+	}
+	for _, p := range cfg.Strings("events.definitions_paths") {
+		if err := catalog.AddFile(p); err != nil {
+			return nil, err
+		}
 	}
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -129,7 +143,11 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c := &Client{settings: st, store: s, log: log.With().Str(logging.Component, "api").Logger(), logOut: logOut}
+	c := &Client{settings: st, store: s, log: log.With().Str(logging.Component, "api").Logger(), logOut: logOut,
+		catalog: catalog}
+	if cfg.Bool("events.enabled") {
+		c.live = newLiveHub(cfg, s, log)
+	}
 	if migrate {
 		if err := s.SyncRetryPolicy(ctx); err != nil {
 			return fail(err)
@@ -159,6 +177,9 @@ func (c *Client) Close() {
 	defer c.mu.Unlock()
 	if !c.closed {
 		c.closed = true
+		if c.live != nil {
+			c.live.close() // delivers what is buffered
+		}
 		c.store.Pool().Close()
 		c.log.Info().Msg("client closed")
 		_ = c.logOut.Close()

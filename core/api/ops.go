@@ -45,6 +45,11 @@ var operations = map[string]operation{
 	"ack_events":                 ackEvents,
 	"prune_events":               pruneEvents,
 	"publish_event":              publishEvent,
+	"event_metrics":              eventMetrics,
+	"event_catalog":              eventCatalog,
+	"open_event_stream":          openEventStream,
+	"read_event_stream":          readEventStream,
+	"close_event_stream":         closeEventStream,
 }
 
 func publishEvent(ctx context.Context, c *Client, payload []byte) (any, error) {

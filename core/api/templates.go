@@ -24,7 +24,22 @@ type RegisteredTemplate struct {
 
 // registerTemplates stores templates as versioned named tasks.
 func (c *Client) registerTemplates(ctx context.Context, tpls []*template.Template) ([]RegisteredTemplate, error) {
+	// Custom events join the client's catalog once every template registered; one
+	// that takes a system event's name (or is malformed) stops the registration.
+	cat := c.Catalog().Clone()
+	for _, t := range tpls {
+		for _, e := range t.CustomEvents {
+			if err := cat.AddCustom(e.Name, e.Description, t.Key()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	out := make([]RegisteredTemplate, 0, len(tpls))
+	defer func() {
+		c.catMu.Lock()
+		c.catalog = cat
+		c.catMu.Unlock()
+	}()
 	for _, t := range tpls {
 		raw, err := t.JSON()
 		if err != nil {

@@ -104,6 +104,10 @@ var Keys = []Key{
 	{Path: "events.overflow", Type: String, Default: "drop_oldest", Enum: []string{"drop_oldest", "drop_newest"},
 		Doc: "what a full buffer does; never blocks orchestration"},
 	{Path: "events.retention_hours", Type: Int, Default: 168, Min: f(1), Doc: "outbox rows older than this are pruned"},
+	{Path: "events.delivery_timeout_ms", Type: Int, Default: 5000, Min: f(1),
+		Doc: "longest the publisher waits for an in-process event stream to take a batch before counting it failed"},
+	{Path: "events.definitions_paths", Type: StringList, Default: []string{},
+		Doc: "YAML files of application events added to the catalog (the system events file's format)"},
 
 	// logging
 	{Path: "logging.level", Type: String, Default: "warn", Enum: []string{"trace", "debug", "info", "warn", "error"},

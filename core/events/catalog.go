@@ -6,12 +6,17 @@
 package events
 
 import (
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/taskercore/tasker-core/core/errs"
@@ -50,6 +55,97 @@ func System() (*Catalog, error) {
 		c.defs[name] = d
 	}
 	return c, nil
+}
+
+// AddFile extends the catalog with the events a YAML file defines
+// (events.definitions_paths), in the system file's format: a top-level "events"
+// map of name → {description, fired_by, payload (a JSON Schema)}. Names follow the
+// custom events' rule and may not redefine a system event; a payload schema must
+// compile. Errors are configuration errors naming the file and the event.
+func (c *Catalog) AddFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return errs.New(errs.Configuration, map[string]any{"key": "events.definitions_paths", "path": path},
+			"event definitions %s: %v", path, err)
+	}
+	var file struct {
+		Events map[string]Definition `yaml:"events"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		return errs.New(errs.Configuration, map[string]any{"key": "events.definitions_paths", "path": path},
+			"event definitions %s: %v", path, err)
+	}
+	if len(file.Events) == 0 {
+		return errs.New(errs.Configuration, map[string]any{"key": "events.definitions_paths", "path": path},
+			"event definitions %s: no events (want a top-level \"events\" map)", path)
+	}
+	names := make([]string, 0, len(file.Events))
+	for n := range file.Events {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := file.Events[name]
+		bad := func(format string, args ...any) error {
+			return errs.New(errs.Configuration, map[string]any{"key": "events.definitions_paths", "path": path, "event": name},
+				"event definitions %s: event %q: "+format, append([]any{path, name}, args...)...)
+		}
+		if !customName.MatchString(name) {
+			return bad("want dotted lower-case words, like billing.invoice_sent")
+		}
+		if old, ok := c.defs[name]; ok && !old.Custom {
+			return bad("that is a system event's name")
+		}
+		if d.Description == "" {
+			return bad("description is required")
+		}
+		if d.Payload != nil {
+			if err := compileSchema(name, d.Payload); err != nil {
+				return bad("payload schema: %v", err)
+			}
+		}
+		d.Name, d.Custom = name, true
+		if d.FiredBy == "" {
+			d.FiredBy = "application (" + path + ")"
+		}
+		c.defs[name] = d
+	}
+	return nil
+}
+
+func compileSchema(name string, schema map[string]any) error {
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	comp := jsonschema.NewCompiler()
+	if err := comp.AddResource("mem://"+name, doc); err != nil {
+		return err
+	}
+	_, err = comp.Compile("mem://" + name)
+	return err
+}
+
+// Definitions lists every definition, sorted by name.
+func (c *Catalog) Definitions() []Definition {
+	out := make([]Definition, 0, len(c.defs))
+	for _, n := range c.Names() {
+		out = append(out, c.defs[n])
+	}
+	return out
+}
+
+// Clone returns an independent copy (a client extends its own).
+func (c *Catalog) Clone() *Catalog {
+	out := &Catalog{defs: make(map[string]Definition, len(c.defs))}
+	for k, v := range c.defs {
+		out.defs[k] = v
+	}
+	return out
 }
 
 var customName = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
@@ -121,4 +217,31 @@ func ForTaskTransition(taskID int64, taskName string, context any, from, to stat
 func ForStepTransition(taskID, stepID int64, stepName string, from, to state.State, at time.Time) (string, StepPayload) {
 	return state.Step.EventFor(from, to), StepPayload{TaskID: taskID, StepID: stepID, StepName: stepName,
 		FromState: string(from), ToState: string(to), TransitionedAt: Timestamp(at)}
+}
+
+// ValidPattern reports whether pattern is a subscription pattern: "*" (every
+// event), a name ("step.completed") or a prefix wildcard ("step.*", "workflow.*").
+func ValidPattern(pattern string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if p, ok := strings.CutSuffix(pattern, ".*"); ok {
+		return patternWords.MatchString(p)
+	}
+	return patternWords.MatchString(pattern)
+}
+
+var patternWords = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
+
+// Match reports whether an event name matches a subscription pattern: "*" matches
+// everything, "step.*" every name with one or more words after "step.", any
+// other pattern only that name.
+func Match(pattern, name string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return len(name) > len(p) && strings.HasPrefix(name, p)
+	}
+	return pattern == name
 }

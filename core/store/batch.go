@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/events"
 	"github.com/taskercore/tasker-core/core/readiness"
 	"github.com/taskercore/tasker-core/core/state"
 )
@@ -49,6 +51,8 @@ type BatchOutcome struct {
 // item is exact either way.
 func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition) ([]BatchOutcome, error) {
 	var out []BatchOutcome
+	ctx, col := s.collect(ctx)
+	defer func() { s.published(col) }() // emptied unless a transaction committed
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if out, err = s.applyStepTransitions(ctx, tx, reqs); err != nil {
@@ -56,6 +60,9 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 		}
 		return refreshTasksOf(ctx, tx, out)
 	})
+	if err != nil {
+		col.rollback(0)
+	}
 	if !errors.Is(err, errConcurrentChange) {
 		return out, dbErr(err, "batch transition")
 	}
@@ -63,6 +70,7 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 		out = make([]BatchOutcome, len(reqs))
 		for i, req := range reqs {
 			var items []BatchOutcome
+			mark := col.mark()
 			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { // a savepoint
 				var err error
 				items, err = s.applyStepTransitions(ctx, sp, []StepTransition{req})
@@ -71,6 +79,9 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 				}
 				return err
 			})
+			if err != nil {
+				col.rollback(mark)
+			}
 			switch {
 			case errors.Is(err, errConcurrentChange):
 				items = []BatchOutcome{conflictOutcome(req)}
@@ -82,6 +93,9 @@ func (s *Store) BatchTransitionSteps(ctx context.Context, reqs []StepTransition)
 		}
 		return refreshTasksOf(ctx, tx, out)
 	})
+	if err != nil {
+		col.rollback(0)
+	}
 	return out, dbErr(err, "batch transition")
 }
 
@@ -114,6 +128,7 @@ type stepFacts struct {
 	claimedBy     string
 	taskID        int64
 	correlationID string
+	name          string
 	transitionsIn int // planned transitions so far (the round of the next one)
 }
 
@@ -171,12 +186,35 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 		advance(f, req)
 	}
 
+	if len(plan) > 0 && s.LiveOn() {
+		s.publishBeforeStepTransitions(plan, facts)
+	}
 	for r := 0; r < rounds; r++ {
 		if err := s.writeRound(ctx, tx, plan, r, outcomes); err != nil {
 			return nil, err
 		}
 	}
 	return outcomes, nil
+}
+
+// publishBeforeStepTransitions publishes step.before_transition (live only) for
+// each planned transition, as it is about to be written: a transition that then
+// loses a race or rolls back had its before_transition event all the same.
+func (s *Store) publishBeforeStepTransitions(plan []planned, facts map[int64]*stepFacts) {
+	at := events.Timestamp(time.Now())
+	evs := make([]Event, 0, len(plan))
+	for _, p := range plan {
+		f := facts[p.req.StepID]
+		id := p.req.StepID
+		b, err := json.Marshal(events.StepPayload{TaskID: f.taskID, StepID: id, StepName: f.name,
+			FromState: string(p.from), ToState: string(p.req.To), TransitionedAt: at})
+		if err != nil {
+			continue
+		}
+		evs = append(evs, Event{TaskID: f.taskID, StepID: &id, Name: state.StepBeforeTransition,
+			CorrelationID: f.correlationID, Payload: b, CreatedAt: time.Now().UTC()})
+	}
+	s.publishLive(evs...)
 }
 
 // planOne checks one request against the step's (planned) facts. It returns nil,
@@ -309,7 +347,8 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
 		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, ''),
-		       ws.task_id, (SELECT k.correlation_id::text FROM tasker_tasks k WHERE k.task_id = ws.task_id)
+		       ws.task_id, (SELECT k.correlation_id::text FROM tasker_tasks k WHERE k.task_id = ws.task_id),
+		       (SELECT ns.name FROM tasker_named_steps ns WHERE ns.named_step_id = ws.named_step_id)
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
 		LEFT JOIN LATERAL (
@@ -341,7 +380,7 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	var states []string
 	f := &stepFacts{}
 	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy,
-		&f.taskID, &f.correlationID},
+		&f.taskID, &f.correlationID, &f.name},
 		func() error {
 			c := *f
 			c.state = state.State(cur)
@@ -522,7 +561,7 @@ func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, 
 	if len(stepIDs) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
+	err := execEvents(ctx, tx, `
 		WITH ev AS (
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
 			         AS e(step_id, task_id, idx, name, from_state, to_state)
@@ -543,9 +582,9 @@ func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, 
 			JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id
 			JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 			ORDER BY ev.task_id, ev.idx
-			RETURNING 1
+			`+eventColumns+`
 		)
-		SELECT pg_notify('tasker_events', ''), (SELECT count(*) FROM written)`,
+		`+eventTail(collectorFrom(ctx) != nil),
 		stepIDs, taskIDs, idxs, names, froms, tos)
 	return dbErr(err, "write events")
 }
@@ -579,7 +618,7 @@ func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEven
 		}
 		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, string(b), int64(i)
 	}
-	_, err := tx.Exec(ctx, `
+	err := execEvents(ctx, tx, `
 		WITH ev AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[]) AS e(task_id, name, payload, idx)
 		), counts AS (
@@ -593,8 +632,8 @@ func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEven
 			       b.correlation_id, ev.payload
 			FROM ev JOIN bumped b ON b.task_id = ev.task_id
 			ORDER BY ev.task_id, ev.idx
-			RETURNING 1
+			`+eventColumns+`
 		)
-		SELECT pg_notify('tasker_events', ''), (SELECT count(*) FROM written)`, tasks, names, payloads, idxs)
+		`+eventTail(collectorFrom(ctx) != nil), tasks, names, payloads, idxs)
 	return dbErr(err, "write workflow events")
 }

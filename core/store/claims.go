@@ -77,24 +77,37 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		return nil, err
 	}
 	var out []ClaimedStep
+	ctx, col := s.collect(ctx)
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
 		out = nil
-		var taskIDs []int64
+		var picked pgx.Rows
 		var err error
 		if req.TaskID > 0 {
-			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE task_id = $1 AND NOT complete
-				FOR NO KEY UPDATE`, req.TaskID))
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE task_id = $1 AND NOT complete
+				FOR NO KEY UPDATE`, req.TaskID)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
-			taskIDs, err = collectIDs(tx.Query(ctx, `SELECT task_id FROM tasker_tasks WHERE ready_at <= now()
-				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window))
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE ready_at <= now()
+				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window)
+		}
+		var taskIDs []int64
+		corrs := map[int64]string{}
+		if err == nil {
+			var id int64
+			var corr string
+			_, err = pgx.ForEachRow(picked, []any{&id, &corr}, func() error {
+				taskIDs = append(taskIDs, id)
+				corrs[id] = corr
+				return nil
+			})
 		}
 		if err != nil || len(taskIDs) == 0 {
 			return dbErr(err, "claim: pick tasks")
 		}
+		findStart := time.Now()
 		rows, err := tx.Query(ctx, `
 			SELECT r.workflow_step_id, r.current_state
 			FROM get_step_readiness_status_batch($1) r JOIN tasker_tasks t ON t.task_id = r.task_id
@@ -116,9 +129,13 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		}); err != nil {
 			return dbErr(err, "claim: ready steps")
 		}
+		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		outs, err := s.applyStepTransitions(ctx, tx, reqs)
 		if err != nil {
 			return err
+		}
+		if s.LiveOn() {
+			collectLive(ctx, claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID))
 		}
 		var claimed, started []int64
 		seenTask := map[int64]bool{}
@@ -164,7 +181,46 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		out, err = loadClaimed(ctx, tx, claimed)
 		return err
 	})
+	if err == nil {
+		s.published(col)
+	}
 	return out, err
+}
+
+// claimTimings are a claim's live events: observability.step.find_viable per
+// task examined (how long the readiness query took, how many steps it found) and
+// observability.step.skip for each ready step the claim could not take (another
+// writer moved it first).
+func claimTimings(taskIDs []int64, corrs map[int64]string, outs []BatchOutcome, findMS float64, workerID string) []Event {
+	found := map[int64][]int64{}
+	var evs []Event
+	for _, o := range outs {
+		if o.To != state.InProgress {
+			continue
+		}
+		found[o.TaskID] = append(found[o.TaskID], o.StepID)
+		if o.Status != OutcomeApplied {
+			id := o.StepID
+			reason := string(o.Status)
+			if o.Err != nil {
+				reason = o.Err.Error()
+			}
+			evs = append(evs, liveEvent(o.TaskID, &id, "observability.step.skip",
+				map[string]any{"step_id": id, "reason": reason, "worker_id": workerID}))
+		}
+	}
+	for _, t := range taskIDs {
+		ids := found[t]
+		if ids == nil {
+			ids = []int64{}
+		}
+		evs = append(evs, liveEvent(t, nil, "observability.step.find_viable",
+			map[string]any{"duration_ms": findMS, "step_ids": ids, "tasks": len(taskIDs), "worker_id": workerID}))
+	}
+	for i := range evs {
+		evs[i].CorrelationID = corrs[evs[i].TaskID]
+	}
+	return evs
 }
 
 // startTasks moves tasks that are pending (or in error, after an operator unblocked
@@ -312,11 +368,15 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 		reqs[i] = req
 	}
 	var res ReportResult
+	ctx, col := s.collect(ctx)
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		res, err = s.applyAndFinalize(ctx, tx, reqs)
 		return err
 	})
+	if err == nil {
+		s.published(col)
+	}
 	return res, err
 }
 
@@ -403,6 +463,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
 		return nil, dbErr(err, "finalize: lock tasks")
 	}
+	started := time.Now()
 	ecs, err := sqlfuncs.GetTaskExecutionContextsBatch(ctx, tx, taskIDs, nil)
 	if err != nil {
 		return nil, err
@@ -442,9 +503,32 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		}
 		after = append(after, wfEvent{ec.TaskID, "workflow.task_finalization_completed",
 			map[string]any{"execution_status": ec.ExecutionStatus}})
+		// A task that stays open goes back to the schedule: now when it has ready
+		// steps, at its next retry time when all it waits for is a backoff.
+		if len(path) == 0 && (cur == state.Pending || cur == state.InProgress) {
+			switch {
+			case ec.ExecutionStatus == sqlfuncs.StatusHasReadySteps:
+				after = append(after, wfEvent{ec.TaskID, "workflow.task_reenqueue_requested",
+					map[string]any{"ready_steps": ec.ReadySteps}})
+			case ec.NextRetryAt != nil && ec.InProgressSteps == 0:
+				after = append(after, wfEvent{ec.TaskID, "workflow.task_reenqueue_delayed",
+					map[string]any{"ready_at": ec.NextRetryAt.UTC().Format(time.RFC3339Nano)}})
+			}
+		}
 		if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
 			return nil, err
 		}
+	}
+	if s.LiveOn() {
+		ms := float64(time.Since(started).Microseconds()) / 1000
+		evs := make([]Event, 0, len(ecs))
+		for _, ec := range ecs {
+			e := liveEvent(ec.TaskID, nil, "observability.task.finalize",
+				map[string]any{"duration_ms": ms, "tasks": len(ecs), "execution_status": ec.ExecutionStatus})
+			e.CorrelationID = ec.CorrelationID
+			evs = append(evs, e)
+		}
+		collectLive(ctx, evs)
 	}
 	return refreshReadyAt(ctx, tx, taskIDs)
 }
@@ -490,6 +574,8 @@ func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64,
 // is retried under the usual rules. Their tasks are finalized.
 func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (ReportResult, error) {
 	var res ReportResult
+	ctx, col := s.collect(ctx)
+	defer func() { s.published(col) }() // emptied unless the transaction committed
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT workflow_step_id, COALESCE(claimed_by, '') FROM tasker_workflow_steps
 			WHERE in_process AND lease_expires_at < now()
@@ -551,11 +637,16 @@ const maxTxAttempts = 3
 
 func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var err error
+	c := collectorFrom(ctx)
 	for attempt := 0; attempt < maxTxAttempts; attempt++ {
+		c.rollback(0) // events of an aborted attempt were never committed
 		err = pgx.BeginFunc(ctx, s.pool, fn)
 		if c := pgerr.Code(err); c != pgerr.DeadlockDetected && c != pgerr.SerializationRetry {
 			break
 		}
+	}
+	if err != nil {
+		c.rollback(0)
 	}
 	return dbErr(err, "transaction")
 }

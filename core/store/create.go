@@ -262,6 +262,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		corr = u.String()
 	}
 	out := CreatedTask{IdentityHash: hash, StepIDs: make(map[string]int64, len(spec.Steps))}
+	ctx, col := s.collect(ctx)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var nsID int32
 		if err := tx.QueryRow(ctx, `
@@ -395,7 +396,7 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		// The initial events: the task's first, then each step's, numbered 1… in the
 		// task's event sequence.
 		if s.eventsEnabled {
-			queueInitialEvents(batch, out.TaskID, stepIDs)
+			queueInitialEvents(batch, collectorFrom(ctx), out.TaskID, stepIDs)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return dbErr(err, "edges, initial transitions and events")
@@ -408,13 +409,20 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 	if err != nil {
 		return CreatedTask{}, dbErr(err, "create task")
 	}
+	s.published(col)
+	if s.LiveOn() {
+		e := liveEvent(out.TaskID, nil, "observability.task.enqueue",
+			map[string]any{"priority": spec.Priority, "step_count": len(out.StepIDs)})
+		e.CorrelationID, e.Namespace, e.TaskName = out.CorrelationID, spec.Namespace, spec.Name
+		s.publishLive(e)
+	}
 	return out, nil
 }
 
-func queueInitialEvents(batch *pgx.Batch, taskID int64, stepIDs []int64) {
-	batch.Queue(`
+func queueInitialEvents(batch *pgx.Batch, c *collector, taskID int64, stepIDs []int64) {
+	q := batch.Queue(`
 			WITH task AS (
-				UPDATE tasker_tasks SET event_seq = 1 + cardinality($2::bigint[]) WHERE task_id = $1
+				UPDATE tasker_tasks SET event_seq = 2 + cardinality($2::bigint[]) WHERE task_id = $1
 				RETURNING task_id, correlation_id, named_task_id, context
 			), initial AS (
 				SELECT t.task_id, 1::bigint AS seq, NULL::bigint AS step_id, $3::text AS name, t.correlation_id,
@@ -431,12 +439,20 @@ func queueInitialEvents(batch *pgx.Batch, taskID int64, stepIDs []int64) {
 				FROM task t
 				JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ANY ($2::bigint[])
 				JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+				UNION ALL
+				SELECT t.task_id, 2 + cardinality($2::bigint[]), NULL, $5::text, t.correlation_id,
+				       jsonb_build_object('task_id', t.task_id, 'step_ids', (SELECT jsonb_agg(x ORDER BY x) FROM unnest($2::bigint[]) x))
+				FROM task t
 			), written AS (
 				INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
 				SELECT task_id, seq, step_id, name, correlation_id, payload FROM initial ORDER BY seq
-				RETURNING 1
+				`+eventColumns+`
 			)
-			SELECT pg_notify('tasker_events', '')`, taskID, stepIDs, state.TaskInitializeRequested, state.StepInitializeRequested)
+			`+eventTail(c != nil), taskID, stepIDs, state.TaskInitializeRequested, state.StepInitializeRequested,
+		"workflow.orchestration_requested")
+	if c != nil {
+		q.Query(func(rows pgx.Rows) error { return scanLive(rows, c) })
+	}
 }
 
 var errExisting = errs.New(errs.Internal, nil, "task exists") // sentinel inside CreateTask only

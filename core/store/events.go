@@ -22,6 +22,9 @@ type Event struct {
 	CorrelationID string          `json:"correlation_id"`
 	Payload       json.RawMessage `json:"payload"`
 	CreatedAt     time.Time       `json:"created_at"`
+	// Durable is true for an outbox event (EventID and TaskSeq are set), false
+	// for a live-only one (before_transition, observability timings).
+	Durable bool `json:"durable"`
 }
 
 // EventBatch is what FetchEvents returns; hand it back to AckEvents once the
@@ -32,8 +35,11 @@ type EventBatch struct {
 	Drained bool    `json:"drained"` // every visible undelivered event is in Events
 }
 
-// NotifyChannel is the channel transitions NOTIFY when they write events.
-const NotifyChannel = "tasker_events"
+// notifyChannelSQL names the channel transitions NOTIFY when they write events:
+// one per schema ("tasker_events_" and 16 hex digits of the schema name's MD5, to
+// stay within PostgreSQL's 63-byte identifiers), so a schema's listeners are not
+// woken by another schema's writes.
+const notifyChannelSQL = `SELECT 'tasker_events_' || left(md5(current_schema()), 16)`
 
 // FetchEvents returns up to limit events subscriber has not acknowledged, in
 // order per task (and in event_id order overall). If none is there and wait > 0,
@@ -53,10 +59,15 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 	}
 	defer conn.Release()
 	if wait > 0 {
-		if _, err := conn.Exec(ctx, `LISTEN `+NotifyChannel); err != nil {
+		var channel string
+		if err := conn.QueryRow(ctx, notifyChannelSQL).Scan(&channel); err != nil {
 			return EventBatch{}, dbErr(err, "listen")
 		}
-		defer conn.Exec(context.WithoutCancel(ctx), `UNLISTEN `+NotifyChannel) //nolint:errcheck // best effort
+		listen := pgx.Identifier{channel}.Sanitize()
+		if _, err := conn.Exec(ctx, `LISTEN `+listen); err != nil {
+			return EventBatch{}, dbErr(err, "listen")
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), `UNLISTEN `+listen) //nolint:errcheck // best effort
 	}
 	read := func() (EventBatch, error) {
 		b := EventBatch{Events: []Event{}}
@@ -102,9 +113,9 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 	if err != nil || len(b.Events) > 0 || wait <= 0 {
 		return b, err
 	}
-	// The channel is per database, so a notification may be another schema's (or
-	// an event this subscriber already has): read again after each one, until
-	// there are events or the wait is over.
+	// A notification may be for events this subscriber already has (or for
+	// another schema whose name shares the channel's hash): read again after
+	// each one, until there are events or the wait is over.
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
@@ -193,6 +204,7 @@ func (s *Store) PublishCustomEvent(ctx context.Context, taskID int64, name strin
 		return 0, nil // events.enabled is false: nothing is published
 	}
 	var seq int64
+	ctx, col := s.collect(ctx)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var declared bool
 		err := tx.QueryRow(ctx, `
@@ -217,22 +229,32 @@ func (s *Store) PublishCustomEvent(ctx context.Context, taskID int64, name strin
 			return errs.New(errs.Validation, map[string]any{"event": name, "task_id": taskID},
 				"event %q is not a custom event of task %d's template (declare it under custom_events)", name, taskID)
 		}
-		err = tx.QueryRow(ctx, `
+		c := collectorFrom(ctx)
+		if c == nil {
+			c = &collector{} // the sequence number comes back in the same rows
+		}
+		rows, err := tx.Query(ctx, `
 			WITH bumped AS (
 				UPDATE tasker_tasks SET event_seq = event_seq + 1 WHERE task_id = $1 RETURNING event_seq, correlation_id
+			), written AS (
+				INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)
+				SELECT $1, b.event_seq, $2, b.correlation_id, $3::jsonb || jsonb_build_object('task_id', $1::bigint)
+				FROM bumped b
+				`+eventColumns+`
 			)
-			INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)
-			SELECT $1, b.event_seq, $2, b.correlation_id, $3::jsonb || jsonb_build_object('task_id', $1::bigint)
-			FROM bumped b
-			RETURNING task_seq`, taskID, name, string(payload)).Scan(&seq)
+			`+eventTail(true), taskID, name, string(payload))
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('tasker_events', '')`)
-		return err
+		if err := scanLive(rows, c); err != nil {
+			return err
+		}
+		seq = c.evs[len(c.evs)-1].TaskSeq
+		return nil
 	})
 	if err != nil {
 		return 0, dbErr(err, "publish event")
 	}
+	s.published(col)
 	return seq, nil
 }

@@ -75,8 +75,11 @@ func TestTransitionsWriteTheirEvents(t *testing.T) {
 		assert.Equal(t, float64(ct.TaskID), e.Payload["task_id"], e.Name)
 	}
 	assert.Equal(t, map[string]int{
-		"workflow.task_started": 1, "workflow.viable_steps_discovered": 3, "workflow.step_completed": 4,
+		"workflow.orchestration_requested": 1,
+		"workflow.task_started":            1, "workflow.viable_steps_discovered": 3, "workflow.step_completed": 4,
 		"workflow.task_finalization_started": 3, "workflow.task_finalization_completed": 3, "workflow.task_completed": 1,
+		// after a, then after b and c: more steps are ready, the task goes back to the schedule at once
+		"workflow.task_reenqueue_requested": 2,
 	}, workflow)
 	assert.Equal(t, "workflow.task_finalization_completed", all[len(all)-1].Name)
 	perStep := map[string][]string{}
@@ -267,9 +270,9 @@ func TestPruneEventsByRetention(t *testing.T) {
 	require.NoError(t, err)
 	n, err := s.PruneEvents(ctx, 7*24*time.Hour)
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), n, "the old task's two events")
+	assert.Equal(t, int64(3), n, "the old task's three events (task, step, orchestration_requested)")
 	assert.Len(t, outbox(t, s, old.TaskID), 0)
-	assert.Len(t, outbox(t, s, fresh.TaskID), 2)
+	assert.Len(t, outbox(t, s, fresh.TaskID), 3)
 	var cursors int
 	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tasker_event_cursors`).Scan(&cursors))
 	assert.Equal(t, 1, cursors, "the pruned task's cursor went with its events")

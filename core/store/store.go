@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,7 @@ type Store struct {
 	rules             state.Rules
 	defaultRetryLimit int32
 	eventsEnabled     bool
+	live              atomic.Pointer[LiveSink]
 }
 
 // New returns a Store over pool. policy is the retry policy this process uses;

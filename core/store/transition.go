@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/events"
 	"github.com/taskercore/tasker-core/core/state"
 )
 
@@ -59,11 +60,15 @@ type Transition struct {
 // TransitionStepTx.
 func (s *Store) TransitionStep(ctx context.Context, req StepTransition) (Transition, error) {
 	var out Transition
+	ctx, col := s.collect(ctx)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.TransitionStepTx(ctx, tx, req)
 		return err
 	})
+	if err == nil {
+		s.published(col)
+	}
 	return out, dbErr(err, "step transition")
 }
 
@@ -107,6 +112,7 @@ type TaskTransition struct {
 // when every step is complete or resolved_manually.
 func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transition, error) {
 	var out Transition
+	ctx, col := s.collect(ctx)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if out, err = s.TransitionTaskTx(ctx, tx, req); err != nil {
@@ -115,6 +121,9 @@ func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transit
 		_, err = refreshReadyAt(ctx, tx, []int64{req.TaskID})
 		return err
 	})
+	if err == nil {
+		s.published(col)
+	}
 	return out, dbErr(err, "task transition")
 }
 
@@ -127,14 +136,16 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 	var cur state.State
 	var sortKey int32
 	var open int
+	var taskName, corr string
 	err := tx.QueryRow(ctx, `
 		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
+		       (SELECT nt.name FROM tasker_named_tasks nt WHERE nt.named_task_id = k.named_task_id), k.correlation_id::text,
 		       (SELECT count(*) FROM tasker_workflow_steps ws
 		        LEFT JOIN tasker_workflow_step_transitions st ON st.workflow_step_id = ws.workflow_step_id AND st.most_recent
 		        WHERE ws.task_id = k.task_id AND COALESCE(st.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
 		FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
-		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &open)
+		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &taskName, &corr, &open)
 	if err == pgx.ErrNoRows {
 		return Transition{}, errs.New(errs.NotFound, map[string]any{"task_id": req.TaskID}, "task %d not found", req.TaskID)
 	}
@@ -155,13 +166,23 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 		return Transition{}, errs.New(errs.StateTransition, details,
 			"task %d cannot complete: %d steps are not complete or resolved", req.TaskID, open)
 	}
+	if s.LiveOn() {
+		// task.before_transition (live only): the move passed its checks and is
+		// about to be written.
+		b, err := json.Marshal(events.TaskPayload{TaskID: req.TaskID, TaskName: taskName, FromState: string(cur),
+			ToState: string(req.To), TransitionedAt: events.Timestamp(time.Now())})
+		if err == nil {
+			s.publishLive(Event{TaskID: req.TaskID, Name: state.TaskBeforeTransition, TaskName: taskName,
+				CorrelationID: corr, Payload: b, CreatedAt: time.Now().UTC()})
+		}
+	}
 	tr, err := swapCurrent(ctx, tx, taskTable, req.TaskID, cur, req.To, sortKey, req.Metadata, state.Task)
 	if err != nil {
 		return Transition{}, err
 	}
 	// The row change, and the transition's event with the next number of the
 	// task's gapless event sequence (the UPDATE holds the task row until commit).
-	if _, err := tx.Exec(ctx, `
+	if err := execEvents(ctx, tx, `
 		WITH task AS (
 			UPDATE tasker_tasks SET complete = $2, completed_at = CASE WHEN $2 THEN now() ELSE completed_at END,
 				updated_at = now(), event_seq = event_seq + CASE WHEN $3 = '' OR NOT $6 THEN 0 ELSE 1 END
@@ -175,9 +196,9 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 			                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 			FROM task t JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
 			WHERE $3 <> '' AND $6
-			RETURNING 1
+			`+eventColumns+`
 		)
-		SELECT CASE WHEN EXISTS (SELECT 1 FROM written) THEN pg_notify('tasker_events', '') END`,
+		`+eventTail(collectorFrom(ctx) != nil),
 		req.TaskID, req.To == state.Complete, tr.Event, string(cur), string(req.To), s.eventsEnabled); err != nil {
 		return Transition{}, dbErr(err, "update task")
 	}
