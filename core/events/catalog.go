@@ -84,6 +84,7 @@ func (c *Catalog) AddFile(path string) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	add := make([]Definition, 0, len(names)) // all or nothing
 	for _, name := range names {
 		d := file.Events[name]
 		bad := func(format string, args ...any) error {
@@ -108,7 +109,10 @@ func (c *Catalog) AddFile(path string) error {
 		if d.FiredBy == "" {
 			d.FiredBy = "application (" + path + ")"
 		}
-		c.defs[name] = d
+		add = append(add, d)
+	}
+	for _, d := range add {
+		c.defs[d.Name] = d
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"os"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -118,4 +119,81 @@ func TestCustomEvents(t *testing.T) {
 	assert.Equal(t, errs.Validation, errs.KindOf(err))
 	assert.Contains(t, err.Error(), "system event")
 	assert.Error(t, c.AddCustom("Bad Name", "", "x"))
+}
+
+func TestPatterns(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"*", "step.completed", true},
+		{"step.*", "step.completed", true},
+		{"step.*", "step.before_transition", true},
+		{"step.*", "step", false},
+		{"step.*", "steps.completed", false},
+		{"observability.*", "observability.step.handle", true},
+		{"observability.step.*", "observability.task.handle", false},
+		{"task.completed", "task.completed", true},
+		{"task.completed", "task.completed_x", false},
+	} {
+		assert.Equal(t, c.want, Match(c.pattern, c.name), "%s ~ %s", c.pattern, c.name)
+	}
+	for p, ok := range map[string]bool{"*": true, "step.*": true, "order.fulfilled": true, "step": true,
+		"step.": false, "Step.*": false, "": false, "a..b": false, "*.completed": false, "step.**": false} {
+		assert.Equal(t, ok, ValidPattern(p), p)
+	}
+}
+
+func TestAddFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	c, err := System()
+	require.NoError(t, err)
+	good := write("good.yml", `events:
+  billing.invoice_sent:
+    description: An invoice went out
+    fired_by: billing service
+    payload: {type: object, required: [invoice_id]}
+  billing.refund_issued: {description: A refund went out}
+`)
+	require.NoError(t, c.AddFile(good))
+	d, ok := c.Lookup("billing.invoice_sent")
+	require.True(t, ok)
+	assert.True(t, d.Custom)
+	assert.Equal(t, "billing service", d.FiredBy)
+	d, _ = c.Lookup("billing.refund_issued")
+	assert.Contains(t, d.FiredBy, good, "defaults to the file it came from")
+
+	for name, body := range map[string]string{
+		"system.yml":  "events:\n  task.completed: {description: x}\n",
+		"badname.yml": "events:\n  Billing: {description: x}\n",
+		"nodesc.yml":  "events:\n  billing.x: {fired_by: y}\n",
+		"schema.yml":  "events:\n  billing.x: {description: x, payload: {type: 7}}\n",
+		"empty.yml":   "events: {}\n",
+		"yaml.yml":    "events: [\n",
+	} {
+		before := len(c.Names())
+		err := c.AddFile(write(name, body))
+		require.Error(t, err, name)
+		assert.Equal(t, errs.Configuration, errs.KindOf(err), name)
+		assert.Len(t, c.Names(), before, "%s: a refused file adds nothing it names", name)
+	}
+	assert.Error(t, c.AddFile(dir+"/missing.yml"))
+}
+
+func TestAddFileIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	c, err := System()
+	require.NoError(t, err)
+	p := t.TempDir() + "/mixed.yml"
+	require.NoError(t, os.WriteFile(p, []byte("events:\n  aaa.good: {description: fine}\n  zzz.bad: {}\n"), 0o600))
+	require.Error(t, c.AddFile(p))
+	_, ok := c.Lookup("aaa.good")
+	assert.False(t, ok, "the good event of a refused file is not added")
 }
