@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -150,6 +152,28 @@ func TestLiveEventsReachGoSubscribers(t *testing.T) {
 		if name != "observability.task.enqueue" {
 			assert.Contains(t, p, "duration_ms", name)
 		}
+	}
+	// Every payload matches its catalog schema, and every event is in the catalog.
+	for _, e := range got {
+		d, ok := c.Catalog().Lookup(e.Name)
+		require.True(t, ok, "%s is in the catalog", e.Name)
+		if e.Durable {
+			assert.Equal(t, "durable", d.Delivery, e.Name)
+		} else {
+			assert.Equal(t, "live", d.Delivery, e.Name)
+		}
+		raw, err := json.Marshal(d.Payload)
+		require.NoError(t, err)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		require.NoError(t, err)
+		comp := jsonschema.NewCompiler()
+		comp.AssertFormat()
+		require.NoError(t, comp.AddResource("mem://s", doc))
+		sch, err := comp.Compile("mem://s")
+		require.NoError(t, err)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(e.Payload))
+		require.NoError(t, err)
+		assert.NoError(t, sch.Validate(inst), "%s payload %s", e.Name, e.Payload)
 	}
 	m := c.EventMetrics()
 	assert.True(t, m.Listening)

@@ -31,6 +31,7 @@ type Definition struct {
 	Name        string         `json:"name" yaml:"-"`
 	Description string         `json:"description" yaml:"description"`
 	FiredBy     string         `json:"fired_by" yaml:"fired_by"`
+	Delivery    string         `json:"delivery" yaml:"delivery"` // durable, live or worker (custom events: durable)
 	Payload     map[string]any `json:"payload_schema" yaml:"payload"`
 	Custom      bool           `json:"custom" yaml:"-"`
 }
@@ -109,6 +110,9 @@ func (c *Catalog) AddFile(path string) error {
 		if d.FiredBy == "" {
 			d.FiredBy = "application (" + path + ")"
 		}
+		if d.Delivery == "" {
+			d.Delivery = "durable" // published with publish_event
+		}
 		add = append(add, d)
 	}
 	for _, d := range add {
@@ -165,7 +169,7 @@ func (c *Catalog) AddCustom(name, description, template string) error {
 		return errs.New(errs.Validation, map[string]any{"event": name, "template": template},
 			"custom event %q of %s: that is a system event's name", name, template)
 	}
-	c.defs[name] = Definition{Name: name, Description: description, FiredBy: "template " + template, Custom: true}
+	c.defs[name] = Definition{Name: name, Description: description, FiredBy: "template " + template, Delivery: "durable", Custom: true}
 	return nil
 }
 

@@ -40,6 +40,7 @@ func TestSystemCatalog(t *testing.T) {
 		d, _ := c.Lookup(name)
 		assert.NotEmpty(t, d.Description, name)
 		assert.NotEmpty(t, d.FiredBy, name)
+		assert.Contains(t, []string{"durable", "live", "worker"}, d.Delivery, name)
 		assert.NotEmpty(t, d.Payload, name)
 		compile(t, name, d.Payload)
 	}
