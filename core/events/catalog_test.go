@@ -3,8 +3,8 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"testing"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
