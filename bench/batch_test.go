@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/taskercore/tasker-core/core/api"
@@ -52,6 +53,34 @@ func BenchmarkBatchUpdate(b *testing.B) {
 			}
 		}
 		perUpdate(b)
+	})
+	// batch_1000 again with a live subscriber on the client: the store returns
+	// what it wrote (1,000 step.execution_requested rows) and publishes 1,000
+	// step.before_transition besides; the publisher delivers them off the hot path.
+	b.Run("batch_1000_live", func(b *testing.B) {
+		var delivered atomic.Int64
+		stop, err := client.Subscribe("*", func(store.Event) { delivered.Add(1) })
+		must(b, err)
+		defer stop()
+		for i := 0; i < b.N; i++ {
+			ids := fresh(b)
+			reqs := make([]store.StepTransition, len(ids))
+			for j, id := range ids {
+				reqs[j] = store.StepTransition{StepID: id, To: state.InProgress}
+			}
+			outs, err := client.Store().BatchTransitionSteps(ctx, reqs)
+			must(b, err)
+			if outs[n-1].Status != store.OutcomeApplied {
+				b.Fatalf("batch: %s: %v", outs[n-1], outs[n-1].Err)
+			}
+		}
+		perUpdate(b)
+		b.StopTimer()
+		m := client.EventMetrics()
+		if m.Published == 0 || m.Published != m.Delivered+m.Dropped+m.Failed+uint64(m.BufferedNow) {
+			b.Fatalf("live events not accounted for: %+v", m)
+		}
+		b.ReportMetric(float64(m.Dropped), "dropped")
 	})
 	b.Run("batch_1000_json", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
