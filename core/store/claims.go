@@ -468,6 +468,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	if err != nil {
 		return nil, err
 	}
+	statuses := make([]TaskStatus, 0, len(ecs))
 	for _, ec := range ecs {
 		before := []wfEvent{{ec.TaskID, "workflow.task_finalization_started", map[string]any{"execution_status": ec.ExecutionStatus}}}
 		if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
@@ -518,6 +519,12 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
 			return nil, err
 		}
+		final := cur
+		if len(path) > 0 {
+			final = path[len(path)-1]
+		}
+		statuses = append(statuses, TaskStatus{TaskID: ec.TaskID, Status: string(final),
+			ExecutionStatus: ec.ExecutionStatus, NextRetryAt: ec.NextRetryAt})
 	}
 	if s.LiveOn() {
 		ms := float64(time.Since(started).Microseconds()) / 1000
@@ -530,7 +537,58 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		}
 		collectLive(ctx, evs)
 	}
-	return refreshReadyAt(ctx, tx, taskIDs)
+	// The schedule from the context already computed: the steps did not change
+	// since, and a task that moved went to complete or error (no ready_at).
+	return setReadyAt(ctx, tx, statuses)
+}
+
+// setReadyAt writes each task's ready_at by refreshReadyAt's rule from a status
+// its caller computed, and returns the statuses with it.
+func setReadyAt(ctx context.Context, tx pgx.Tx, statuses []TaskStatus) ([]TaskStatus, error) {
+	if len(statuses) == 0 {
+		return []TaskStatus{}, nil
+	}
+	ids := make([]int64, len(statuses))
+	now := make([]bool, len(statuses))
+	at := make([]*time.Time, len(statuses))
+	for i, st := range statuses {
+		ids[i] = st.TaskID
+		switch state.State(st.Status) {
+		case state.Complete, state.Cancelled, state.ResolvedManually, state.Error:
+		default:
+			if st.ExecutionStatus == sqlfuncs.StatusHasReadySteps {
+				now[i] = true
+			} else {
+				at[i] = st.NextRetryAt
+			}
+		}
+	}
+	rows, err := tx.Query(ctx, `
+		UPDATE tasker_tasks t SET ready_at = CASE WHEN u.now THEN now() ELSE u.at END
+		FROM unnest($1::bigint[], $2::bool[], $3::timestamptz[]) AS u(id, now, at)
+		WHERE t.task_id = u.id
+		RETURNING t.task_id, t.ready_at`, ids, now, at)
+	if err != nil {
+		return nil, dbErr(err, "set ready_at")
+	}
+	readyAt := make(map[int64]*time.Time, len(ids))
+	var id int64
+	var ra *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ra}, func() error {
+		if ra != nil {
+			u := ra.UTC()
+			ra = &u
+		}
+		readyAt[id] = ra
+		ra = nil
+		return nil
+	}); err != nil {
+		return nil, dbErr(err, "set ready_at")
+	}
+	for i := range statuses {
+		statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
+	}
+	return statuses, nil
 }
 
 // refreshReadyAt recomputes when each task next has work and returns the tasks'
@@ -551,6 +609,12 @@ func refreshReadyAt(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStat
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskStatus, error) {
 		var s TaskStatus
 		err := r.Scan(&s.TaskID, &s.Status, &s.ExecutionStatus, &s.NextRetryAt, &s.ReadyAt)
+		for _, t := range []**time.Time{&s.NextRetryAt, &s.ReadyAt} {
+			if *t != nil {
+				u := (*t).UTC()
+				*t = &u
+			}
+		}
 		return s, err
 	})
 	return out, dbErr(err, "refresh ready_at")
