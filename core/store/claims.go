@@ -23,6 +23,9 @@ type ClaimRequest struct {
 	// TaskWindow is how many tasks (by priority, then age) a claim across tasks
 	// takes steps from; 0 means Limit.
 	TaskWindow int `json:"task_window,omitempty"`
+	// Namespaces, when given, limits the claim to tasks of those namespaces (a
+	// worker pool per queue).
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 // ClaimedStep is a step handed to a worker, with what its handler needs.
@@ -64,6 +67,11 @@ func (r ClaimRequest) validate() error {
 	case !(r.LeaseSeconds > 0):
 		return errs.New(errs.Validation, map[string]any{"field": "lease_seconds"}, "lease_seconds must be > 0")
 	}
+	for i, ns := range r.Namespaces {
+		if ns == "" {
+			return errs.New(errs.Validation, map[string]any{"field": "namespaces", "index": i}, "namespaces[%d] is empty", i)
+		}
+	}
 	return nil
 }
 
@@ -82,16 +90,27 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		out = nil
 		var picked pgx.Rows
 		var err error
+		// The namespace filter: NULL (every namespace) or the named tasks of the
+		// requested namespaces (a handful of ids; the ready_at index still drives).
+		const inNamespaces = `($2::text[] IS NULL OR named_task_id IN (
+				SELECT nt.named_task_id FROM tasker_named_tasks nt
+				JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+				WHERE tn.name = ANY ($2)))`
+		var namespaces []string
+		if len(req.Namespaces) > 0 {
+			namespaces = req.Namespaces
+		}
 		if req.TaskID > 0 {
 			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE task_id = $1 AND NOT complete
-				FOR NO KEY UPDATE`, req.TaskID)
+				AND `+inNamespaces+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
 			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE ready_at <= now()
-				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window)
+				AND `+inNamespaces+`
+				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window, namespaces)
 		}
 		var taskIDs []int64
 		corrs := map[int64]string{}

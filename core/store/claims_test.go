@@ -341,3 +341,34 @@ func TestAnyWriterRefreshesTheSchedule(t *testing.T) {
 	assert.Equal(t, ct.TaskID, ready[0].TaskID)
 	assert.Equal(t, []string{"b"}, claimedNames(claim(t, s, "w", 0, 5)))
 }
+
+// A claim can be limited to namespaces: a worker pool per queue takes only its
+// tasks, across tasks and for a given task.
+func TestClaimByNamespace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	mk := func(ns string) store.CreatedTask {
+		ct, err := s.CreateTask(ctx, store.TaskSpec{Name: "job", Namespace: ns, Steps: []store.StepSpec{step("a")}})
+		require.NoError(t, err)
+		return ct
+	}
+	billing, shipping := mk("billing"), mk("shipping")
+	claimNS := func(taskID int64, ns ...string) []store.ClaimedStep {
+		cs, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", TaskID: taskID, Limit: 10, LeaseSeconds: 30, Namespaces: ns})
+		require.NoError(t, err)
+		return cs
+	}
+	assert.Empty(t, claimNS(billing.TaskID, "shipping"), "the task is not in the worker's namespaces")
+	cs := claimNS(0, "shipping", "nowhere")
+	require.Len(t, cs, 1)
+	assert.Equal(t, shipping.TaskID, cs[0].TaskID)
+	assert.Equal(t, "shipping", cs[0].Namespace)
+	assert.Empty(t, claimNS(0, "shipping"), "shipping has no more work")
+	cs = claimNS(0)
+	require.Len(t, cs, 1, "no filter: any namespace")
+	assert.Equal(t, billing.TaskID, cs[0].TaskID)
+
+	_, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 1, LeaseSeconds: 30, Namespaces: []string{""}})
+	assert.Equal(t, errs.Validation, errs.KindOf(err))
+}
