@@ -173,13 +173,15 @@ func (c *Client) Config() *config.Config { return c.cfg }
 // Close closes the pool, waiting for calls in flight. Calls after Close fail with
 // a database error.
 func (c *Client) Close() {
+	if c.live != nil {
+		// Deliver what is buffered first, outside the lock: a subscriber may call
+		// the client while it handles the last batches.
+		c.live.close()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
 		c.closed = true
-		if c.live != nil {
-			c.live.close() // delivers what is buffered
-		}
 		c.store.Pool().Close()
 		c.log.Info().Msg("client closed")
 		_ = c.logOut.Close()

@@ -36,6 +36,7 @@ type liveHub struct {
 	subs   []*subscription
 	stream *eventStream
 
+	closeOnce        sync.Once
 	subscriberErrors atomic.Uint64
 	droppedUnlogged  atomic.Uint64
 	cfgBuffer        int64
@@ -161,16 +162,20 @@ func (h *liveHub) refresh() {
 	}
 }
 
-func (h *liveHub) close() {
+func (h *liveHub) close() { h.closeOnce.Do(h.doClose) }
+
+func (h *liveHub) doClose() {
 	h.mu.Lock()
-	h.subs = nil
-	if h.stream != nil {
+	if h.stream != nil { // its reader is going away: do not wait for it
 		close(h.stream.closed)
 		h.stream = nil
 	}
+	h.mu.Unlock()
+	h.pub.Close() // the Go subscribers get what is buffered
+	h.mu.Lock()
+	h.subs = nil
 	h.refresh()
 	h.mu.Unlock()
-	h.pub.Close()
 	h.reportDrops()
 }
 

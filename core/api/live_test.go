@@ -391,3 +391,25 @@ func TestEventCatalog(t *testing.T) {
 		assert.Contains(t, err.Error(), p, name)
 	}
 }
+
+// A subscriber that calls the client while the client closes does not deadlock
+// Close: the last batches are delivered before the pool closes.
+func TestCloseWithASubscriberCallingTheClient(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, `, "events": {"flush_interval_ms": 1000, "batch_size": 1000}`)
+	var calls recorder
+	_, err := c.Subscribe("task.initialize_requested", func(e store.Event) {
+		c.CallJSON(context.Background(), "get_task_execution_context", []byte(fmt.Sprintf(`{"task_id": %d}`, e.TaskID)))
+		calls.add(e)
+	})
+	require.NoError(t, err)
+	callOK(t, c, "create_task", diamondSpec, nil) // buffered: the flush interval is long
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close deadlocked with a subscriber calling the client")
+	}
+	assert.Len(t, calls.snapshot(), 1, "the buffered event was delivered at Close")
+}
