@@ -38,17 +38,19 @@ func BenchmarkWorkflowHeap(b *testing.B) {
 	logMode(b, strconv.Itoa(tasks)+" tasks × 100 steps; one task of "+sizeLabel(big[len(big)-1])+" steps at most")
 	e := newEnv(b, 4)
 
-	b.Run("tasks_"+strconv.Itoa(tasks)+"x100", func(b *testing.B) {
-		e.walkHeap(b, tasks*100, func(b *testing.B) int64 {
-			for t := 0; t < tasks; t++ {
-				e.createTask(b, "bench_heap_small", layered(100, 10))
-			}
-			return 0 // claim from any task
-		})
-	})
+	small := func(b *testing.B) int64 {
+		for t := 0; t < tasks; t++ {
+			e.createTask(b, "bench_heap_small", layered(100, 10))
+		}
+		return 0 // claim from any task
+	}
+	b.Run("tasks_"+strconv.Itoa(tasks)+"x100", func(b *testing.B) { e.walkHeap(b, tasks*100, false, small) })
+	// The same walk with ReportAndClaim: each round reports the previous claim
+	// and claims the next in one transaction.
+	b.Run("tasks_"+strconv.Itoa(tasks)+"x100_report_and_claim", func(b *testing.B) { e.walkHeap(b, tasks*100, true, small) })
 	for _, n := range big {
 		b.Run("one_task_"+sizeLabel(n), func(b *testing.B) {
-			e.walkHeap(b, n, func(b *testing.B) int64 {
+			e.walkHeap(b, n, false, func(b *testing.B) int64 {
 				return e.createTask(b, "bench_heap_big", layered(n, claimWidth)).TaskID
 			})
 		})
@@ -57,7 +59,7 @@ func BenchmarkWorkflowHeap(b *testing.B) {
 
 // walkHeap creates a workflow of n steps with create (which returns the task id to
 // claim from, or 0 for any task) and walks it as BenchmarkWorkflowHeap says.
-func (e *env) walkHeap(b *testing.B, n int, create func(*testing.B) int64) {
+func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.B) int64) {
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	var walked time.Duration
@@ -72,26 +74,42 @@ func (e *env) walkHeap(b *testing.B, n int, create func(*testing.B) int64) {
 		b.StartTimer()
 		start := time.Now()
 		done, rounds := 0, 0
-		for done < n {
-			claimed, err := e.store.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID,
-				Limit: claimWidth, LeaseSeconds: 300})
-			must(b, err)
-			if len(claimed) == 0 {
-				b.Fatalf("nothing to claim after %d of %d steps", done, n)
-			}
-			reports := make([]store.StepReport, len(claimed))
-			for j, c := range claimed {
-				reports[j] = store.StepReport{StepID: c.StepID, WorkerID: "bench-heap", Success: true,
-					Results: []byte(`{"ok":true}`)}
-			}
-			res, err := e.store.ReportResults(ctx, reports)
-			must(b, err)
+		claim := store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID, Limit: claimWidth, LeaseSeconds: 300}
+		var claimed []store.ClaimedStep
+		check := func(res store.ReportResult) {
 			for _, o := range res.Outcomes {
 				if o.Status != store.OutcomeApplied {
 					b.Fatalf("report: %s: %v", o, o.Err)
 				}
 			}
-			done += len(claimed)
+		}
+		reportsOf := func(cs []store.ClaimedStep) []store.StepReport {
+			reports := make([]store.StepReport, len(cs))
+			for j, c := range cs {
+				reports[j] = store.StepReport{StepID: c.StepID, WorkerID: "bench-heap", Success: true,
+					Results: []byte(`{"ok":true}`)}
+			}
+			return reports
+		}
+		for done < n {
+			var err error
+			if combined {
+				var res store.ReportResult
+				res, claimed, err = e.store.ReportAndClaim(ctx, reportsOf(claimed), claim)
+				must(b, err)
+				check(res)
+				done += len(res.Outcomes)
+			} else {
+				claimed, err = e.store.ClaimSteps(ctx, claim)
+				must(b, err)
+				res, err := e.store.ReportResults(ctx, reportsOf(claimed))
+				must(b, err)
+				check(res)
+				done += len(claimed)
+			}
+			if len(claimed) == 0 && done < n {
+				b.Fatalf("nothing to claim after %d of %d steps", done, n)
+			}
 			rounds++
 		}
 		took := time.Since(start)

@@ -285,3 +285,8 @@ func read_event_stream(h C.uint64_t, payload *C.char) *C.char {
 func close_event_stream(h C.uint64_t, payload *C.char) *C.char {
 	return call("close_event_stream", h, payload)
 }
+
+//export report_and_claim
+func report_and_claim(h C.uint64_t, payload *C.char) *C.char {
+	return call("report_and_claim", h, payload)
+}

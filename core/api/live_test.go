@@ -413,3 +413,61 @@ func TestCloseWithASubscriberCallingTheClient(t *testing.T) {
 	}
 	assert.Len(t, calls.snapshot(), 1, "the buffered event was delivered at Close")
 }
+
+// report_and_claim reports and claims in one transaction: the children a report
+// made ready come back in the same call.
+func TestReportAndClaim(t *testing.T) {
+	t.Parallel()
+	c := openClient(t, "")
+	var ct created
+	callOK(t, c, "create_task", diamondSpec, &ct)
+	type claimed struct {
+		Steps []struct {
+			StepID   int64  `json:"step_id"`
+			StepName string `json:"step_name"`
+		} `json:"steps"`
+		Outcomes []struct {
+			Status string `json:"status"`
+		} `json:"outcomes"`
+		Tasks []struct {
+			Status string `json:"status"`
+		} `json:"tasks"`
+	}
+	var r claimed
+	callOK(t, c, "report_and_claim", `{"reports": [], "claim": {"worker_id": "w", "limit": 10}}`, &r)
+	require.Len(t, r.Steps, 1)
+	assert.Equal(t, "a", r.Steps[0].StepName)
+
+	e := callErr(t, c, "report_and_claim", fmt.Sprintf(`{"reports": [{"step_id": %d, "worker_id": "w", "success": true}]}`,
+		r.Steps[0].StepID))
+	assert.Equal(t, errs.Validation, e.Type)
+	e = callErr(t, c, "report_and_claim", fmt.Sprintf(`{"reports": [{"step_id": %d, "worker_id": "w", "success": true}],
+		"claim": {"limit": 10}}`, r.Steps[0].StepID))
+	assert.Equal(t, errs.Validation, e.Type, "a claim without worker_id")
+	var ec struct {
+		CompletedSteps int `json:"completed_steps"`
+	}
+	callOK(t, c, "get_task_execution_context", fmt.Sprintf(`{"task_id": %d}`, ct.TaskID), &ec)
+	assert.Zero(t, ec.CompletedSteps, "a refused call records no report")
+
+	rounds := [][]string{{"b", "c"}, {"d"}, {}}
+	for _, want := range rounds {
+		var reps []string
+		for _, s := range r.Steps {
+			reps = append(reps, fmt.Sprintf(`{"step_id": %d, "worker_id": "w", "success": true}`, s.StepID))
+		}
+		reported := len(reps)
+		callOK(t, c, "report_and_claim", `{"reports": [`+strings.Join(reps, ",")+`], "claim": {"worker_id": "w", "limit": 10}}`, &r)
+		require.Len(t, r.Outcomes, reported)
+		for _, o := range r.Outcomes {
+			assert.Equal(t, "applied", o.Status)
+		}
+		var got []string
+		for _, s := range r.Steps {
+			got = append(got, s.StepName)
+		}
+		assert.ElementsMatch(t, want, got, "claimed in the same call as the report that readied them")
+	}
+	require.Len(t, r.Tasks, 1)
+	assert.Equal(t, "complete", r.Tasks[0].Status)
+}

@@ -34,6 +34,7 @@ var operations = map[string]operation{
 	"get_slowest_steps":          slowestSteps,
 	"claim_steps":                claimSteps,
 	"report_step_results":        reportStepResults,
+	"report_and_claim":           reportAndClaim,
 	"heartbeat":                  heartbeat,
 	"recover_expired_steps":      recoverExpiredSteps,
 	"next_ready_tasks":           nextReadyTasks,
@@ -499,6 +500,44 @@ func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 			Int32(logging.Attempt, st.Attempts).Str("worker_id", r.WorkerID).Msg("step claimed")
 	}
 	return map[string]any{"steps": steps}, err
+}
+
+// reportAndClaim is report_step_results then claim_steps in one transaction
+// (one round trip, one commit): steps the reports made ready can be claimed at once.
+func reportAndClaim(ctx context.Context, c *Client, payload []byte) (any, error) {
+	var r struct {
+		Reports []store.StepReport `json:"reports"`
+		Claim   json.RawMessage    `json:"claim"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if len(r.Claim) == 0 {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "claim"}, "claim is required (claim_steps' payload)")
+	}
+	claim := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds, TaskWindow: c.taskWindow}
+	if err := decode(r.Claim, &claim); err != nil {
+		return nil, err
+	}
+	if len(r.Reports) > c.maxBatchSize {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": c.maxBatchSize},
+			"%d reports exceed api.max_batch_size (%d)", len(r.Reports), c.maxBatchSize)
+	}
+	res, steps, err := c.store.ReportAndClaim(ctx, r.Reports, claim)
+	if err != nil {
+		return nil, err
+	}
+	c.logOutcomes("step reported", res)
+	if steps == nil {
+		steps = []store.ClaimedStep{}
+	}
+	for _, st := range steps {
+		c.log.Debug().Str(logging.CorrelationID, st.CorrelationID).Int64(logging.TaskID, st.TaskID).
+			Int64(logging.StepID, st.StepID).Str(logging.StepName, st.StepName).Str(logging.Namespace, st.Namespace).
+			Int32(logging.Attempt, st.Attempts).Str("worker_id", claim.WorkerID).Msg("step claimed")
+	}
+	rep := encodeReport(res)
+	return map[string]any{"outcomes": rep.Outcomes, "tasks": rep.Tasks, "steps": steps}, nil
 }
 
 type reportResult struct {

@@ -87,7 +87,53 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 	var out []ClaimedStep
 	ctx, col := s.collect(ctx)
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
-		out = nil
+		var err error
+		out, err = s.claimTx(ctx, tx, req)
+		return err
+	})
+	if err == nil {
+		s.published(col)
+	}
+	return out, err
+}
+
+// ReportAndClaim records reports (as ReportResults) and then claims (as
+// ClaimSteps) in one transaction: a worker's round in one round trip and one
+// commit. Steps the reports made ready are claimable at once. Either both happen
+// or neither does.
+func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req ClaimRequest) (ReportResult, []ClaimedStep, error) {
+	if err := req.validate(); err != nil {
+		return ReportResult{}, nil, err
+	}
+	reqs, err := reportTransitions(reports)
+	if err != nil {
+		return ReportResult{}, nil, err
+	}
+	var res ReportResult
+	var out []ClaimedStep
+	ctx, col := s.collect(ctx)
+	err = s.retryTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if len(reqs) > 0 {
+			if res, err = s.applyAndFinalize(ctx, tx, reqs); err != nil {
+				return err
+			}
+		} else {
+			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
+		}
+		out, err = s.claimTx(ctx, tx, req)
+		return err
+	})
+	if err == nil {
+		s.published(col)
+	}
+	return res, out, err
+}
+
+// claimTx is ClaimSteps inside tx.
+func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
+	var out []ClaimedStep
+	err := func() error {
 		var picked pgx.Rows
 		var err error
 		// The namespace filter: NULL (every namespace) or the named tasks of the
@@ -199,10 +245,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 		}
 		out, err = loadClaimed(ctx, tx, claimed)
 		return err
-	})
-	if err == nil {
-		s.published(col)
-	}
+	}()
 	return out, err
 }
 
@@ -360,11 +403,30 @@ type ReportResult struct {
 // policy's backoff (or the handler's retry_after), not retryable when permanent.
 // Only the lease holder can report. Then every affected task is finalized.
 func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (ReportResult, error) {
+	reqs, err := reportTransitions(reports)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	var res ReportResult
+	ctx, col := s.collect(ctx)
+	err = s.retryTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.applyAndFinalize(ctx, tx, reqs)
+		return err
+	})
+	if err == nil {
+		s.published(col)
+	}
+	return res, err
+}
+
+// reportTransitions turns reports into the step transitions they ask for.
+func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 	reqs := make([]StepTransition, len(reports))
 	for i, r := range reports {
 		req := StepTransition{StepID: r.StepID, From: state.InProgress, WorkerID: r.WorkerID, Attempt: r.Attempt, Metadata: r.Metadata}
 		if r.WorkerID == "" {
-			return ReportResult{}, errs.New(errs.Validation, map[string]any{"field": "worker_id", "index": i}, "report %d: worker_id is required", i)
+			return nil, errs.New(errs.Validation, map[string]any{"field": "worker_id", "index": i}, "report %d: worker_id is required", i)
 		}
 		if r.Success {
 			req.To, req.Results = state.Complete, r.Results
@@ -375,7 +437,7 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 			}
 			b, err := json.Marshal(map[string]any{"error": e})
 			if err != nil {
-				return ReportResult{}, errs.Wrap(errs.Validation, err, "report %d: error", i)
+				return nil, errs.Wrap(errs.Validation, err, "report %d: error", i)
 			}
 			req.To, req.Results, req.BackoffRequestSeconds = state.Error, b, e.RetryAfterSeconds
 			req.Permanent = e.Retryable != nil && !*e.Retryable
@@ -386,17 +448,7 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 		}
 		reqs[i] = req
 	}
-	var res ReportResult
-	ctx, col := s.collect(ctx)
-	err := s.retryTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		res, err = s.applyAndFinalize(ctx, tx, reqs)
-		return err
-	})
-	if err == nil {
-		s.published(col)
-	}
-	return res, err
+	return reqs, nil
 }
 
 // applyAndFinalize writes step transitions and finalizes the tasks they touched.
