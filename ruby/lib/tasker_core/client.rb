@@ -219,6 +219,52 @@ module TaskerCore
       invoke(:publish_event, { task_id: task_id, name: name, payload: payload })["task_seq"]
     end
 
+    # Counters of the client's live event publisher (docs/events.md), a frozen
+    # Hash with string keys: "enabled", "listening" (a Go subscriber or an open
+    # stream), "published", "delivered", "dropped" (a full buffer, per
+    # events.overflow), "failed" (events of batches the stream did not
+    # take within events.delivery_timeout_ms), "batches", "buffered_now", "buffer_size",
+    # "overflow", "average_latency_ms", "max_latency_ms", "subscribers",
+    # "stream_open", "subscriber_errors".
+    def event_metrics
+      invoke(:event_metrics, {}).freeze
+    end
+
+    # The events this client knows: the system events, those of
+    # events.definitions_paths and the custom events of the templates it
+    # registered. → [{"name", "description", "fired_by", "delivery",
+    # "payload_schema", "custom"}] (frozen)
+    def event_catalog
+      ValueObject.deep_freeze(Array(invoke(:event_catalog, {})["events"]))
+    end
+
+    # Opens the client's live event stream (one per client) for the events whose
+    # names match +patterns+ ("*", "step.*", "task.completed"; a String or an
+    # Array, default ["*"]): from now on the events of this client's committed
+    # transactions, and the live-only ones, wait in it for read_event_stream.
+    # ValidationError when a stream is already open or a pattern is malformed,
+    # ConfigurationError when events.enabled is false. → the patterns (frozen)
+    # Events::LiveRelay runs the reading loop on a thread.
+    def open_event_stream(patterns: nil)
+      data = invoke(:open_event_stream, with_optional({}, patterns: patterns && Array(patterns).map(&:to_s)))
+      Array(data["patterns"]).freeze
+    end
+
+    # The next batch of the live event stream, waiting up to +wait_ms+ (default
+    # 0; at most 60000 and below api.call_timeout_ms, else ValidationError) when
+    # none is waiting. Best effort: a batch not read within
+    # events.delivery_timeout_ms is dropped (event_metrics "failed"). The wait
+    # releases the GVL. → LiveEventBatch (open? false once the stream is closed)
+    def read_event_stream(wait_ms: nil)
+      LiveEventBatch.from_h(invoke(:read_event_stream, with_optional({}, wait_ms: wait_ms)))
+    end
+
+    # Closes the live event stream; a read waiting on it returns at once.
+    # → true when a stream was open
+    def close_event_stream
+      invoke(:close_event_stream, {})["closed"] == true
+    end
+
     # The effective configuration: {"environment" => ..., "values" => [{"key", "value",
     # "source" (default | file | env | explicit), "origin"}]}, passwords masked.
     def effective_config

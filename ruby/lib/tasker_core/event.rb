@@ -1,10 +1,16 @@
 # frozen_string_literal: true
 
 module TaskerCore
-  # One lifecycle event of the library's durable outbox (Client#fetch_events):
-  # a task or step transition, named as in REFERENCE §7 ("task.completed",
-  # "step.completed"...). task_seq numbers the task's events from 1 without gaps;
-  # payload is the event's Hash (string keys, frozen); created_at a UTC Time.
+  # One lifecycle event: a task or step transition or an orchestration moment,
+  # named as in REFERENCE §7 ("task.completed", "step.completed"...). payload is
+  # the event's Hash (string keys, frozen); created_at a UTC Time.
+  #
+  # durable: true for an event of the library's outbox (Client#fetch_events, and
+  # the durable events of the live stream, Client#read_event_stream), whose
+  # task_seq numbers the task's events from 1 without gaps; false for one that
+  # is never stored: the live stream's live-only events (before_transition,
+  # observability timings; event_id and task_seq 0) and what the worker publishes
+  # in-process (step.before_handle...). Defaults to true.
   class Event < ValueObject
     attribute :event_id
     attribute :task_id
@@ -16,6 +22,15 @@ module TaskerCore
     attribute :correlation_id
     attribute :payload, :frozen
     attribute :created_at, :time
+    attribute(:durable) { |value| value.nil? ? true : value == true }
+
+    def initialize(durable: true, **values)
+      super(durable: durable.nil? ? true : durable == true, **values)
+    end
+
+    def durable?
+      durable
+    end
 
     # The payload with the event's identifiers added (string keys; the payload's
     # own values win): what the ActiveSupport::Notifications bridge instruments.
@@ -26,9 +41,11 @@ module TaskerCore
       }.merge(payload.is_a?(Hash) ? payload : {})
     end
 
-    # The event as the library sent it (for ack_events).
+    # The event as the library sent it (for ack_events), without durable: the
+    # ack reads the outbox identifiers only.
     def to_library_h
       h = to_h.transform_keys(&:to_s)
+      h.delete("durable")
       h["created_at"] = created_at&.getutc&.iso8601(6)
       h
     end

@@ -9,7 +9,10 @@ module TaskerCore
   class EventBatch < ValueObject
     include Enumerable
 
-    attribute(:events) { |rows| Array(rows).map { |row| Event.from_h(row) }.freeze }
+    # Outbox events are durable whatever the row says.
+    attribute(:events) do |rows|
+      Array(rows).map { |row| Event.from_h(row.is_a?(Hash) ? row.merge("durable" => true) : row) }.freeze
+    end
     attribute :horizon
     attribute :drained
 
@@ -26,6 +29,12 @@ module TaskerCore
 
     def size
       events.size
+    end
+
+    # The fields (ValueObject#to_h, not Enumerable's), so that inspect and ==
+    # see them.
+    def to_h
+      ValueObject.instance_method(:to_h).bind_call(self)
     end
 
     def empty?

@@ -22,7 +22,8 @@ module TaskerCore
     LIBRARY_NAME = "libtasker_core.so"
 
     # char *fn(uint64_t handle, const char *payload_json), exported under these
-    # names (no tasker_ prefix, as in docs/ffi.md). They touch the database,
+    # names (no tasker_ prefix, as in docs/ffi.md). They touch the database or
+    # wait (fetch_events and read_event_stream wait up to wait_ms for events),
     # so they are attached with blocking: true (the GVL is released during the call).
     OPERATIONS = %i[
       run_migrations
@@ -52,6 +53,11 @@ module TaskerCore
       ack_events
       prune_events
       publish_event
+      event_metrics
+      event_catalog
+      open_event_stream
+      read_event_stream
+      close_event_stream
     ].freeze
 
     LOAD_LOCK = Mutex.new

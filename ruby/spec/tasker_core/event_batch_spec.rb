@@ -18,5 +18,12 @@ RSpec.describe TaskerCore::EventBatch do
     expect(batch).to be_drained
     expect(batch.size).to eq(1)
     expect(batch.to_library_h).to eq("events" => [row], "horizon" => "312444", "drained" => true)
+    expect(event).to be_durable
+  end
+
+  it "marks its events durable whatever the row says (fetch_events reads only the outbox)" do
+    batch = described_class.from_h("events" => [row.merge("durable" => false)], "horizon" => "1", "drained" => false)
+    expect(batch.events.first.durable).to be(true)
+    expect(batch.to_library_h["events"].first).not_to have_key("durable")
   end
 end
