@@ -65,7 +65,9 @@ require_relative "tasker_core/task_runner"
 require_relative "tasker_core/events"
 require_relative "tasker_core/events/subscription"
 require_relative "tasker_core/events/active_support_bridge"
+require_relative "tasker_core/events/dry_events_bridge"
 require_relative "tasker_core/events/listener"
+require_relative "tasker_core/events/live_relay"
 
 # Tasker Core: workflows (DAGs of steps) kept in PostgreSQL, driven from Ruby
 # through the native library libtasker_core.so.

@@ -12,7 +12,14 @@ module TaskerCore
   # registration order on the publishing thread; one that raises is logged
   # (TaskerCore.logger) and skipped, and the others still get the event.
   # When ActiveSupport::Notifications is defined, every published event is also
-  # instrumented under its name (Events::ActiveSupportBridge).
+  # instrumented under its name (Events::ActiveSupportBridge), and when
+  # dry-events is loaded, published to Events::DryEventsBridge.publisher; a
+  # bridge that raises is logged like a subscriber.
+  #
+  # Where events come from: Events::Listener (every process's durable events,
+  # once per subscriber name), Events::LiveRelay (this process's own events as
+  # they happen, including the live-only ones) and the worker (the handler-side
+  # moments, StepExecutor and Worker).
   module Events
     LOCK = Mutex.new
     private_constant :LOCK
@@ -51,7 +58,8 @@ module TaskerCore
       end
 
       # Calls every matching subscriber with +event+ (an Event), in registration
-      # order, isolating failures, then the ActiveSupport bridge when available.
+      # order, isolating failures, then the ActiveSupport and dry-events bridges
+      # when available (each isolated the same way).
       # → the number of subscribers that handled it without raising
       def publish_locally(event)
         delivered = 0
@@ -69,6 +77,11 @@ module TaskerCore
           ActiveSupportBridge.instrument(event) if ActiveSupportBridge.available?
         rescue StandardError => e
           log_failure("ActiveSupport::Notifications bridge", event, e)
+        end
+        begin
+          DryEventsBridge.publish(event) if DryEventsBridge.available?
+        rescue StandardError => e
+          log_failure("dry-events bridge", event, e)
         end
         delivered
       end

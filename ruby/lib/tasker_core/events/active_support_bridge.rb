@@ -6,8 +6,8 @@ module TaskerCore
     # ActiveSupport::Notifications (when it is loaded), under the event's name
     # ("step.completed"...) with Event#notification_payload: the event's payload
     # plus "event_id", "task_id", "task_seq", "step_id", "namespace", "task_name"
-    # and "correlation_id". (Dry::Events has no bridge: subscribe to
-    # TaskerCore::Events and publish from the block.)
+    # and "correlation_id". Events::DryEventsBridge does the same for a
+    # dry-events publisher.
     module ActiveSupportBridge
       module_function
 
