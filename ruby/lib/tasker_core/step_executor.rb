@@ -49,7 +49,7 @@ module TaskerCore
       Events.publish_locally(
         Event.new(name: name, task_id: claimed.task_id, step_id: claimed.step_id, namespace: claimed.namespace,
                   task_name: claimed.task_name, correlation_id: claimed.correlation_id, payload: payload,
-                  created_at: Time.now.utc)
+                  created_at: Time.now.utc, durable: false)
       )
     rescue StandardError => e
       TaskerCore.logger.error("tasker_core: local event #{name}: #{e.class}: #{e.message}")

@@ -4,6 +4,11 @@ module TaskerCore
   # Runs one task to its end in the current process (TaskerCore.run_task): a
   # Worker that claims only this task's steps, stopped when the task is complete
   # or in error, or when the timeout passes (TimeoutError).
+  #
+  # When it is done with the task (finished or timed out), it publishes
+  # observability.task.handle in this process (TaskerCore::Events.publish_locally,
+  # with the task's correlation_id): {"task_id", "duration_ms" (of #run),
+  # "status" (the task's state then), "timed_out"}.
   class TaskRunner
     # States in which a task has nothing more to run.
     FINAL_STATES = %w[complete error cancelled resolved_manually].freeze
@@ -42,7 +47,9 @@ module TaskerCore
                                        install_signal_traps: false)
       elapsed = monotonic - started
       context = client.task_execution_context(task_id)
-      unless @done || final?(context.status)
+      timed_out = !(@done || final?(context.status))
+      handled(context, elapsed, timed_out)
+      if timed_out
         raise TimeoutError.new(
           "task #{task_id} did not finish within #{timeout}s (status #{context.status}, " \
           "#{context.execution_status}, #{context.completed_steps}/#{context.total_steps} steps complete)",
@@ -57,7 +64,24 @@ module TaskerCore
 
     def on_event(event, data)
       @done = true if %i[task_completed task_failed].include?(event) && data[:task_id] == task_id
+      @task_labels ||= [data[:namespace], data[:task_name]] if event == :claimed && data[:task_id] == task_id
       @user_on_event&.call(event, data)
+    end
+
+    # observability.task.handle (see the class comment), like the worker's
+    # local events.
+    def handled(context, elapsed, timed_out)
+      namespace, task_name = @task_labels
+      Correlation.with(context.correlation_id) do
+        Events.publish_locally(
+          Event.new(name: "observability.task.handle", task_id: task_id, namespace: namespace, task_name: task_name,
+                    correlation_id: context.correlation_id, created_at: Time.now.utc, durable: false,
+                    payload: { "task_id" => task_id, "duration_ms" => (elapsed * 1000).round(3),
+                               "status" => context.status, "timed_out" => timed_out })
+        )
+      end
+    rescue StandardError => e
+      TaskerCore.logger.error("tasker_core: local event observability.task.handle: #{e.class}: #{e.message}")
     end
 
     def check_status

@@ -63,6 +63,16 @@ module TaskerCore
   # late result is dropped without being reported (the library checks only the
   # holder's id, so it would be taken for the new attempt's).
   #
+  # Local events (TaskerCore::Events.publish_locally, this process only, with
+  # the task's correlation_id): per task of each claimed batch,
+  # workflow.steps_execution_started ({"task_id", "step_ids", "worker_id"})
+  # before its steps are handed to the handler threads, and
+  # workflow.steps_execution_completed (the same and "duration_ms", from claim
+  # to report) once every one of them was reported (or its late result
+  # dropped); a batch abandoned at shutdown gets none. Around each handler, the
+  # StepExecutor publishes step.before_handle, step.handle and
+  # observability.step.handle.
+  #
   # Failures: an exception in a handler fails its step (see StepHandler::Base)
   # and never the worker; an exception talking to the library is logged and the
   # call retried after error_pause (unreported results are kept and reported
@@ -96,6 +106,11 @@ module TaskerCore
     FINISHED_TASKS_MEMORY = 10_000
     # Seconds to wait for a killed handler thread to unwind.
     THREAD_KILL_JOIN_SECONDS = 1.0
+
+    # The steps of one task claimed together, until every one was reported
+    # (workflow.steps_execution_started / _completed).
+    StepBatch = Struct.new(:task_id, :step_ids, :first, :started, :pending)
+    private_constant :StepBatch
 
     # When lease_seconds is set (keyword or worker_config) and heartbeat_interval
     # is not, the configuration's heartbeat interval is used only up to
@@ -147,6 +162,7 @@ module TaskerCore
       @results_ready = ConditionVariable.new
       @finished = [] # StepExecutions not yet reported, guarded by @mutex
       @running = {}  # step id => ClaimedStep, claimed and not yet reported (coordinator thread only)
+      @batches = {}.compare_by_identity # ClaimedStep => its StepBatch, until reported (coordinator thread only)
       @started = {}.compare_by_identity # ClaimedStep => monotonic start of its handler, guarded by @mutex
       @hung = {}     # step id => its timeout, for running steps past their timeout (coordinator thread only)
       @superseded = {}.compare_by_identity # ClaimedSteps of hung handlers whose step this worker claimed again
@@ -330,6 +346,7 @@ module TaskerCore
       return 0 if free <= 0
 
       steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds)
+      steps.group_by(&:task_id).each_value { |group| start_batch(group) }
       steps.each do |step|
         supersede(@running[step.step_id], step) if @running.key?(step.step_id)
         @running[step.step_id] = step
@@ -424,7 +441,10 @@ module TaskerCore
       batch = @mutex.synchronize { @finished.slice!(0, @finished.size) }
       stale, batch = batch.partition { |execution| !@running[execution.step_id].equal?(execution.claimed) }
       stale.each { |execution| discard(execution) }
-      return if batch.empty?
+      if batch.empty?
+        finish_batches(stale)
+        return
+      end
 
       begin
         pairs, tasks = record(batch)
@@ -434,6 +454,7 @@ module TaskerCore
       end
       retry_times = retry_times_for(pairs)
       pairs.each { |execution, outcome| settle(execution, outcome, retry_times) }
+      finish_batches(stale + pairs.map(&:first))
       task_events(tasks)
     end
 
@@ -533,6 +554,49 @@ module TaskerCore
         retry_limit: step.retry_limit, at: Time.now.utc }
     end
 
+    # A claimed batch's steps of one task: workflow.steps_execution_started,
+    # before they go to the handler threads.
+    def start_batch(steps)
+      first = steps.first
+      batch = StepBatch.new(first.task_id, steps.map(&:step_id).freeze, first, monotonic, steps.size)
+      steps.each { |step| @batches[step] = batch }
+      local_event("workflow.steps_execution_started", first,
+                  "task_id" => batch.task_id, "step_ids" => batch.step_ids, "worker_id" => worker_id)
+    end
+
+    # Counts the executions as reported (or dropped); a batch whose steps all
+    # are gets workflow.steps_execution_completed.
+    def finish_batches(executions)
+      done = []
+      executions.each do |execution|
+        batch = @batches.delete(execution.claimed)
+        next if batch.nil?
+
+        batch.pending -= 1
+        done << batch if batch.pending.zero?
+      end
+      done.each do |batch|
+        local_event("workflow.steps_execution_completed", batch.first,
+                    "task_id" => batch.task_id, "step_ids" => batch.step_ids, "worker_id" => worker_id,
+                    "duration_ms" => ((monotonic - batch.started) * 1000).round(3))
+      end
+    end
+
+    # The worker-side moments happen in this process only, like the
+    # StepExecutor's (see StepExecutor#local_event): they go to this process's
+    # TaskerCore::Events subscribers (and the bridges), under the task's
+    # correlation id, not to the durable outbox.
+    def local_event(name, step, payload)
+      Correlation.with(step.correlation_id) do
+        Events.publish_locally(
+          Event.new(name: name, task_id: step.task_id, namespace: step.namespace, task_name: step.task_name,
+                    correlation_id: step.correlation_id, payload: payload, created_at: Time.now.utc, durable: false)
+        )
+      end
+    rescue StandardError => e
+      logger.error("TaskerCore::Worker #{worker_id}: local event #{name}: #{e.class}: #{e.message}")
+    end
+
     def emit(event, data)
       return unless @on_event
 
@@ -596,6 +660,7 @@ module TaskerCore
                       "(#{@running.keys.join(', ')}); lease recovery will retry them after their lease expires")
         end
         @running.clear
+        @batches.clear
         @lost_leases.clear
         @hung.clear
         @superseded.clear
