@@ -322,11 +322,26 @@ func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]i
 	return startedNow, nil
 }
 
-func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep, error) {
-	if len(stepIDs) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `
+// loadClaimedSQL reads what a claimed step's handler needs ($1 step ids, $2 the
+// retry limit of a step that has none).
+const loadClaimedSQL = `
+		-- The sequence once per task (not per claimed step), driven by each task's
+		-- own steps and their current transition (a per-step lookup, never a scan of
+		-- every completed transition in the table).
+		WITH claimed_tasks AS MATERIALIZED (
+			SELECT DISTINCT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
+		), seq AS MATERIALIZED (
+			SELECT ct.task_id, x.results
+			FROM claimed_tasks ct
+			CROSS JOIN LATERAL (
+				SELECT jsonb_object_agg(dns.name, COALESCE(d.results, 'null'::jsonb)) AS results
+				FROM tasker_workflow_steps d
+				JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
+				WHERE d.task_id = ct.task_id
+				  AND (SELECT dt.to_state FROM tasker_workflow_step_transitions dt
+				       WHERE dt.workflow_step_id = d.workflow_step_id AND dt.most_recent) IN ('complete', 'resolved_manually')
+			) x
+		)
 		SELECT ws.workflow_step_id, ws.task_id, ns.name, nt.name, tn.name, nt.version,
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), ws.retryable,
 		       COALESCE(ws.inputs, 'null'::jsonb), COALESCE(t.context, 'null'::jsonb),
@@ -339,23 +354,20 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		JOIN tasker_tasks t ON t.task_id = ws.task_id
 		JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
 		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
-		-- The sequence once per task (not per claimed step), driven by the task's steps.
-		LEFT JOIN (
-			SELECT d.task_id, jsonb_object_agg(dns.name, COALESCE(d.results, 'null'::jsonb)) AS results
-			FROM tasker_workflow_steps d
-			JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
-			JOIN tasker_workflow_step_transitions dt ON dt.workflow_step_id = d.workflow_step_id AND dt.most_recent
-			WHERE d.task_id IN (SELECT c.task_id FROM tasker_workflow_steps c WHERE c.workflow_step_id = ANY ($1))
-			  AND dt.to_state IN ('complete', 'resolved_manually')
-			GROUP BY d.task_id
-		) seq ON seq.task_id = ws.task_id
+		LEFT JOIN seq ON seq.task_id = ws.task_id
 		LEFT JOIN LATERAL (
 			SELECT e AS s FROM jsonb_array_elements(CASE WHEN jsonb_typeof(nt.configuration->'steps') = 'array'
 			                                            THEN nt.configuration->'steps' ELSE '[]'::jsonb END) e
 			WHERE e->>'name' = ns.name LIMIT 1
 		) tpl ON true
 		WHERE ws.workflow_step_id = ANY ($1)
-		ORDER BY ws.task_id, ws.workflow_step_id`, stepIDs, DefaultRetryLimit)
+		ORDER BY ws.task_id, ws.workflow_step_id`
+
+func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep, error) {
+	if len(stepIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, loadClaimedSQL, stepIDs, DefaultRetryLimit)
 	if err != nil {
 		return nil, dbErr(err, "claim: load steps")
 	}
@@ -539,28 +551,34 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	if err != nil {
 		return nil, err
 	}
+	// Three set-based steps for all the tasks (each task's events stay in order:
+	// finalization_started, its transitions' events, then the outcome events).
 	statuses := make([]TaskStatus, 0, len(ecs))
-	for _, ec := range ecs {
-		before := []wfEvent{{ec.TaskID, "workflow.task_finalization_started", map[string]any{"execution_status": ec.ExecutionStatus}}}
-		if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
-			return nil, err
-		}
+	paths := make([][]state.State, len(ecs))
+	before := make([]wfEvent, 0, len(ecs))
+	for i, ec := range ecs {
+		before = append(before, wfEvent{ec.TaskID, "workflow.task_finalization_started", map[string]any{"execution_status": ec.ExecutionStatus}})
 		cur := state.State(ec.Status)
-		var path []state.State
 		switch ec.ExecutionStatus {
 		case sqlfuncs.StatusAllComplete:
 			switch cur {
 			case state.Pending:
-				path = []state.State{state.InProgress, state.Complete}
+				paths[i] = []state.State{state.InProgress, state.Complete}
 			case state.InProgress:
-				path = []state.State{state.Complete}
+				paths[i] = []state.State{state.Complete}
 			}
 		case sqlfuncs.StatusBlockedByFailures:
 			if cur == state.Pending || cur == state.InProgress {
-				path = []state.State{state.Error}
+				paths[i] = []state.State{state.Error}
 			}
 		}
-		var after []wfEvent
+	}
+	if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
+		return nil, err
+	}
+	var after []wfEvent
+	for i, ec := range ecs {
+		cur, path := state.State(ec.Status), paths[i]
 		for _, to := range path {
 			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: ec.TaskID, To: to,
 				Metadata: map[string]any{"execution_status": ec.ExecutionStatus}}); err != nil {
@@ -587,15 +605,15 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 					map[string]any{"ready_at": ec.NextRetryAt.UTC().Format(time.RFC3339Nano)}})
 			}
 		}
-		if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
-			return nil, err
-		}
 		final := cur
 		if len(path) > 0 {
 			final = path[len(path)-1]
 		}
 		statuses = append(statuses, TaskStatus{TaskID: ec.TaskID, Status: string(final),
 			ExecutionStatus: ec.ExecutionStatus, NextRetryAt: ec.NextRetryAt})
+	}
+	if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
+		return nil, err
 	}
 	if s.LiveOn() {
 		ms := float64(time.Since(started).Microseconds()) / 1000
