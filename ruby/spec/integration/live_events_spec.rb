@@ -213,6 +213,20 @@ RSpec.describe "Events: the live stream", :integration do
       expect(names.call).to include("task.initialize_requested", "task.start_requested")
     end
 
+    it "can be stopped by a subscriber, from the relay's own thread" do
+      relay = nil
+      answers = []
+      TaskerCore::Events.subscribe("task.initialize_requested") { |_e| answers << relay.stop }
+      relay = described_class.new(client: client, wait_ms: 200).start
+      client.create_task(name: "stop-#{SecureRandom.hex(4)}", steps: [{ name: "a" }])
+      LiveEventsSpec.wait_for("the relay to end") { !relay.running? }
+      expect(answers.first).to be(false) # it does not wait for itself
+      expect(client.event_metrics["stream_open"]).to be(false)
+      expect(relay.start).to be_running # and it can start again
+      expect(client.event_metrics["stream_open"]).to be(true)
+      expect(relay.stop(timeout: 10)).to be(true)
+    end
+
     it "raises from start what opening the stream raises" do
       client.open_event_stream
       relay = described_class.new(client: client)

@@ -159,7 +159,9 @@ module TaskerCore
           end
         end
       ensure
-        close_stream
+        # #stop closed it already; closing again here could close the stream of
+        # a relay started on the same client meanwhile.
+        close_stream unless @stopping
       end
 
       # One round: read a batch and dispatch its events in order. A stream found
@@ -168,7 +170,9 @@ module TaskerCore
       def relay_batch
         batch = @client.read_event_stream(wait_ms: @wait_ms)
         unless batch.open?
-          @client.open_event_stream(patterns: @patterns) unless @stopping
+          # Under the lock: a #stop that has begun skips this, one that comes
+          # after closes what this opens.
+          @lock.synchronize { @client.open_event_stream(patterns: @patterns) unless @stopping }
           return
         end
 
