@@ -405,6 +405,7 @@ func TestEventsThroughTheAPI(t *testing.T) {
 			Name    string         `json:"name"`
 			TaskSeq int64          `json:"task_seq"`
 			Payload map[string]any `json:"payload"`
+			Durable bool           `json:"durable"`
 		} `json:"events"`
 		Horizon string `json:"horizon"`
 		Drained bool   `json:"drained"`
@@ -415,6 +416,9 @@ func TestEventsThroughTheAPI(t *testing.T) {
 	require.Len(t, batch.Events, 6, "the task's, its four steps', workflow.orchestration_requested")
 	assert.Equal(t, "task.initialize_requested", batch.Events[0].Name)
 	assert.Equal(t, "workflow.orchestration_requested", batch.Events[5].Name)
+	for _, e := range batch.Events {
+		assert.True(t, e.Durable, "outbox events are durable")
+	}
 	assert.Equal(t, "diamond", batch.Events[0].Payload["task_name"])
 	assert.True(t, batch.Drained)
 

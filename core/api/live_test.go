@@ -110,6 +110,8 @@ func TestLiveEventsReachGoSubscribers(t *testing.T) {
 	for _, e := range got {
 		assert.Equal(t, ct.TaskID, e.TaskID)
 		assert.NotEmpty(t, e.CorrelationID, "%s carries the task's correlation id", e.Name)
+		assert.Equal(t, "api", e.Namespace, "%s carries its task's namespace", e.Name)
+		assert.Equal(t, "diamond", e.TaskName, "%s carries its task's name", e.Name)
 		if e.Durable {
 			live = append(live, e)
 		}

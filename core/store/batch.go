@@ -187,7 +187,7 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 	}
 
 	if len(plan) > 0 && s.LiveOn() {
-		s.publishBeforeStepTransitions(plan, facts)
+		s.publishBeforeStepTransitions(ctx, tx, plan, facts)
 	}
 	for r := 0; r < rounds; r++ {
 		if err := s.writeRound(ctx, tx, plan, r, outcomes); err != nil {
@@ -200,7 +200,7 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 // publishBeforeStepTransitions publishes step.before_transition (live only) for
 // each planned transition, as it is about to be written: a transition that then
 // loses a race or rolls back had its before_transition event all the same.
-func (s *Store) publishBeforeStepTransitions(plan []planned, facts map[int64]*stepFacts) {
+func (s *Store) publishBeforeStepTransitions(ctx context.Context, tx pgx.Tx, plan []planned, facts map[int64]*stepFacts) {
 	at := events.Timestamp(time.Now())
 	evs := make([]Event, 0, len(plan))
 	for _, p := range plan {
@@ -214,6 +214,7 @@ func (s *Store) publishBeforeStepTransitions(plan []planned, facts map[int64]*st
 		evs = append(evs, Event{TaskID: f.taskID, StepID: &id, Name: state.StepBeforeTransition,
 			CorrelationID: f.correlationID, Payload: b, CreatedAt: time.Now().UTC()})
 	}
+	nameLiveEvents(ctx, tx, evs)
 	s.publishLive(evs...)
 }
 

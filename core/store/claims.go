@@ -200,7 +200,9 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 			return err
 		}
 		if s.LiveOn() {
-			collectLive(ctx, claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID))
+			evs := claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID)
+			nameLiveEvents(ctx, tx, evs)
+			collectLive(ctx, evs)
 		}
 		var claimed, started []int64
 		seenTask := map[int64]bool{}
@@ -624,6 +626,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 			e.CorrelationID = ec.CorrelationID
 			evs = append(evs, e)
 		}
+		nameLiveEvents(ctx, tx, evs)
 		collectLive(ctx, evs)
 	}
 	// The schedule from the context already computed: the steps did not change

@@ -100,6 +100,7 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 		if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.Namespace, &e.TaskName, &e.CorrelationID,
 			&e.Payload, &e.CreatedAt}, func() error {
 			e.CreatedAt = e.CreatedAt.UTC()
+			e.Durable = true
 			b.Events = append(b.Events, e)
 			e.StepID = nil
 			return nil

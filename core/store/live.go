@@ -100,6 +100,52 @@ func collectLive(ctx context.Context, evs []Event) {
 	}
 }
 
+// nameLiveEvents fills the namespace, task name and correlation id of live-only
+// events that lack them (one query for their tasks), so subscribers' namespace and
+// task-name filters match them as they match durable events.
+func nameLiveEvents(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, evs []Event) {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, e := range evs {
+		if e.Namespace == "" && !seen[e.TaskID] {
+			seen[e.TaskID] = true
+			ids = append(ids, e.TaskID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	rows, err := q.Query(ctx, `
+		SELECT k.task_id, tn.name, nt.name, k.correlation_id::text
+		FROM tasker_tasks k
+		JOIN tasker_named_tasks nt ON nt.named_task_id = k.named_task_id
+		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		WHERE k.task_id = ANY ($1)`, ids)
+	if err != nil {
+		return // the transaction is failing anyway; its next statement reports it
+	}
+	type names struct{ ns, task, corr string }
+	byTask := map[int64]names{}
+	var id int64
+	var n names
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n.ns, &n.task, &n.corr}, func() error {
+		byTask[id] = n
+		return nil
+	}); err != nil {
+		return
+	}
+	for i := range evs {
+		if n, ok := byTask[evs[i].TaskID]; ok && evs[i].Namespace == "" {
+			evs[i].Namespace, evs[i].TaskName = n.ns, n.task
+			if evs[i].CorrelationID == "" {
+				evs[i].CorrelationID = n.corr
+			}
+		}
+	}
+}
+
 // LiveOn reports whether a live sink is installed (and events are enabled).
 func (s *Store) LiveOn() bool { return s.liveSink() != nil }
 

@@ -136,16 +136,19 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 	var cur state.State
 	var sortKey int32
 	var open int
-	var taskName, corr string
+	var taskName, namespace, corr string
 	err := tx.QueryRow(ctx, `
 		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
-		       (SELECT nt.name FROM tasker_named_tasks nt WHERE nt.named_task_id = k.named_task_id), k.correlation_id::text,
+		       (SELECT nt.name FROM tasker_named_tasks nt WHERE nt.named_task_id = k.named_task_id),
+		       (SELECT tn.name FROM tasker_named_tasks nt JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		        WHERE nt.named_task_id = k.named_task_id),
+		       k.correlation_id::text,
 		       (SELECT count(*) FROM tasker_workflow_steps ws
 		        LEFT JOIN tasker_workflow_step_transitions st ON st.workflow_step_id = ws.workflow_step_id AND st.most_recent
 		        WHERE ws.task_id = k.task_id AND COALESCE(st.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
 		FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
-		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &taskName, &corr, &open)
+		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &taskName, &namespace, &corr, &open)
 	if err == pgx.ErrNoRows {
 		return Transition{}, errs.New(errs.NotFound, map[string]any{"task_id": req.TaskID}, "task %d not found", req.TaskID)
 	}
@@ -172,7 +175,7 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 		b, err := json.Marshal(events.TaskPayload{TaskID: req.TaskID, TaskName: taskName, FromState: string(cur),
 			ToState: string(req.To), TransitionedAt: events.Timestamp(time.Now())})
 		if err == nil {
-			s.publishLive(Event{TaskID: req.TaskID, Name: state.TaskBeforeTransition, TaskName: taskName,
+			s.publishLive(Event{TaskID: req.TaskID, Name: state.TaskBeforeTransition, TaskName: taskName, Namespace: namespace,
 				CorrelationID: corr, Payload: b, CreatedAt: time.Now().UTC()})
 		}
 	}
