@@ -152,9 +152,22 @@ module TaskerCore
     # Claims up to +limit+ ready steps (of one task, or of any tasks by priority
     # then age) for +worker_id+, moving them to in_progress under a lease. Concurrent
     # workers never get the same step. → [ClaimedStep]
-    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil)
-      payload = with_optional({ worker_id: worker_id }, task_id: task_id, limit: limit, lease_seconds: lease_seconds)
+    # namespaces: only tasks of these namespaces (a worker pool per queue).
+    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
+      payload = claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
       Array(invoke(:claim_steps, payload)["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze
+    end
+
+    # Reports +reports+ (as report_step_results) and claims (as claim_steps) in one
+    # transaction: one round trip and one commit for a worker's round; steps the
+    # reports made ready can come back in the same call. Either both happen or
+    # neither does. → [ReportResult, [ClaimedStep]]
+    def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
+      raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
+
+      data = invoke(:report_and_claim, { reports: normalize_reports(reports),
+                                         claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces) })
+      [ReportResult.from_h(data), Array(data["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze]
     end
 
     # Reports the results of claimed steps and finalizes their tasks. Each report
@@ -165,13 +178,7 @@ module TaskerCore
     def report_step_results(reports)
       raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
 
-      reports = reports.map do |report|
-        error = report[:error] || report["error"]
-        next report unless error.is_a?(Exception)
-
-        report.reject { |k, _| k.to_s == "error" }.merge(error: step_error(error))
-      end
-      ReportResult.from_h(invoke(:report_step_results, { reports: reports }))
+      ReportResult.from_h(invoke(:report_step_results, { reports: normalize_reports(reports) }))
     end
 
     # Extends +worker_id+'s leases on +step_ids+. → the step ids extended
@@ -371,6 +378,21 @@ module TaskerCore
     def with_optional(payload, **optional)
       optional.each { |key, value| payload[key] = value unless value.nil? }
       payload
+    end
+
+    def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
+      with_optional({ worker_id: worker_id }, task_id: task_id, limit: limit, lease_seconds: lease_seconds,
+                                              namespaces: namespaces && Array(namespaces).map(&:to_s))
+    end
+
+    # Reports with an exception as error get the exception's report error.
+    def normalize_reports(reports)
+      reports.map do |report|
+        error = report[:error] || report["error"]
+        next report unless error.is_a?(Exception)
+
+        report.reject { |k, _| k.to_s == "error" }.merge(error: step_error(error))
+      end
     end
 
     def transitions(data)

@@ -42,6 +42,7 @@ module TaskerCore
       get_slowest_steps
       claim_steps
       report_step_results
+      report_and_claim
       heartbeat
       recover_expired_steps
       next_ready_tasks

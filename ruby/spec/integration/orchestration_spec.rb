@@ -32,6 +32,31 @@ RSpec.describe "Orchestration", :integration do
     expect(context).to be_complete
   end
 
+  it "reports and claims in one call: the steps a report readied come back with it" do
+    task = client.create_task(diamond_spec)
+    _, claimed = client.report_and_claim([], worker_id: worker, task_id: task.task_id)
+    rounds = [claimed.map(&:step_name).sort]
+    until claimed.empty?
+      reports = claimed.map { |step| { step_id: step.step_id, worker_id: worker, success: true } }
+      result, claimed = client.report_and_claim(reports, worker_id: worker, task_id: task.task_id)
+      expect(result).to be_success
+      expect(result.outcomes.size).to eq(reports.size)
+      rounds << claimed.map(&:step_name).sort unless claimed.empty?
+    end
+    expect(rounds).to eq([%w[A], %w[B C], %w[D]])
+    expect(client.task_execution_context(task.task_id)).to be_complete
+    expect { client.report_and_claim([], worker_id: "") }.to raise_error(TaskerCore::ValidationError)
+  end
+
+  it "claims only tasks of the given namespaces" do
+    mine_ns = "ns_mine_#{SecureRandom.hex(3)}"
+    mine = client.create_task(linear_spec(namespace: mine_ns))
+    other = client.create_task(linear_spec(namespace: "ns_other_#{SecureRandom.hex(3)}"))
+    expect(client.claim_steps(worker_id: worker, task_id: other.task_id, namespaces: [mine_ns])).to be_empty
+    got = client.claim_steps(worker_id: worker, namespaces: mine_ns, limit: 10)
+    expect(got.map(&:task_id).uniq).to eq([mine.task_id])
+  end
+
   it "hands every step to exactly one of many concurrent workers" do
     task = client.create_task(wide_spec(60))
     claims = Array.new(6) do |i|
