@@ -45,6 +45,7 @@ module TaskerCore
   # - recover_leases: whether this worker recovers expired leases at all
   #   (default: TaskerCore.worker_config.recover_leases, else true);
   # - task_id: serve the steps of this one task only (TaskerCore.run_task);
+  # - namespaces: serve only tasks of these namespaces (a worker pool per queue);
   # - registry: the HandlerRegistry (default TaskerCore.handler_registry);
   # - on_event: anything with #call(event, data), called on the worker's
   #   coordinating thread for every transition it causes or sees (EVENTS);
@@ -126,7 +127,7 @@ module TaskerCore
       error_pause: :positive, step_timeout: :non_negative
     }.freeze
 
-    attr_reader :worker_id, :task_id, :registry
+    attr_reader :worker_id, :task_id, :namespaces, :registry
 
     # The settings' readers: concurrency, lease_seconds, heartbeat_interval,
     # poll_interval, recovery_interval, shutdown_timeout, error_pause,
@@ -137,7 +138,8 @@ module TaskerCore
 
     def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
                    recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
-                   step_timeout: nil, task_id: nil, registry: nil, on_event: nil, worker_id: nil, logger: nil)
+                   step_timeout: nil, task_id: nil, namespaces: nil, registry: nil, on_event: nil, worker_id: nil,
+                   logger: nil)
       @client = client
       given = { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
                 poll_interval: poll_interval, recovery_interval: recovery_interval,
@@ -149,6 +151,10 @@ module TaskerCore
       @settings = nil
       @settings_lock = Mutex.new
       @task_id = task_id
+      @namespaces = namespaces.nil? ? nil : Array(namespaces).map(&:to_s).freeze
+      if @namespaces && (@namespaces.empty? || @namespaces.any?(&:empty?))
+        raise ArgumentError, "namespaces must be non-empty names, got #{namespaces.inspect}"
+      end
       @registry = registry || TaskerCore.handler_registry
       if on_event && !on_event.respond_to?(:call)
         raise ArgumentError, "on_event must respond to #call(event, data), got #{on_event.class}"
@@ -345,7 +351,8 @@ module TaskerCore
       free = concurrency - @running.size - @superseded.size
       return 0 if free <= 0
 
-      steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds)
+      steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds,
+                                 namespaces: namespaces)
       steps.group_by(&:task_id).each_value { |group| start_batch(group) }
       steps.each do |step|
         supersede(@running[step.step_id], step) if @running.key?(step.step_id)

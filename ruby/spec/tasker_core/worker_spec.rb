@@ -157,6 +157,21 @@ RSpec.describe TaskerCore::Worker do
       expect(log.string).to include("#{worker.worker_id} started", "#{worker.worker_id} stopped")
     end
 
+    it "serves only the namespaces it is given" do
+      task = create("single")
+      other = described_class.new(client: client, concurrency: 1, logger: logger, namespaces: ["elsewhere"])
+      checks = 0 # at least two rounds of claims before it stops
+      stats = other.run(install_signal_traps: false, until: -> { (checks += 1) > 6 })
+      expect(stats[:claimed]).to eq(0)
+      expect(status(task)).not_to eq("complete")
+      mine = described_class.new(client: client, concurrency: 1, logger: logger, namespaces: namespace)
+      expect(mine.namespaces).to eq([namespace])
+      stats = mine.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(stats[:claimed]).to eq(1)
+      expect(status(task)).to eq("complete")
+      expect { described_class.new(namespaces: []) }.to raise_error(ArgumentError, /namespaces/)
+    end
+
     it "stops on #stop from another thread, finishing and reporting the running handler" do
       marker = File.join(dir, "marker")
       task = create("slow", "marker_file" => marker, "sleep" => { "S" => 0.5 })
