@@ -494,11 +494,7 @@ func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if steps == nil {
 		steps = []store.ClaimedStep{}
 	}
-	for _, st := range steps {
-		c.log.Debug().Str(logging.CorrelationID, st.CorrelationID).Int64(logging.TaskID, st.TaskID).
-			Int64(logging.StepID, st.StepID).Str(logging.StepName, st.StepName).Str(logging.Namespace, st.Namespace).
-			Int32(logging.Attempt, st.Attempts).Str("worker_id", r.WorkerID).Msg("step claimed")
-	}
+	c.logClaimed(steps, r.WorkerID)
 	return map[string]any{"steps": steps}, err
 }
 
@@ -531,13 +527,18 @@ func reportAndClaim(ctx context.Context, c *Client, payload []byte) (any, error)
 	if steps == nil {
 		steps = []store.ClaimedStep{}
 	}
+	c.logClaimed(steps, claim.WorkerID)
+	rep := encodeReport(res)
+	return map[string]any{"outcomes": rep.Outcomes, "tasks": rep.Tasks, "steps": steps}, nil
+}
+
+// logClaimed writes a debug line per claimed step.
+func (c *Client) logClaimed(steps []store.ClaimedStep, workerID string) {
 	for _, st := range steps {
 		c.log.Debug().Str(logging.CorrelationID, st.CorrelationID).Int64(logging.TaskID, st.TaskID).
 			Int64(logging.StepID, st.StepID).Str(logging.StepName, st.StepName).Str(logging.Namespace, st.Namespace).
-			Int32(logging.Attempt, st.Attempts).Str("worker_id", claim.WorkerID).Msg("step claimed")
+			Int32(logging.Attempt, st.Attempts).Str("worker_id", workerID).Msg("step claimed")
 	}
-	rep := encodeReport(res)
-	return map[string]any{"outcomes": rep.Outcomes, "tasks": rep.Tasks, "steps": steps}, nil
 }
 
 type reportResult struct {

@@ -7,7 +7,7 @@ module TaskerCore
   # Client#ack_events once its events are processed; until then the same events
   # come back.
   class EventBatch < ValueObject
-    include Enumerable
+    include EventCollection
 
     # Outbox events are durable whatever the row says.
     attribute(:events) do |rows|
@@ -18,27 +18,6 @@ module TaskerCore
 
     def drained?
       drained == true
-    end
-
-    def each(&block)
-      return enum_for(:each) unless block
-
-      events.each(&block)
-      self
-    end
-
-    def size
-      events.size
-    end
-
-    # The fields (ValueObject#to_h, not Enumerable's), so that inspect and ==
-    # see them.
-    def to_h
-      ValueObject.instance_method(:to_h).bind_call(self)
-    end
-
-    def empty?
-      events.empty?
     end
 
     # The batch as the library returned it (the ack_events payload, without the subscriber).

@@ -8,34 +8,13 @@ module TaskerCore
   # means nothing came within wait_ms. Nothing is acknowledged: a batch read is
   # gone from the stream.
   class LiveEventBatch < ValueObject
-    include Enumerable
+    include EventCollection
 
     attribute(:events) { |rows| Array(rows).map { |row| Event.from_h(row) }.freeze }
     attribute(:open) { |value| value == true }
 
     def open?
       open
-    end
-
-    def each(&block)
-      return enum_for(:each) unless block
-
-      events.each(&block)
-      self
-    end
-
-    def size
-      events.size
-    end
-
-    # The fields (ValueObject#to_h, not Enumerable's), so that inspect and ==
-    # see them.
-    def to_h
-      ValueObject.instance_method(:to_h).bind_call(self)
-    end
-
-    def empty?
-      events.empty?
     end
   end
 end
