@@ -67,6 +67,7 @@ require_relative "tasker_core/events"
 require_relative "tasker_core/events/subscription"
 require_relative "tasker_core/events/active_support_bridge"
 require_relative "tasker_core/events/dry_events_bridge"
+require_relative "tasker_core/events/dispatch_loop"
 require_relative "tasker_core/events/listener"
 require_relative "tasker_core/events/live_relay"
 

@@ -16,7 +16,11 @@ module TaskerCore
     # before its ack (crash, kill) is delivered again: at least once, exactly
     # once per acknowledged batch. The fetch releases the GVL, so the thread does
     # not block others. A library error is logged and retried after error_pause.
+    # #metrics (DispatchLoop): the outbox is the buffer, so a listener that falls
+    # behind never drops an event, it only lags.
     class Listener
+      include DispatchLoop
+
       # How long one fetch waits for a notification when there is nothing, in
       # milliseconds (also the longest #stop waits for an idle fetch to return).
       DEFAULT_WAIT_MS = 1000
@@ -44,8 +48,7 @@ module TaskerCore
         @wakeup = ConditionVariable.new
         @stopping = false
         @thread = nil
-        @metrics_lock = Mutex.new
-        @metrics = { events: 0, deliveries: 0, batches: 0, library_errors: 0, latency_sum: 0.0, max_latency: 0.0 }
+        init_metrics
       end
 
       # Starts the thread (no-op when running). → self
@@ -75,27 +78,6 @@ module TaskerCore
         return false if thread.equal?(Thread.current)
 
         !thread.join(timeout).nil?
-      end
-
-      # Counters since start: events received, deliveries to subscribers that did
-      # not raise, non-empty batches, library errors retried, and delivery latency
-      # (seconds from the event's commit to its dispatch). The outbox is the buffer:
-      # a listener that falls behind never drops an event, it only lags.
-      def metrics
-        @metrics_lock.synchronize do
-          m = @metrics.dup
-          m[:average_latency] = m[:events].zero? ? 0.0 : m[:latency_sum] / m[:events]
-          m.delete(:latency_sum)
-          m
-        end
-      end
-
-      def running?
-        @thread&.alive? ? true : false
-      end
-
-      def stopping?
-        @stopping
       end
 
       def inspect
@@ -129,21 +111,6 @@ module TaskerCore
         end
         @client.ack_events(subscriber: @subscriber, batch: batch)
         @metrics_lock.synchronize { @metrics[:batches] += 1 unless batch.events.empty? }
-      end
-
-      # Delivery latency is from the event's commit-time created_at to its dispatch.
-      def record(event, delivered)
-        latency = Time.now.utc - event.created_at
-        @metrics_lock.synchronize do
-          @metrics[:events] += 1
-          @metrics[:deliveries] += delivered
-          @metrics[:latency_sum] += latency
-          @metrics[:max_latency] = latency if latency > @metrics[:max_latency]
-        end
-      end
-
-      def pause(seconds)
-        @lock.synchronize { @wakeup.wait(@lock, seconds) unless @stopping }
       end
 
       def configured_batch_size

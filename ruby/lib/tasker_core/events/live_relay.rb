@@ -35,8 +35,12 @@ module TaskerCore
     # Running both for the same subscribers delivers durable events twice (once
     # from each). To have both the durable guarantees and the live-only events,
     # run a Listener and a LiveRelay with only_live: true, which skips durable
-    # events.
+    # events. #metrics (DispatchLoop) adds :skipped (durable events, with
+    # only_live); what the library dropped before the relay read it is in
+    # client.event_metrics.
     class LiveRelay
+      include DispatchLoop
+
       # How long one read waits for a batch, in milliseconds (also about the
       # longest a stopping relay's read takes to return: #stop closes the stream,
       # which ends the wait at once).
@@ -66,9 +70,7 @@ module TaskerCore
         @wakeup = ConditionVariable.new
         @stopping = false
         @thread = nil
-        @metrics_lock = Mutex.new
-        @metrics = { events: 0, deliveries: 0, skipped: 0, batches: 0, library_errors: 0, latency_sum: 0.0,
-                     max_latency: 0.0 }
+        init_metrics(:skipped)
       end
 
       def only_live?
@@ -112,29 +114,6 @@ module TaskerCore
         return false if thread.equal?(Thread.current)
 
         !thread.join(timeout).nil?
-      end
-
-      # Counters since the relay was created: events received, deliveries to
-      # subscribers that did not raise, events skipped (durable ones, with
-      # only_live), non-empty batches, library errors retried, and delivery
-      # latency in seconds (from the event's created_at to its dispatch). What
-      # the library dropped before the relay read it is in client.event_metrics.
-      def metrics
-        @metrics_lock.synchronize do
-          m = @metrics.dup
-          dispatched = m[:events] - m[:skipped]
-          m[:average_latency] = dispatched.zero? ? 0.0 : m[:latency_sum] / dispatched
-          m.delete(:latency_sum)
-          m
-        end
-      end
-
-      def running?
-        @thread&.alive? ? true : false
-      end
-
-      def stopping?
-        @stopping
       end
 
       def inspect
@@ -190,25 +169,12 @@ module TaskerCore
         @metrics_lock.synchronize { @metrics[:batches] += 1 unless batch.empty? }
       end
 
-      def record(event, delivered)
-        latency = event.created_at ? Time.now.utc - event.created_at : 0.0
-        @metrics_lock.synchronize do
-          @metrics[:events] += 1
-          @metrics[:deliveries] += delivered
-          @metrics[:latency_sum] += latency
-          @metrics[:max_latency] = latency if latency > @metrics[:max_latency]
-        end
-      end
-
       def close_stream
         @client.close_event_stream
       rescue StandardError => e
         TaskerCore.logger.debug { "tasker_core: live event relay: closing the stream: #{e.class}: #{e.message}" }
       end
 
-      def pause(seconds)
-        @lock.synchronize { @wakeup.wait(@lock, seconds) unless @stopping }
-      end
     end
   end
 end
