@@ -322,10 +322,9 @@ func readEventStream(ctx context.Context, c *Client, payload []byte) (any, error
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	wait := time.Duration(r.WaitMS) * time.Millisecond
-	if wait < 0 || wait > maxEventWait || wait >= c.callTimeout {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "wait_ms"},
-			"wait_ms must be between 0 and %d and below api.call_timeout_ms", maxEventWait.Milliseconds())
+	wait, err := c.eventWait(r.WaitMS)
+	if err != nil {
+		return nil, err
 	}
 	h := c.live
 	if h == nil {

@@ -81,6 +81,17 @@ func pruneEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 // maxEventWait bounds fetch_events' wait_ms: a blocking call holds a connection.
 const maxEventWait = 60 * time.Second
 
+// eventWait checks a wait_ms: a blocking call holds a connection (fetch_events)
+// or the client's read lock (read_event_stream), so it is bounded.
+func (c *Client) eventWait(ms int) (time.Duration, error) {
+	wait := time.Duration(ms) * time.Millisecond
+	if wait < 0 || wait > maxEventWait || wait >= c.callTimeout {
+		return 0, errs.New(errs.Validation, map[string]any{"field": "wait_ms"},
+			"wait_ms must be between 0 and %d and below api.call_timeout_ms", maxEventWait.Milliseconds())
+	}
+	return wait, nil
+}
+
 func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 	r := struct {
 		Subscriber string `json:"subscriber"`
@@ -90,10 +101,9 @@ func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	wait := time.Duration(r.WaitMS) * time.Millisecond
-	if wait < 0 || wait > maxEventWait || wait >= c.callTimeout {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "wait_ms"},
-			"wait_ms must be between 0 and %d and below api.call_timeout_ms", maxEventWait.Milliseconds())
+	wait, err := c.eventWait(r.WaitMS)
+	if err != nil {
+		return nil, err
 	}
 	return c.store.FetchEvents(ctx, r.Subscriber, r.Limit, wait)
 }
