@@ -8,7 +8,9 @@ module TaskerCore
   # Runs step handlers for ready steps until stopped: claims steps
   # (Client#claim_steps), runs their handlers on a bounded pool of threads,
   # heartbeats the leases of the steps it is running, reports results in batches
-  # (Client#report_step_results) and periodically fails the steps of dead
+  # (Client#report_and_claim: the report and the next claim in one transaction,
+  # so a step made ready by a report comes back in the same call; or
+  # Client#report_step_results when the worker is full or stopping) and periodically fails the steps of dead
   # workers whose leases expired (Client#recover_expired_steps) so that they are
   # retried. Any number of workers, in any number of processes, can serve one
   # database: the library never hands the same step to two of them.
@@ -173,6 +175,7 @@ module TaskerCore
       @hung = {}     # step id => its timeout, for running steps past their timeout (coordinator thread only)
       @superseded = {}.compare_by_identity # ClaimedSteps of hung handlers whose step this worker claimed again
       @lost_leases = Set.new
+      @preclaimed = nil # steps the last report_and_claim took, until take_preclaimed
       @finished_tasks = Set.new
       @stats = Hash.new(0)
       @stop_requested = false
@@ -314,22 +317,31 @@ module TaskerCore
       end
     end
 
-    # One round: report, heartbeat and recover when due, then claim unless the
-    # reports made +stopping+ true. → :stop, :failed (a call to the library
-    # failed: pause), :idle (nothing claimed: wait for a handler to finish or
-    # poll_interval) or :busy (go round again).
+    # One round: report (and claim in the same call when there are results to
+    # report and room for more steps), heartbeat and recover when due, then
+    # claim unless the report already did or +stopping+ became true. → :stop,
+    # :failed (a call to the library failed: pause), :idle (nothing claimed: wait
+    # for a handler to finish or poll_interval) or :busy (go round again).
     def cycle(stopping)
-      ok = attempt("report results") { deliver_reports }
+      asked = false
+      ok = attempt("report results") { asked = deliver_reports(claim: !stopping.call) }
+      claimed = take_preclaimed # ours now: they run, even if the worker is stopping
       check_timeouts
       ok &= attempt("heartbeat") { heartbeat } if monotonic >= @next_heartbeat
       ok &= attempt("recover expired steps") { recover } if recover_leases? && monotonic >= @next_recovery
       return :stop if stopping.call
 
-      claimed = 0
-      ok &&= attempt("claim steps") { claimed = claim }
+      ok &&= attempt("claim steps") { claimed = claim } unless asked
       return :failed unless ok
 
       claimed.zero? ? :idle : :busy
+    end
+
+    # Enqueues the steps the last report claimed (report_and_claim). → how many
+    def take_preclaimed
+      steps = @preclaimed
+      @preclaimed = nil
+      steps ? enqueue(steps) : 0
     end
 
     # Runs the block; a failure to talk to the library is logged and answered
@@ -351,8 +363,12 @@ module TaskerCore
       free = concurrency - @running.size - @superseded.size
       return 0 if free <= 0
 
-      steps = client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds,
-                                 namespaces: namespaces)
+      enqueue(client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds,
+                                 namespaces: namespaces))
+    end
+
+    # Hands claimed steps to the handler threads. → how many
+    def enqueue(steps)
       steps.group_by(&:task_id).each_value { |group| start_batch(group) }
       steps.each do |step|
         supersede(@running[step.step_id], step) if @running.key?(step.step_id)
@@ -443,30 +459,49 @@ module TaskerCore
       task_events(result.tasks)
     end
 
-    # Reports every finished execution in one call, then gives the events.
-    def deliver_reports
+    # Reports every finished execution in one call, then gives the events. With
+    # +claim+, the same call (report_and_claim, one transaction) claims as many
+    # steps as there will be free threads; they wait in @preclaimed for
+    # take_preclaimed. → true when the call claimed too
+    def deliver_reports(claim: false)
       batch = @mutex.synchronize { @finished.slice!(0, @finished.size) }
       stale, batch = batch.partition { |execution| !@running[execution.step_id].equal?(execution.claimed) }
       stale.each { |execution| discard(execution) }
       if batch.empty?
         finish_batches(stale)
-        return
+        return false
       end
 
+      room = claim ? concurrency - @running.size - @superseded.size + batch.size : 0
       begin
-        pairs, tasks = record(batch)
+        pairs, tasks, claimed = record(batch, room)
       rescue Exception # rubocop:disable Lint/RescueException -- keep the results for the next try, whatever happened
         @mutex.synchronize { @finished.unshift(*batch) }
         raise
       end
+      @preclaimed = claimed
       retry_times = retry_times_for(pairs)
       pairs.each { |execution, outcome| settle(execution, outcome, retry_times) }
       finish_batches(stale + pairs.map(&:first))
       task_events(tasks)
+      !claimed.nil?
     end
 
-    # → [[StepExecution, BatchOutcome]], [TaskStatus]
-    def record(executions)
+    # → [[StepExecution, BatchOutcome]], [TaskStatus], [ClaimedStep] or nil
+    # (claimed only when +room+ > 0 and the combined call was accepted).
+    def record(executions, room = 0)
+      if room.positive?
+        begin
+          result, steps = client.report_and_claim(
+            executions.map { |x| x.report(worker_id) },
+            worker_id: worker_id, task_id: task_id, limit: room, lease_seconds: lease_seconds, namespaces: namespaces
+          )
+          return [executions.zip(result.outcomes), result.tasks, steps]
+        rescue ValidationError
+          # Refused as a whole (a report too big, say): the report-only path
+          # below finds and fails the bad one; the claim waits for the next round.
+        end
+      end
       result = client.report_step_results(executions.map { |x| x.report(worker_id) })
       [executions.zip(result.outcomes), result.tasks]
     rescue ValidationError => e

@@ -265,13 +265,40 @@ RSpec.describe TaskerCore::Worker do
       expect(log.string).to include("claim steps failed: TaskerCore::DatabaseError: connection refused (simulated)")
     end
 
+    it "claims the next steps in the same call that reports the finished ones" do
+      counting = Class.new(SimpleDelegator) do
+        attr_reader :claimed_with_reports
+
+        def report_and_claim(reports, **claim)
+          result, steps = __getobj__.report_and_claim(reports, **claim)
+          (@claimed_with_reports ||= []).concat(steps.map(&:step_name))
+          [result, steps]
+        end
+      end.new(client)
+      task = create("linear")
+      worker = described_class.new(client: counting, concurrency: 1, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+      expect(stats).to include(claimed: 3, completed: 3)
+      expect(counting.claimed_with_reports).to eq(%w[s2 s3]) # each readied by the report it came back with
+    end
+
     it "keeps unreported results when reporting fails, and reports them later" do
       flaky = Class.new(SimpleDelegator) do
+        # The first report fails, whichever call carries it.
         def report_step_results(reports)
+          fail_first
+          __getobj__.report_step_results(reports)
+        end
+
+        def report_and_claim(reports, **claim)
+          fail_first
+          __getobj__.report_and_claim(reports, **claim)
+        end
+
+        def fail_first
           @calls = (@calls || 0) + 1
           raise TaskerCore::TimeoutError.new("deadline passed (simulated)", type: "timeout_error") if @calls == 1
-
-          __getobj__.report_step_results(reports)
         end
       end.new(client)
       task = create("single")
