@@ -214,9 +214,11 @@ module TaskerCore
       end
       traps = {}
       begin
+        # Traps first: a TERM or INT that comes while the settings are read (a
+        # library call) stops the worker gracefully instead of killing it.
+        traps = install_traps if install_signal_traps
         client # resolved now: a ForkError surfaces here, not in a thread
         settings
-        traps = install_traps if install_signal_traps
         serve(stop_when)
       ensure
         restore_traps(traps)
