@@ -2,7 +2,7 @@
 
 RSpec.describe TaskerCore::ErrorMapper do
   # The table of docs/ffi.md: | `type` | meaning | `TaskerCore::Class` ... |
-  doc = File.read(File.expand_path("../../../docs/ffi.md", __dir__))
+  doc = File.read(File.expand_path("../../../../docs/ffi.md", __dir__))
   documented = doc.scan(/^\|\s*`([a-z_]+)`\s*\|[^|]*\|\s*`TaskerCore::(\w+)`/).to_h
 
   it "reads the error table of docs/ffi.md" do
