@@ -80,12 +80,12 @@ module TaskerCore
 
     # The task's execution context, now or as_of a Time. → TaskExecutionContext
     def task_execution_context(task_id, as_of: nil)
-      TaskExecutionContext.from_h(invoke(:get_task_execution_context, with_optional({ task_id: task_id }, as_of: as_of)))
+      TaskExecutionContext.from_h(invoke(:get_task_execution_context, with_optional({ task_id: id_param(task_id, "task_id") }, as_of: as_of)))
     end
 
     # The steps that can run now (or as_of a Time). → [ViableStep]
     def viable_steps(task_id, as_of: nil)
-      data = invoke(:discover_viable_steps, with_optional({ task_id: task_id }, as_of: as_of))
+      data = invoke(:discover_viable_steps, with_optional({ task_id: id_param(task_id, "task_id") }, as_of: as_of))
       Array(data["steps"]).map { |row| ViableStep.from_h(row) }.freeze
     end
     alias discover_viable_steps viable_steps
@@ -93,7 +93,7 @@ module TaskerCore
     # Readiness of the task's steps (all, or those in step_ids), with the reason
     # a step is not ready. → [StepReadiness]
     def step_readiness(task_id, step_ids: nil, as_of: nil)
-      payload = with_optional({ task_id: task_id }, step_ids: step_ids, as_of: as_of)
+      payload = with_optional({ task_id: id_param(task_id, "task_id") }, step_ids: step_ids && id_list(step_ids, "step_ids"), as_of: as_of)
       Array(invoke(:get_step_readiness, payload)["steps"]).map { |row| StepReadiness.from_h(row) }.freeze
     end
 
@@ -109,24 +109,24 @@ module TaskerCore
 
     # The shape of the task's dependency graph. → DependencyAnalysis
     def analyze_dependencies(task_id)
-      DependencyAnalysis.from_h(invoke(:analyze_dependencies, { task_id: task_id }))
+      DependencyAnalysis.from_h(invoke(:analyze_dependencies, { task_id: id_param(task_id, "task_id") }))
     end
 
     # Moves the task to +state+ (compare-and-swap against from_state when given).
     # → Transition; StateTransitionError when illegal.
     def transition_task(task_id, state, from_state: nil, metadata: nil)
-      payload = with_optional({ task_id: task_id, state: state.to_s }, from_state: from_state&.to_s, metadata: metadata)
+      payload = with_optional({ task_id: id_param(task_id, "task_id"), state: state.to_s }, from_state: from_state&.to_s, metadata: metadata)
       Transition.from_h(invoke(:transition_task, payload))
     end
 
     # A step's audit trail, oldest first. → [Transition]
     def step_transitions(step_id)
-      transitions(invoke(:get_step_transitions, { step_id: step_id }))
+      transitions(invoke(:get_step_transitions, { step_id: id_param(step_id, "step_id") }))
     end
 
     # A task's audit trail, oldest first. → [Transition]
     def task_transitions(task_id)
-      transitions(invoke(:get_task_transitions, { task_id: task_id }))
+      transitions(invoke(:get_task_transitions, { task_id: id_param(task_id, "task_id") }))
     end
 
     # → SystemHealth
@@ -183,7 +183,7 @@ module TaskerCore
 
     # Extends +worker_id+'s leases on +step_ids+. → the step ids extended
     def heartbeat(worker_id:, step_ids:, lease_seconds: nil)
-      payload = with_optional({ worker_id: worker_id, step_ids: Array(step_ids) }, lease_seconds: lease_seconds)
+      payload = with_optional({ worker_id: worker_id, step_ids: id_list(Array(step_ids), "step_ids") }, lease_seconds: lease_seconds)
       Array(invoke(:heartbeat, payload)["extended"]).freeze
     end
 
@@ -223,7 +223,7 @@ module TaskerCore
     # Publishes a custom event that the task's template declares (custom_events),
     # with +payload+ (a Hash), in the task's event sequence. → the event's task_seq
     def publish_event(task_id:, name:, payload: {})
-      invoke(:publish_event, { task_id: task_id, name: name, payload: payload })["task_seq"]
+      invoke(:publish_event, { task_id: id_param(task_id, "task_id"), name: name, payload: payload })["task_seq"]
     end
 
     # Counters of the client's live event publisher (docs/events.md), a frozen
@@ -324,6 +324,29 @@ module TaskerCore
 
     private
 
+    # Ids come as Integers or, from Rails params, as numeric Strings ("42").
+    # Anything else is the caller's mistake: ValidationError naming the field.
+    def id_param(value, field)
+      case value
+      when Integer then value
+      when String
+        return Integer(value, 10) if value.match?(/\A[0-9]{1,19}\z/)
+
+        raise ValidationError.new("#{field} must be an integer id, got #{value.inspect[0, 40]}",
+                                  details: { "field" => field })
+      else
+        raise ValidationError.new("#{field} must be an integer id, got #{value.class}", details: { "field" => field })
+      end
+    end
+
+    def id_list(values, field)
+      unless values.is_a?(Array)
+        raise ValidationError.new("#{field} must be an Array of ids, got #{values.class}", details: { "field" => field })
+      end
+
+      values.each_with_index.map { |v, i| id_param(v, "#{field}[#{i}]") }
+    end
+
     # +spec+ with a correlation_id of Correlation.id when it gives none (or nil)
     # and the current id is a UUID (the library takes only UUIDs; a task
     # created under another id, say a token from an HTTP header, gets a new one).
@@ -381,7 +404,7 @@ module TaskerCore
     end
 
     def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
-      with_optional({ worker_id: worker_id }, task_id: task_id, limit: limit, lease_seconds: lease_seconds,
+      with_optional({ worker_id: worker_id }, task_id: task_id && id_param(task_id, "task_id"), limit: limit, lease_seconds: lease_seconds,
                                               namespaces: namespaces && Array(namespaces).map(&:to_s))
     end
 
