@@ -8,7 +8,10 @@
 #               (`go mod download` runs only when a module is missing).
 #   postgres    PostgreSQL server binaries (initdb, pg_ctl) and psql.
 #   postgres-client  psql and pg_isready only.
-#   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec.
+#   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec, and ruby-dry-core and
+#               ruby-concurrent: dry-events' dependencies, for the specs of the
+#               dry-events bridge (dry-events itself is not in Debian; those
+#               specs use the copy at ../shared/vendor/dry-events when present).
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
 #   make        GNU make (for machines that do not even have that).
 #
@@ -108,6 +111,7 @@ ruby_ok() {
   command -v ruby >/dev/null 2>&1 || return 1
   command -v rspec >/dev/null 2>&1 || return 1
   ruby -e 'require "ffi"' >/dev/null 2>&1 || return 1
+  ruby -e 'require "dry/core"; require "concurrent/map"' >/dev/null 2>&1 || return 1
   # ruby-dev: the headers needed to build C extensions.
   ruby -rrbconfig -e 'exit File.exist?(File.join(RbConfig::CONFIG["rubyhdrdir"], "ruby.h"))' \
     >/dev/null 2>&1 || return 1
@@ -118,7 +122,7 @@ ruby_ok() {
 }
 
 ensure_ruby() {
-  local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec)
+  local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec ruby-dry-core ruby-concurrent)
   if [[ $1 == bench ]]; then
     pkgs+=(ruby-pg ruby-benchmark-ips)
   fi
