@@ -86,8 +86,9 @@ module TaskerCore
         delivered
       end
 
-      private
-
+      # Logs +error+, raised by +who+ (a subscriber, a bridge, a dry-events
+      # listener) for +event+. Internal: the bridges log their listeners' failures
+      # in the same shape.
       def log_failure(who, event, error)
         TaskerCore.logger.error(
           "tasker_core: event #{event.name} (task #{event.task_id}, seq #{event.task_seq}): #{who} raised " \

@@ -6,32 +6,45 @@ module TaskerCore
   module Events
     # Re-publishes every event dispatched by Events.publish_locally through a
     # dry-events publisher, when the application loaded dry-events (the gem does
-    # not depend on it):
+    # not depend on it; tested against dry-events 0.3.0):
     #
     #   require "dry/events"
     #   TaskerCore::Events::DryEventsBridge.register_catalog(client) # before subscribing
-    #   TaskerCore::Events::DryEventsBridge.publisher.subscribe("step.completed") do |event|
-    #     Metrics.increment("steps", task: event[:task_id], step: event[:step_id])
-    #   end
+    #   publisher = TaskerCore::Events::DryEventsBridge.publisher
+    #   publisher.subscribe("step.completed") { |event| Metrics.increment("steps", step: event[:step_id]) }
+    #   publisher.subscribe("step.completed", namespace: "shop") { |event| ... } # a dry-events filter
+    #   publisher.subscribe(listener) # calls listener.on_step_completed(event)... for registered events
     #
     # The publisher is one object (built on first use) of a class that includes
-    # Dry::Events::Publisher[:tasker_core]. Each event is published under its
-    # name with Event#notification_payload — the payload the ActiveSupport bridge
+    # Dry::Events::Publisher[:tasker_core]; that id is then taken in the process
+    # (Dry::Events::Publisher.registry[:tasker_core] is the bridge's class). An
+    # application that took it first gets a ConfigurationError from the bridge.
+    # Subscribe on the publisher object: dry-events copies class-level
+    # subscriptions (Dry::Events::Listener[:tasker_core], the class's subscribe)
+    # into a publisher when it is built, and one made later reaches it only for
+    # an event that already had a class-level listener then.
+    #
+    # Each event is published under its name (a String) with
+    # Event#notification_payload — the payload the ActiveSupport bridge
     # instruments: the event's payload plus event_id, task_id, task_seq, step_id,
     # namespace, task_name and correlation_id — with its top-level keys as
-    # Symbols (dry-events' convention: event[:step_id], event.payload[:task_id]);
-    # nested values (task_context...) keep the library's string keys.
+    # Symbols (dry-events' convention: event[:step_id], and the keys of a
+    # subscription's filter); nested values (task_context...) keep the library's
+    # string keys.
     #
-    # dry-events knows only registered events, and some versions refuse a
-    # subscription to an unregistered one: call register_catalog(client) at boot,
-    # before subscribing, to register every name of client.event_catalog
-    # (system, definitions_paths' and templates' custom events). A name not yet
-    # registered when it is first published is registered then.
+    # dry-events knows only registered events: subscribing to an unregistered
+    # name raises Dry::Events::InvalidSubscriberError, and a listener object is
+    # attached only to the events registered when it subscribes. Call
+    # register_catalog(client) at boot, before subscribing, to register every
+    # name of client.event_catalog (system, definitions_paths' and templates'
+    # custom events). A name not yet registered when it is first published is
+    # registered then. Names are Strings: dry-events tells :"step.completed" from
+    # "step.completed".
     #
-    # dry-events calls its listeners in turn on the publishing thread; one that
-    # raises stops that event's delivery to the listeners after it, and is logged
-    # by Events.publish_locally, which never lets it reach its caller or the
-    # TaskerCore::Events subscribers.
+    # Listeners run in turn on the publishing thread; one that raises is logged
+    # (TaskerCore.logger) and skipped, like a TaskerCore::Events subscriber, and
+    # the listeners after it still get the event (dry-events' own publish would
+    # stop at it).
     module DryEventsBridge
       # The publisher id given to Dry::Events::Publisher[].
       PUBLISHER_ID = :tasker_core
@@ -41,7 +54,6 @@ module TaskerCore
 
       @publisher = nil
       @publisher_class = nil
-      @publisher_module = nil
       @registered = Set.new
 
       class << self
@@ -50,7 +62,8 @@ module TaskerCore
           defined?(::Dry::Events::Publisher) ? true : false
         end
 
-        # The dry-events publisher (nil without dry-events).
+        # The dry-events publisher (nil without dry-events). Raises
+        # ConfigurationError when the publisher id is taken by another class.
         def publisher
           return nil unless available?
 
@@ -88,20 +101,27 @@ module TaskerCore
           LOCK.synchronize { @registered.to_a.sort }
         end
 
-        # Publishes +event+ (an Event) to the dry-events publisher, registering
-        # its name first when needed. → the publisher (nil without dry-events)
+        # Publishes +event+ (an Event) to the dry-events publisher's listeners
+        # (those whose filter matches), registering its name first when needed.
+        # → the publisher (nil without dry-events)
         def publish(event)
           return nil unless available?
 
           register_event(event.name)
           pub = publisher
-          pub.publish(event.name.to_s, event.notification_payload.transform_keys(&:to_sym))
+          # Publisher#process yields each matching listener instead of calling
+          # it, so that one raising does not keep the event from the others.
+          pub.process(event.name.to_s, event.notification_payload.transform_keys(&:to_sym)) do |dry_event, listener|
+            listener.call(dry_event)
+          rescue StandardError => e
+            Events.log_failure("dry-events listener", event, e)
+          end
           pub
         end
 
         # Forgets the publisher and the registered names (tests; reloading). The
-        # publisher class is kept while Dry::Events::Publisher is the same module:
-        # dry-events registers a publisher id once per process.
+        # publisher class is kept: dry-events gives a publisher id out once per
+        # process.
         def reset!
           LOCK.synchronize do
             @publisher = nil
@@ -112,22 +132,21 @@ module TaskerCore
 
         private
 
-        # Under LOCK. A new publisher when there is none or dry-events' module
-        # changed (reloaded, or a test's stand-in).
+        # Under LOCK.
         def current_publisher
-          mod = ::Dry::Events::Publisher
-          unless @publisher && @publisher_module.equal?(mod)
-            @publisher_class = publisher_class_for(mod) unless @publisher_module.equal?(mod) && @publisher_class
-            @publisher_module = mod
-            @publisher = @publisher_class.new
-            @registered = Set.new
-          end
-          @publisher
+          @publisher ||= (@publisher_class ||= build_publisher_class).new
         end
 
-        def publisher_class_for(mod)
+        def build_publisher_class
+          publisher_module = begin
+            ::Dry::Events::Publisher[PUBLISHER_ID]
+          rescue ::Dry::Events::PublisherAlreadyRegisteredError => e
+            raise ConfigurationError,
+                  "dry-events publisher id #{PUBLISHER_ID.inspect} is taken by another class, and " \
+                  "TaskerCore::Events::DryEventsBridge needs it (#{e.message})"
+          end
           Class.new do
-            include mod[PUBLISHER_ID]
+            include publisher_module
 
             def self.name
               "TaskerCore::Events::DryEventsBridge::Publisher"
