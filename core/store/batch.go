@@ -498,6 +498,7 @@ func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round
 			claimed_by = CASE WHEN u.to_state = 'in_progress' THEN NULLIF(u.worker, '') END,
 			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
 			                        THEN now() + make_interval(secs => u.lease) END,
+			lease_seconds = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0 THEN u.lease END,
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)

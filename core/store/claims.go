@@ -727,7 +727,7 @@ func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64,
 			  AND `+notTerminalStepTask+`
 			ORDER BY ws.workflow_step_id FOR NO KEY UPDATE
 		)
-		UPDATE tasker_workflow_steps ws SET lease_expires_at = now() + make_interval(secs => $3)
+		UPDATE tasker_workflow_steps ws SET lease_expires_at = now() + make_interval(secs => $3), lease_seconds = $3
 		FROM mine WHERE ws.workflow_step_id = mine.workflow_step_id
 		RETURNING ws.workflow_step_id`, stepIDs, workerID, leaseSeconds))
 	s.observe(err)
@@ -740,6 +740,13 @@ func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64,
 // a task that has ended meanwhile (cancelled, resolved, complete) is cancelled
 // instead: nothing of that task runs again.
 //
+// A lease counts as expired only once its holder has had one full lease period
+// (its own lease_seconds) of a reachable database: after the server's last start,
+// and after the end of the last outage this process saw (or its own start). So
+// after an outage longer than a lease, a holder that was alive renews or reports
+// first, and its finished work is not failed and run again; a dead holder's
+// lease is recovered one lease period later.
+//
 // Locks are taken in the one order of every writer — the steps' tasks in id
 // order, then the steps in id order — so a late report or a claim racing the
 // recovery of the same step waits or is skipped, never deadlocks. Candidates are
@@ -751,15 +758,16 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 	ctx, col := s.collect(ctx)
 	defer func() { s.published(col) }() // emptied unless the transaction committed
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
+		reachable := s.reachableFor().Seconds()
 		res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 		taskIDs, err := collectIDs(tx.Query(ctx, `
 			WITH expired AS (
-				SELECT task_id FROM tasker_workflow_steps
-				WHERE in_process AND lease_expires_at < now()
-				ORDER BY lease_expires_at LIMIT $1
+				SELECT ws.task_id FROM tasker_workflow_steps ws
+				WHERE ws.in_process AND ws.lease_expires_at < now() AND `+leaseOver("$2")+`
+				ORDER BY ws.lease_expires_at LIMIT $1
 			)
 			SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT task_id FROM expired)
-			ORDER BY task_id FOR NO KEY UPDATE SKIP LOCKED`, limit))
+			ORDER BY task_id FOR NO KEY UPDATE SKIP LOCKED`, limit, reachable))
 		if err != nil {
 			return dbErr(err, "recover: lock tasks")
 		}
@@ -771,8 +779,8 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 			       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
 			                 WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
 			FROM tasker_workflow_steps ws
-			WHERE ws.task_id = ANY ($1) AND ws.in_process AND ws.lease_expires_at < now()
-			ORDER BY ws.workflow_step_id LIMIT $2 FOR NO KEY UPDATE OF ws`, taskIDs, limit)
+			WHERE ws.task_id = ANY ($1) AND ws.in_process AND ws.lease_expires_at < now() AND `+leaseOver("$3")+`
+			ORDER BY ws.workflow_step_id LIMIT $2 FOR NO KEY UPDATE OF ws`, taskIDs, limit, reachable)
 		if err != nil {
 			return dbErr(err, "recover: expired leases")
 		}
@@ -881,6 +889,17 @@ type TxAborts struct {
 // everywhere, Deadlocks stays 0.
 func (s *Store) TxAborts() TxAborts {
 	return TxAborts{Deadlocks: s.deadlocks.Load(), SerializationFailures: s.serializationFailures.Load()}
+}
+
+// leaseOver holds for a step ws whose holder has had a full lease period of a
+// reachable database since it last could renew: now is past both its expiry and
+// one lease length after the database became reachable again, the later of the
+// server's start and this process's last reconnection (param: the placeholder of
+// the seconds this process has been reaching the database).
+func leaseOver(param string) string {
+	return `GREATEST(ws.lease_expires_at,
+		GREATEST(pg_postmaster_start_time(), now() - make_interval(secs => ` + param + `::float8))
+		+ make_interval(secs => COALESCE(ws.lease_seconds, 0))) < now()`
 }
 
 // notTerminalTask holds for a tasker_tasks row whose task has not ended
