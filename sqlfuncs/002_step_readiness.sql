@@ -4,6 +4,9 @@
 --
 -- reason codes, first match wins:
 --   wrong_state        current state is not pending or error   {state}
+--   task_terminal      the step's task is complete, cancelled or resolved_manually: nothing of it
+--                      runs any more (tasker-engine looked at steps only, so a cancelled task's
+--                      pending steps stayed ready)                                {task_state}
 --   already_processed  processed = true                        {}
 --   claimed            in_process = true (a worker holds it)     {}
 --   dependencies_unmet a parent is not complete/resolved         {unmet: [names], total_parents, completed_parents}
@@ -13,7 +16,8 @@
 --   retries_exhausted  attempts >= retry_limit                   {attempts, retry_limit}
 --   backoff            waiting for a retry time                  {seconds_remaining, next_retry_at, source: requested|policy}
 --
--- next_retry_at is set only for a pending or error step that may still run: an explicit
+-- next_retry_at is set only for a pending or error step that may still run (and whose task
+-- is not terminal): an explicit
 -- backoff_request_seconds replaces the policy's delay (a server or handler that asks for
 -- a delay gets exactly that delay), counted from the later of the last attempt and the
 -- last failure — tasker-engine counted from the attempt's start, which let a handler
@@ -63,9 +67,12 @@ steps AS (
            COALESCE(ws.in_process, false) AS in_process,
            COALESCE(ws.processed, false) AS processed,
            ws.backoff_request_seconds, ws.last_attempted_at,
-           lf.created_at AS last_failure_at
+           lf.created_at AS last_failure_at,
+           COALESCE(tt.to_state, 'pending')::text IN ('complete', 'cancelled', 'resolved_manually') AS task_terminal,
+           COALESCE(tt.to_state, 'pending')::text AS task_state
     FROM tasker_workflow_steps ws
     JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+    LEFT JOIN tasker_task_transitions tt ON tt.task_id = ws.task_id AND tt.most_recent
     LEFT JOIN tasker_workflow_step_transitions cur
            ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
     LEFT JOIN LATERAL (
@@ -85,7 +92,7 @@ judged AS (
            ((s.attempts = 0 AND s.last_failure_at IS NULL) OR (s.retryable AND s.attempts < s.retry_limit)) AS retry_ok,
            CASE
                -- A retry time only for a step that may still run again.
-               WHEN s.current_state NOT IN ('pending', 'error')
+               WHEN s.current_state NOT IN ('pending', 'error') OR s.task_terminal
                     OR NOT ((s.attempts = 0 AND s.last_failure_at IS NULL) OR (s.retryable AND s.attempts < s.retry_limit))
                    THEN NULL
                WHEN s.backoff_request_seconds IS NOT NULL
@@ -130,6 +137,7 @@ CROSS JOIN clock c
 CROSS JOIN LATERAL (
     SELECT CASE
                WHEN j.current_state NOT IN ('pending', 'error') THEN 'wrong_state'
+               WHEN j.task_terminal THEN 'task_terminal'
                WHEN j.processed THEN 'already_processed'
                WHEN j.in_process THEN 'claimed'
                WHEN NOT j.deps_ok THEN 'dependencies_unmet'
@@ -143,6 +151,7 @@ CROSS JOIN LATERAL (
     SELECT k.code,
            CASE k.code
                WHEN 'wrong_state' THEN jsonb_build_object('state', j.current_state)
+               WHEN 'task_terminal' THEN jsonb_build_object('task_state', j.task_state)
                WHEN 'dependencies_unmet' THEN jsonb_build_object(
                    'unmet', j.unmet, 'total_parents', j.total_parents, 'completed_parents', j.completed_parents)
                WHEN 'not_retryable' THEN jsonb_build_object('attempts', j.attempts)

@@ -60,11 +60,15 @@ SELECT t.task_id, t.named_task_id,
        CASE WHEN COALESCE(a.total, 0) = 0 THEN 0.00
             ELSE round(a.completed::numeric * 100 / a.total, 2)
        END::numeric(5, 2) AS completion_percentage,
+       -- The engine's rule, in its order: no failed step (a task without steps
+       -- too) is healthy; failures with work ready are recovering; a permanent
+       -- failure and nothing ready is blocked; failures that may all be retried
+       -- are recovering. The last branch cannot be reached (as in the engine).
        CASE
-           WHEN a.total IS NULL THEN 'unknown'
-           WHEN a.failed = 0 THEN 'healthy'
+           WHEN COALESCE(a.failed, 0) = 0 THEN 'healthy'
+           WHEN a.ready > 0 THEN 'recovering'
            WHEN a.blocked > 0 AND a.ready = 0 THEN 'blocked'
-           WHEN a.blocked = 0 THEN 'recovering'
+           WHEN a.blocked = 0 AND a.ready = 0 THEN 'recovering'
            ELSE 'unknown'
        END AS health_status,
        COALESCE(a.blocked, 0), COALESCE(a.cancelled, 0), a.next_retry_at,

@@ -4,7 +4,8 @@
 -- which drops repeats, so the work is bounded by steps × depth, not by paths; and
 -- it stops at depth = number of steps, because a longer walk must go round a cycle.
 -- A cycle (or a step no root reaches, which in a finite graph means a cycle above
--- it) raises SQLSTATE TK001 naming the steps involved.
+-- it) raises SQLSTATE TK001 naming the steps involved. A task without steps has no
+-- cycle and no levels: no rows, as the engine answers.
 CREATE FUNCTION calculate_dependency_levels(input_task_id bigint)
 RETURNS TABLE (workflow_step_id bigint, dependency_level integer)
 LANGUAGE plpgsql STABLE AS $$
@@ -15,6 +16,9 @@ DECLARE
     stuck text;
 BEGIN
     SELECT count(*) INTO n FROM tasker_workflow_steps ws WHERE ws.task_id = input_task_id;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
 
     WITH RECURSIVE edges AS (
         SELECT e.from_step_id, e.to_step_id

@@ -16,6 +16,7 @@ import (
 const (
 	ReasonReady             = "ready"
 	ReasonWrongState        = "wrong_state"
+	ReasonTaskTerminal      = "task_terminal"
 	ReasonAlreadyProcessed  = "already_processed"
 	ReasonClaimed           = "claimed"
 	ReasonDependenciesUnmet = "dependencies_unmet"

@@ -17,6 +17,7 @@ import (
 const (
 	Ready             = "ready"
 	WrongState        = "wrong_state"
+	TaskTerminal      = "task_terminal"
 	AlreadyProcessed  = "already_processed"
 	Claimed           = "claimed"
 	DependenciesUnmet = "dependencies_unmet"
@@ -42,6 +43,9 @@ type Step struct {
 	BackoffRequestSeconds *int32
 	LastAttemptedAt       *time.Time
 	LastFailureAt         *time.Time
+	// TaskState is the state of the step's task: nothing of a complete,
+	// cancelled or resolved_manually task runs ("" counts as pending).
+	TaskState state.State
 }
 
 // Result is the verdict for one step.
@@ -97,7 +101,7 @@ func evaluate(s *Step, byID map[int64]*Step, policy backoff.Policy, now time.Tim
 	// A first attempt is always allowed: never attempted and never failed.
 	r.RetryEligible = (attempts == 0 && s.LastFailureAt == nil) || (retryable && attempts < limit)
 
-	runnable := s.State == state.Pending || s.State == state.Error
+	runnable := (s.State == state.Pending || s.State == state.Error) && !s.TaskState.Terminal()
 	if runnable && r.RetryEligible {
 		if at, ok := policy.NextRetryAt(s.ID, int(attempts), s.LastFailureAt, s.LastAttemptedAt, intPtr(s.BackoffRequestSeconds)); ok {
 			r.NextRetryAt = &at
@@ -107,6 +111,8 @@ func evaluate(s *Step, byID map[int64]*Step, policy backoff.Policy, now time.Tim
 	switch {
 	case s.State != state.Pending && s.State != state.Error:
 		r.Reason = WrongState
+	case s.TaskState.Terminal():
+		r.Reason = TaskTerminal
 	case s.Processed:
 		r.Reason = AlreadyProcessed
 	case s.InProcess:

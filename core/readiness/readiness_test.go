@@ -45,3 +45,30 @@ func TestEvaluate(t *testing.T) {
 	later := Evaluate(steps, p, now.Add(2*time.Second))
 	assert.True(t, later[2].Ready, "the backoff is over")
 }
+
+// Nothing of a complete, cancelled or resolved_manually task is ready, and it has
+// no retry time; a task in error may still run (its failed steps may be retried or
+// resolved), so its steps are judged as usual.
+func TestEvaluateTerminalTask(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	failed := now.Add(-time.Hour)
+	p := backoff.Policy{Strategy: backoff.Exponential, BaseSeconds: 1, Multiplier: 2, CapSeconds: 30}
+	for _, ts := range []state.State{state.Complete, state.Cancelled, state.ResolvedManually} {
+		steps := []Step{
+			{ID: 1, Name: "pending", State: state.Pending, TaskState: ts},
+			{ID: 2, Name: "failed", State: state.Error, Attempts: i32(1), LastFailureAt: &failed, TaskState: ts},
+			{ID: 3, Name: "running", State: state.InProgress, InProcess: true, TaskState: ts},
+		}
+		got := Evaluate(steps, p, now)
+		assert.Equal(t, TaskTerminal, got[0].Reason, "%s", ts)
+		assert.Equal(t, TaskTerminal, got[1].Reason, "%s", ts)
+		assert.Nil(t, got[1].NextRetryAt, "%s", ts)
+		assert.Equal(t, WrongState, got[2].Reason, "%s: the step's own state comes first", ts)
+		assert.False(t, got[0].Ready || got[1].Ready, "%s", ts)
+	}
+	for _, ts := range []state.State{"", state.Pending, state.InProgress, state.Error} {
+		got := Evaluate([]Step{{ID: 1, Name: "pending", State: state.Pending, TaskState: ts}}, p, now)
+		assert.True(t, got[0].Ready, "task %q", ts)
+	}
+}

@@ -127,6 +127,7 @@ type stepFacts struct {
 	parentStates  []state.State
 	claimedBy     string
 	taskID        int64
+	taskState     state.State // the task's current state, read under its lock
 	correlationID string
 	name          string
 	transitionsIn int // planned transitions so far (the round of the next one)
@@ -235,6 +236,13 @@ func planOne(req StepTransition, f *stepFacts, facts map[int64]*stepFacts, rules
 	}
 	if f.state == req.To {
 		return nil, nil
+	}
+	if f.taskState.Terminal() && req.To != state.Cancelled && req.To != state.ResolvedManually {
+		// Nothing of a finished, cancelled or resolved task runs or reports any
+		// more; an operator may still cancel or resolve its leftover steps.
+		details["reason"], details["task_id"], details["task_state"] = "task_terminal", f.taskID, string(f.taskState)
+		return nil, errs.New(errs.StateTransition, details,
+			"step %d belongs to task %d, which is %s: transition to %s not applied", req.StepID, f.taskID, f.taskState, req.To)
 	}
 	if err := rules.Check(state.Step, f.state, req.To); err != nil {
 		return nil, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
@@ -349,7 +357,8 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
 		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, ''),
 		       ws.task_id, (SELECT k.correlation_id::text FROM tasker_tasks k WHERE k.task_id = ws.task_id),
-		       (SELECT ns.name FROM tasker_named_steps ns WHERE ns.named_step_id = ws.named_step_id)
+		       (SELECT ns.name FROM tasker_named_steps ns WHERE ns.named_step_id = ws.named_step_id),
+		       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
 		LEFT JOIN LATERAL (
@@ -379,12 +388,13 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	var id int64
 	var cur string
 	var states []string
+	var taskState string
 	f := &stepFacts{}
 	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy,
-		&f.taskID, &f.correlationID, &f.name},
+		&f.taskID, &f.correlationID, &f.name, &taskState},
 		func() error {
 			c := *f
-			c.state = state.State(cur)
+			c.state, c.taskState = state.State(cur), state.State(taskState)
 			c.parentStates = make([]state.State, len(states))
 			for i, s := range states {
 				c.parentStates[i] = state.State(s)
@@ -488,6 +498,7 @@ func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round
 			claimed_by = CASE WHEN u.to_state = 'in_progress' THEN NULLIF(u.worker, '') END,
 			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
 			                        THEN now() + make_interval(secs => u.lease) END,
+			lease_seconds = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0 THEN u.lease END,
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)

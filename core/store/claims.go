@@ -148,14 +148,14 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		}
 		if req.TaskID > 0 {
 			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE task_id = $1 AND NOT complete
-				AND `+inNamespaces+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
+				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
 			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE ready_at <= now()
-				AND `+inNamespaces+`
+				AND `+inNamespaces+` AND `+notTerminalTask+`
 				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window, namespaces)
 		}
 		var taskIDs []int64
@@ -713,49 +713,111 @@ func refreshReadyAt(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStat
 }
 
 // Heartbeat extends the leases of steps workerID holds; it returns the steps whose
-// lease was extended (a step missing from the answer is no longer this worker's).
+// lease was extended (a step missing from the answer is no longer this worker's,
+// also when its task was cancelled or otherwise ended). The steps are locked in id
+// order, the one order of every writer (a heartbeat takes no task lock).
 func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64, leaseSeconds float64) ([]int64, error) {
 	if workerID == "" || !(leaseSeconds > 0) {
 		return nil, errs.New(errs.Validation, nil, "heartbeat needs worker_id and lease_seconds > 0")
 	}
 	ids, err := collectIDs(s.pool.Query(ctx, `
-		UPDATE tasker_workflow_steps SET lease_expires_at = now() + make_interval(secs => $3)
-		WHERE workflow_step_id = ANY ($1) AND claimed_by = $2 AND in_process
-		RETURNING workflow_step_id`, stepIDs, workerID, leaseSeconds))
+		WITH mine AS MATERIALIZED (
+			SELECT ws.workflow_step_id FROM tasker_workflow_steps ws
+			WHERE ws.workflow_step_id = ANY ($1) AND ws.claimed_by = $2 AND ws.in_process
+			  AND `+notTerminalStepTask+`
+			ORDER BY ws.workflow_step_id FOR NO KEY UPDATE
+		)
+		UPDATE tasker_workflow_steps ws SET lease_expires_at = now() + make_interval(secs => $3), lease_seconds = $3
+		FROM mine WHERE ws.workflow_step_id = mine.workflow_step_id
+		RETURNING ws.workflow_step_id`, stepIDs, workerID, leaseSeconds))
+	s.observe(err)
 	return ids, dbErr(err, "heartbeat")
 }
 
 // RecoverExpiredLeases fails up to limit steps whose lease expired (their worker
 // died or hung): each counts as a failed attempt, audited with the holder's id, and
-// is retried under the usual rules. Their tasks are finalized.
+// is retried under the usual rules. Their tasks are finalized. The expired step of
+// a task that has ended meanwhile (cancelled, resolved, complete) is cancelled
+// instead: nothing of that task runs again.
+//
+// A lease counts as expired only once its holder has had one full lease period
+// (its own lease_seconds) of a reachable database: after the server's last start,
+// and after the end of the last outage this process saw (or its own start). So
+// after an outage longer than a lease, a holder that was alive renews or reports
+// first, and its finished work is not failed and run again; a dead holder's
+// lease is recovered one lease period later.
+//
+// Locks are taken in the one order of every writer — the steps' tasks in id
+// order, then the steps in id order — so a late report or a claim racing the
+// recovery of the same step waits or is skipped, never deadlocks. Candidates are
+// found without locks, their tasks locked with SKIP LOCKED (a task another writer
+// holds is left for the next sweep), and each step's expiry is checked again under
+// its lock (a heartbeat or report may have come first).
 func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (ReportResult, error) {
 	var res ReportResult
 	ctx, col := s.collect(ctx)
 	defer func() { s.published(col) }() // emptied unless the transaction committed
 	err := s.retryTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT workflow_step_id, COALESCE(claimed_by, '') FROM tasker_workflow_steps
-			WHERE in_process AND lease_expires_at < now()
-			ORDER BY lease_expires_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, limit)
+		reachable := s.reachableFor().Seconds()
+		res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
+		taskIDs, err := collectIDs(tx.Query(ctx, `
+			WITH expired AS (
+				SELECT ws.task_id FROM tasker_workflow_steps ws
+				WHERE ws.in_process AND ws.lease_expires_at < now() AND `+leaseOver("$2")+`
+				ORDER BY ws.lease_expires_at LIMIT $1
+			)
+			SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT task_id FROM expired)
+			ORDER BY task_id FOR NO KEY UPDATE SKIP LOCKED`, limit, reachable))
+		if err != nil {
+			return dbErr(err, "recover: lock tasks")
+		}
+		if len(taskIDs) == 0 {
+			return nil
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT ws.workflow_step_id, COALESCE(ws.claimed_by, ''),
+			       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
+			                 WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
+			FROM tasker_workflow_steps ws
+			WHERE ws.task_id = ANY ($1) AND ws.in_process AND ws.lease_expires_at < now() AND `+leaseOver("$3")+`
+			ORDER BY ws.workflow_step_id LIMIT $2 FOR NO KEY UPDATE OF ws`, taskIDs, limit, reachable)
 		if err != nil {
 			return dbErr(err, "recover: expired leases")
 		}
 		var reqs []StepTransition
 		var id int64
-		var holder string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &holder}, func() error {
+		var holder, taskState string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &holder, &taskState}, func() error {
+			meta := map[string]any{"reason": "lease_expired", "claimed_by": holder, "recovered_by": recoveredBy}
+			if state.State(taskState).Terminal() {
+				meta["reason"], meta["task_state"] = "task_terminal", taskState
+				reqs = append(reqs, StepTransition{StepID: id, From: state.InProgress, To: state.Cancelled, Metadata: meta})
+				return nil
+			}
 			b, _ := json.Marshal(map[string]any{"error": StepError{Type: "lease_expired",
 				Message: "the worker holding this step stopped renewing its lease"}})
-			reqs = append(reqs, StepTransition{StepID: id, From: state.InProgress, To: state.Error, Results: b,
-				Metadata: map[string]any{"reason": "lease_expired", "claimed_by": holder, "recovered_by": recoveredBy}})
+			reqs = append(reqs, StepTransition{StepID: id, From: state.InProgress, To: state.Error, Results: b, Metadata: meta})
 			return nil
 		}); err != nil {
 			return dbErr(err, "recover: expired leases")
 		}
 		if len(reqs) == 0 {
-			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 			return nil
 		}
-		res, err = s.applyAndFinalize(ctx, tx, reqs)
+		outs, err := s.applyStepTransitions(ctx, tx, reqs)
+		if err != nil {
+			return err
+		}
+		// Only failed attempts finalize their tasks; a cancelled leftover step
+		// changes nothing about its ended task.
+		var failed []BatchOutcome
+		for _, o := range outs {
+			if o.To == state.Error {
+				failed = append(failed, o)
+			}
+		}
+		tasks, err := s.finalizeStepsTasks(ctx, tx, failed)
+		res = ReportResult{Outcomes: outs, Tasks: tasks}
 		return err
 	})
 	return res, err
@@ -772,6 +834,7 @@ type ReadyTask struct {
 // from the ready_at index (no scan of every task).
 func (s *Store) NextReadyTasks(ctx context.Context, limit int) ([]ReadyTask, error) {
 	rows, err := s.pool.Query(ctx, `SELECT task_id, priority, ready_at FROM tasker_tasks WHERE ready_at <= now()
+		AND `+notTerminalTask+`
 		ORDER BY priority DESC, ready_at, task_id LIMIT $1`, limit)
 	if err != nil {
 		return nil, dbErr(err, "next ready tasks")
@@ -797,12 +860,54 @@ func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 0; attempt < maxTxAttempts; attempt++ {
 		c.rollback(0) // events of an aborted attempt were never committed
 		err = pgx.BeginFunc(ctx, s.pool, fn)
-		if c := pgerr.Code(err); c != pgerr.DeadlockDetected && c != pgerr.SerializationRetry {
+		code := pgerr.Code(err)
+		switch code {
+		case pgerr.DeadlockDetected:
+			s.deadlocks.Add(1)
+		case pgerr.SerializationRetry:
+			s.serializationFailures.Add(1)
+		}
+		if code != pgerr.DeadlockDetected && code != pgerr.SerializationRetry {
 			break
 		}
 	}
+	s.observe(err)
 	if err != nil {
 		c.rollback(0)
 	}
 	return dbErr(err, "transaction")
 }
+
+// TxAborts counts the claim, report and recovery transactions PostgreSQL aborted
+// (and the store retried) since the store was made.
+type TxAborts struct {
+	Deadlocks             int64 `json:"deadlocks"`
+	SerializationFailures int64 `json:"serialization_failures"`
+}
+
+// TxAborts returns the counts of aborted transactions. With one lock order
+// everywhere, Deadlocks stays 0.
+func (s *Store) TxAborts() TxAborts {
+	return TxAborts{Deadlocks: s.deadlocks.Load(), SerializationFailures: s.serializationFailures.Load()}
+}
+
+// leaseOver holds for a step ws whose holder has had a full lease period of a
+// reachable database since it last could renew: now is past both its expiry and
+// one lease length after the database became reachable again, the later of the
+// server's start and this process's last reconnection (param: the placeholder of
+// the seconds this process has been reaching the database).
+func leaseOver(param string) string {
+	return `GREATEST(ws.lease_expires_at,
+		GREATEST(pg_postmaster_start_time(), now() - make_interval(secs => ` + param + `::float8))
+		+ make_interval(secs => COALESCE(ws.lease_seconds, 0))) < now()`
+}
+
+// notTerminalTask holds for a tasker_tasks row whose task has not ended
+// (complete, cancelled, resolved_manually); notTerminalStepTask for the task of a
+// tasker_workflow_steps row ws.
+const (
+	notTerminalTask = `NOT EXISTS (SELECT 1 FROM tasker_task_transitions tt WHERE tt.task_id = tasker_tasks.task_id
+		AND tt.most_recent AND tt.to_state IN ('complete', 'cancelled', 'resolved_manually'))`
+	notTerminalStepTask = `NOT EXISTS (SELECT 1 FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id
+		AND tt.most_recent AND tt.to_state IN ('complete', 'cancelled', 'resolved_manually'))`
+)

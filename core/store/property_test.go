@@ -94,6 +94,27 @@ func TestPropertyGoReadinessAndLevelsEqualSQL(t *testing.T) {
 			}
 		}
 
+		// A random task state too: nothing of a terminal task is ready.
+		var path []state.State
+		switch rapid.IntRange(0, 5).Draw(rt, "task_state") {
+		case 1:
+			path = []state.State{state.InProgress}
+		case 2:
+			path = []state.State{state.Cancelled}
+		case 3:
+			path = []state.State{state.Error}
+		case 4:
+			path = []state.State{state.Error, state.ResolvedManually}
+		case 5:
+			path = []state.State{state.InProgress, state.Complete} // refused unless every step is done
+		}
+		for _, to := range path {
+			if _, err := s.TransitionTask(ctx, store.TaskTransition{TaskID: ct.TaskID, To: to}); err != nil {
+				require.Equal(rt, errs.StateTransition, errs.KindOf(err), "task -> %s: %v", to, err)
+				break
+			}
+		}
+
 		asOf := time.Now().Add(time.Duration(rapid.IntRange(-60, 300).Draw(rt, "asof")) * time.Second).UTC().Truncate(time.Microsecond)
 		sqlRows, err := s.StepReadiness(ctx, ct.TaskID, nil, &asOf)
 		require.NoError(rt, err)

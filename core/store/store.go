@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,12 +32,49 @@ type Store struct {
 	defaultRetryLimit int32
 	eventsEnabled     bool
 	live              atomic.Pointer[LiveSink]
+
+	deadlocks, serializationFailures atomic.Int64
+
+	// reach is this process's view of the database's reachability: since when
+	// it has been reaching it without a lost connection (see RecoverExpiredLeases).
+	reachMu    sync.Mutex
+	reachSince time.Time
+	reachLost  bool
 }
 
 // New returns a Store over pool. policy is the retry policy this process uses;
 // SyncRetryPolicy writes it where the SQL readiness functions read it.
 func New(pool *pgxpool.Pool, policy backoff.Policy) *Store {
-	return &Store{pool: pool, policy: policy, defaultRetryLimit: DefaultRetryLimit, eventsEnabled: true}
+	return &Store{pool: pool, policy: policy, defaultRetryLimit: DefaultRetryLimit, eventsEnabled: true,
+		reachSince: time.Now()}
+}
+
+// observe records the outcome of a database call for the reachability view: a
+// lost connection starts an outage, the first success after it ends the outage.
+func (s *Store) observe(err error) {
+	lost := pgerr.ConnectionLost(err)
+	if err != nil && !lost {
+		return // the database answered
+	}
+	s.reachMu.Lock()
+	defer s.reachMu.Unlock()
+	switch {
+	case lost:
+		s.reachLost = true
+	case s.reachLost:
+		s.reachLost, s.reachSince = false, time.Now()
+	}
+}
+
+// reachableFor is how long this process has been reaching the database without a
+// lost connection (0 during an outage).
+func (s *Store) reachableFor() time.Duration {
+	s.reachMu.Lock()
+	defer s.reachMu.Unlock()
+	if s.reachLost {
+		return 0
+	}
+	return time.Since(s.reachSince)
 }
 
 // SetRules tightens the state machines with configured prohibitions
@@ -195,7 +233,8 @@ func (s *Store) StepSnapshots(ctx context.Context, taskID int64) ([]readiness.St
 		       ws.attempts, ws.retry_limit, ws.retryable, ws.in_process, ws.processed,
 		       ws.backoff_request_seconds, ws.last_attempted_at,
 		       (SELECT t.created_at FROM tasker_workflow_step_transitions t
-		        WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error' ORDER BY t.sort_key DESC LIMIT 1)
+		        WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error' ORDER BY t.sort_key DESC LIMIT 1),
+		       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
 		FROM tasker_workflow_steps ws
 		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 		LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
@@ -205,10 +244,10 @@ func (s *Store) StepSnapshots(ctx context.Context, taskID int64) ([]readiness.St
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (readiness.Step, error) {
 		var st readiness.Step
-		var cur string
+		var cur, task string
 		err := r.Scan(&st.ID, &st.Name, &cur, &st.Parents, &st.Attempts, &st.RetryLimit, &st.Retryable,
-			&st.InProcess, &st.Processed, &st.BackoffRequestSeconds, &st.LastAttemptedAt, &st.LastFailureAt)
-		st.State = state.State(cur)
+			&st.InProcess, &st.Processed, &st.BackoffRequestSeconds, &st.LastAttemptedAt, &st.LastFailureAt, &task)
+		st.State, st.TaskState = state.State(cur), state.State(task)
 		return st, err
 	})
 	return out, dbErr(err, "step snapshots")

@@ -137,7 +137,12 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 	var sortKey int32
 	var open int
 	var taskName, namespace, corr string
-	err := tx.QueryRow(ctx, `
+	// The task row is locked before its state is read (one round trip for both):
+	// every writer locks tasks first, then steps, so a cancellation and a report
+	// of one of the task's steps serialize, and the later one sees the other.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM tasker_tasks WHERE task_id = $1 FOR NO KEY UPDATE`, req.TaskID)
+	b.Queue(`
 		SELECT COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
 		       (SELECT nt.name FROM tasker_named_tasks nt WHERE nt.named_task_id = k.named_task_id),
 		       (SELECT tn.name FROM tasker_named_tasks nt JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
@@ -148,7 +153,15 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 		        WHERE ws.task_id = k.task_id AND COALESCE(st.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
 		FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
-		WHERE k.task_id = $1`, req.TaskID).Scan(&cur, &sortKey, &taskName, &namespace, &corr, &open)
+		WHERE k.task_id = $1`, req.TaskID)
+	br := tx.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&cur, &sortKey, &taskName, &namespace, &corr, &open)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err == pgx.ErrNoRows {
 		return Transition{}, errs.New(errs.NotFound, map[string]any{"task_id": req.TaskID}, "task %d not found", req.TaskID)
 	}
@@ -188,6 +201,7 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 	if err := execEvents(ctx, tx, `
 		WITH task AS (
 			UPDATE tasker_tasks SET complete = $2, completed_at = CASE WHEN $2 THEN now() ELSE completed_at END,
+				ready_at = CASE WHEN $5::text IN ('complete', 'cancelled', 'resolved_manually') THEN NULL ELSE ready_at END,
 				updated_at = now(), event_seq = event_seq + CASE WHEN $3 = '' OR NOT $6 THEN 0 ELSE 1 END
 			WHERE task_id = $1
 			RETURNING task_id, event_seq, correlation_id, named_task_id, context

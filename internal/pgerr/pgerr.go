@@ -6,6 +6,9 @@ package pgerr
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,4 +52,21 @@ func Code(err error) string {
 		return pg.Code
 	}
 	return ""
+}
+
+// ConnectionLost reports whether err says the database could not be reached or
+// the connection broke (as opposed to a statement that failed): a refused or
+// broken connection, a server shutting down or starting (SQLSTATE 57P01-57P03),
+// a connection exception (class 08).
+func ConnectionLost(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if c := Code(err); c != "" {
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03"
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err)
 }

@@ -2,6 +2,7 @@ package pgerr_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -43,4 +44,27 @@ func TestTimeoutsAreTimeoutErrors(t *testing.T) {
 	_, err = conn.Exec(short, `SELECT pg_sleep(1)`)
 	assert.Equal(t, errs.Timeout, errs.KindOf(pgerr.Wrap(err, "sleep")), "deadline: %v", err)
 
+}
+
+// A refused connection is a lost connection; a statement the server refused is
+// not (the database answered), nor is a caller's deadline.
+func TestConnectionLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there now
+	_, err = pgx.Connect(ctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable&connect_timeout=2")
+	require.Error(t, err)
+	assert.True(t, pgerr.ConnectionLost(err), "refused: %v", err)
+	assert.True(t, pgerr.ConnectionLost(pgerr.Wrap(err, "connect")), "wrapped")
+
+	conn, err := pgx.Connect(ctx, testdb.URL(t))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `SELECT * FROM no_such_table`)
+	assert.False(t, pgerr.ConnectionLost(err), "a failed statement: %v", err)
+	assert.False(t, pgerr.ConnectionLost(context.DeadlineExceeded))
+	assert.False(t, pgerr.ConnectionLost(nil))
 }
