@@ -3,7 +3,8 @@
 module TaskerCore
   # Whether one step can run now and, if not, why (get_step_readiness).
   #
-  # reason is a Symbol: :ready, :wrong_state, :already_processed, :claimed,
+  # reason is a Symbol: :ready, :wrong_state, :task_terminal (its task ended),
+  # :already_processed, :claimed,
   # :dependencies_unmet, :not_retryable, :retries_exhausted or :backoff;
   # reason_detail a Hash with string keys (e.g. the unmet parents' names).
   class StepReadiness < ValueObject
