@@ -75,6 +75,7 @@ module TaskerCore
     # Without a correlation_id in the spec, the task takes Correlation.id (when
     # it is a UUID).
     def create_task(spec)
+      hash!(spec, "spec")
       CreatedTask.from_h(invoke(:create_task, with_current_correlation(spec)))
     end
 
@@ -105,6 +106,12 @@ module TaskerCore
     # error); the others are applied.
     def batch_update_step_states(updates)
       array!(updates, "updates")
+      updates.each_with_index do |update, i|
+        next if update.is_a?(Hash) || update.is_a?(Array)
+
+        raise ValidationError.new("updates[#{i}] must be a Hash or [step_id, state, results], got #{update.class}",
+                                  details: { "field" => "updates[#{i}]" })
+      end
 
       BatchResult.from_h(invoke(:batch_update_step_states, { updates: updates }))
     end
@@ -379,6 +386,12 @@ module TaskerCore
 
       check_pid!
       unwrap(Native.call(operation, @handle.id, encode(payload, items: ITEM_LISTS[operation])))
+    end
+
+    def hash!(value, field)
+      return if value.is_a?(Hash)
+
+      raise ValidationError.new("#{field} must be a Hash, got #{value.class}", details: { "field" => field })
     end
 
     def array!(value, field)
