@@ -111,7 +111,7 @@ func (f SlowestFilter) args() ([]any, error) {
 		limit = DefaultSlowestLimit
 	}
 	if limit < 1 || limit > MaxSlowestLimit {
-		return nil, errs.New(errs.Validation, map[string]any{"limit": f.Limit, "max": MaxSlowestLimit},
+		return nil, errs.New(errs.Validation, map[string]any{"field": "limit", "limit": f.Limit, "max": MaxSlowestLimit},
 			"limit must be between 1 and %d (0 = %d), got %d", MaxSlowestLimit, DefaultSlowestLimit, f.Limit)
 	}
 	orNull := func(s string) *string { // "" = no filter = SQL NULL

@@ -184,9 +184,10 @@ func TestBadInputIsTypedAndWritesNothing(t *testing.T) {
 	}
 	assert.Equal(t, before, snapshot(), "no bad call wrote anything")
 
-	// PostgreSQL cannot store U+0000 in jsonb: a typed database error, nothing written.
+	// PostgreSQL cannot store U+0000 in jsonb: refused before any SQL, naming where it is.
 	e := callErr(t, c, "create_task", `{"name": "nul", "steps": [{"name": "a"}], "context": {"s": "\u0000"}}`)
-	assert.Contains(t, []errs.Kind{errs.Validation, errs.Database}, e.Type, e.Message)
+	assert.Equal(t, errs.Validation, e.Type, e.Message)
+	assert.Equal(t, "context.s", e.Details["field"])
 	assert.Equal(t, before, snapshot())
 }
 

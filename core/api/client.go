@@ -207,6 +207,9 @@ func (c *Client) Call(ctx context.Context, method string, payload []byte) (data 
 	if err := checkPayload(payload, c.maxPayloadBytes, c.maxJSONDepth); err != nil {
 		return nil, err
 	}
+	if err := refuseNUL(method, payload); err != nil {
+		return nil, err
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {

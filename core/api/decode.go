@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/taskercore/tasker-core/core/errs"
@@ -22,6 +24,10 @@ func strictDecode(raw []byte, v any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			return timeError(raw, pe)
+		}
 		return decodeError(err)
 	}
 	if dec.More() {
@@ -50,6 +56,24 @@ func decodeError(err error) error {
 		return errs.New(errs.Validation, map[string]any{"field": field}, "unknown field %q", field)
 	}
 	return errs.New(errs.Validation, nil, "malformed JSON: %s", msg)
+}
+
+// timeError names the field of a time that does not parse: encoding/json gives
+// no field for an error of time.Time's own decoder, so it is the key whose value
+// is the offending string.
+func timeError(raw []byte, pe *time.ParseError) error {
+	field := "(payload)"
+	if i := bytes.Index(raw, []byte(strconv.Quote(pe.Value))); i > 0 {
+		head := bytes.TrimRight(raw[:i], " \t\r\n")
+		if bytes.HasSuffix(head, []byte(":")) {
+			head = bytes.TrimRight(head[:len(head)-1], " \t\r\n")
+			if j := bytes.LastIndexByte(head[:max(len(head)-1, 0)], '"'); j >= 0 && bytes.HasSuffix(head, []byte(`"`)) {
+				field = string(head[j+1 : len(head)-1])
+			}
+		}
+	}
+	return errs.New(errs.Validation, map[string]any{"field": field, "expected": "an RFC 3339 time", "got": pe.Value},
+		"field %s: expected an RFC 3339 time between years 0000 and 9999 (like 2024-05-01T12:00:00Z), got %.40q", field, pe.Value)
 }
 
 func jsonTypeName(goType string) string {

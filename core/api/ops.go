@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/jsonnul"
 	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/state"
 	"github.com/taskercore/tasker-core/core/store"
@@ -65,6 +69,9 @@ func publishEvent(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if err := required("task_id", r.TaskID); err != nil {
 		return nil, err
 	}
+	if err := CheckText("name", r.Name, WidthEventName, true); err != nil {
+		return nil, err
+	}
 	seq, err := c.store.PublishCustomEvent(ctx, r.TaskID, r.Name, r.Payload)
 	return map[string]int64{"task_seq": seq}, err
 }
@@ -85,7 +92,7 @@ const maxEventWait = 60 * time.Second
 // or the client's read lock (read_event_stream), so it is bounded.
 func (c *Client) eventWait(ms int) (time.Duration, error) {
 	wait := time.Duration(ms) * time.Millisecond
-	if wait < 0 || wait > maxEventWait || wait >= c.callTimeout {
+	if ms < 0 || int64(ms) > maxEventWait.Milliseconds() || wait >= c.callTimeout { // ms first: ms·10⁶ may overflow
 		return 0, errs.New(errs.Validation, map[string]any{"field": "wait_ms"},
 			"wait_ms must be between 0 and %d and below api.call_timeout_ms", maxEventWait.Milliseconds())
 	}
@@ -99,6 +106,12 @@ func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 		WaitMS     int    `json:"wait_ms"`
 	}{Limit: c.eventBatchSize}
 	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := CheckText("subscriber", r.Subscriber, WidthSubscriber, true); err != nil {
+		return nil, err
+	}
+	if err := CheckAsSetting("limit", float64(r.Limit), "events.batch_size"); err != nil {
 		return nil, err
 	}
 	wait, err := c.eventWait(r.WaitMS)
@@ -116,8 +129,12 @@ func ackEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	if r.Subscriber == "" {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "subscriber"}, "subscriber is required")
+	if err := CheckText("subscriber", r.Subscriber, WidthSubscriber, true); err != nil {
+		return nil, err
+	}
+	if _, err := strconv.ParseUint(r.Horizon, 10, 64); err != nil && r.Horizon != "" {
+		return nil, errs.New(errs.Validation, map[string]any{"field": "horizon"},
+			"horizon must be the decimal transaction id fetch_events returned, got %.40q", r.Horizon)
 	}
 	return map[string]bool{"acknowledged": true}, c.store.AckEvents(ctx, r.Subscriber, r.EventBatch)
 }
@@ -157,6 +174,11 @@ func (r *taskRef) parse(payload []byte) error {
 	return required("task_id", r.TaskID)
 }
 
+// checkIDs refuses an id list longer than api.max_batch_size.
+func (c *Client) checkIDs(field string, ids []int64) error {
+	return CheckCount(field, len(ids), c.maxBatchSize)
+}
+
 type stepRef struct {
 	StepID int64 `json:"step_id"`
 }
@@ -193,6 +215,14 @@ func createTask(ctx context.Context, c *Client, payload []byte) (any, error) {
 
 // createTask creates a task and logs it with its correlation id.
 func (c *Client) createTask(ctx context.Context, spec store.TaskSpec) (store.CreatedTask, error) {
+	if err := CheckText("description", spec.Description, WidthDescription, false); err != nil {
+		return store.CreatedTask{}, err
+	}
+	for i, st := range spec.Steps {
+		if err := CheckText(fmt.Sprintf("steps[%d].dependent_system", i), st.DependentSystem, WidthDependentSystem, false); err != nil {
+			return store.CreatedTask{}, err
+		}
+	}
 	ct, err := c.store.CreateTask(ctx, spec)
 	if err == nil {
 		c.log.Info().Str(logging.CorrelationID, ct.CorrelationID).Int64(logging.TaskID, ct.TaskID).
@@ -276,6 +306,9 @@ func stepReadiness(ctx context.Context, c *Client, payload []byte) (any, error) 
 	if err := required("task_id", r.TaskID); err != nil {
 		return nil, err
 	}
+	if err := c.checkIDs("step_ids", r.StepIDs); err != nil {
+		return nil, err
+	}
 	rows, err := c.store.StepReadiness(ctx, r.TaskID, r.StepIDs, r.AsOf)
 	if err != nil {
 		return nil, err
@@ -295,11 +328,21 @@ type batchItem struct {
 	Metadata              map[string]any  `json:"metadata"`
 	BackoffRequestSeconds *int32          `json:"backoff_request_seconds"`
 	Permanent             bool            `json:"permanent"`
+	nulPath               string          // where U+0000 is in the item ("results.note"), if anywhere
 }
 
 func (b *batchItem) UnmarshalJSON(raw []byte) error {
 	raw = bytes.TrimSpace(raw)
+	path, hasNUL := jsonnul.Find(raw)
 	if len(raw) > 0 && raw[0] == '[' {
+		if hasNUL { // [step_id, state, results]: name the element
+			for i, name := range []string{"step_id", "state", "results"} {
+				if el := fmt.Sprintf("[%d]", i); strings.HasPrefix(path, el) {
+					path = name + path[len(el):]
+				}
+			}
+			b.nulPath = path
+		}
 		var parts []json.RawMessage
 		if err := json.Unmarshal(raw, &parts); err != nil {
 			return err
@@ -324,6 +367,9 @@ func (b *batchItem) UnmarshalJSON(raw []byte) error {
 		return err
 	}
 	*b = batchItem(p)
+	if hasNUL {
+		b.nulPath = path
+	}
 	return nil
 }
 
@@ -359,18 +405,32 @@ func batchUpdateStepStates(ctx context.Context, c *Client, payload []byte) (any,
 		return nil, errs.New(errs.Validation, map[string]any{"field": "updates", "max": c.maxBatchSize},
 			"%d updates exceed api.max_batch_size (%d)", len(r.Updates), c.maxBatchSize)
 	}
-	reqs := make([]store.StepTransition, len(r.Updates))
+	reqs := make([]store.StepTransition, 0, len(r.Updates))
+	original := make([]int, 0, len(r.Updates)) // reqs[j] is update original[j]
+	refused := map[int]*errs.Error{}
 	for i, u := range r.Updates {
-		reqs[i] = store.StepTransition{StepID: u.StepID, To: u.State, From: u.FromState, Results: u.Results,
+		req := store.StepTransition{StepID: u.StepID, To: u.State, From: u.FromState, Results: u.Results,
 			Metadata: u.Metadata, BackoffRequestSeconds: u.BackoffRequestSeconds, Permanent: u.Permanent}
+		if u.nulPath != "" {
+			var ok bool
+			if req, refused[i], ok = refusedUpdate(i, u); !ok {
+				continue
+			}
+		}
+		reqs, original = append(reqs, req), append(original, i)
 	}
 	outs, err := c.store.BatchTransitionSteps(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}
-	res := BatchResult{Outcomes: make([]batchOutcome, len(outs))}
-	for i, o := range outs {
-		bo := batchOutcome{Index: o.Index, StepID: o.StepID, Status: o.Status, FromState: o.From, ToState: o.To,
+	res := BatchResult{Outcomes: make([]batchOutcome, len(r.Updates))}
+	for i, e := range refused {
+		res.Outcomes[i] = batchOutcome{Index: i, StepID: r.Updates[i].StepID, Status: store.OutcomeRejected,
+			ToState: r.Updates[i].State, Error: ErrorOf(e)}
+	}
+	for _, o := range outs {
+		i := original[o.Index]
+		bo := batchOutcome{Index: i, StepID: o.StepID, Status: o.Status, FromState: o.From, ToState: o.To,
 			TransitionID: o.TransitionID}
 		switch o.Status {
 		case store.OutcomeApplied:
@@ -378,10 +438,17 @@ func batchUpdateStepStates(ctx context.Context, c *Client, payload []byte) (any,
 		case store.OutcomeDuplicate:
 			res.Duplicates++
 		default:
-			res.Rejected++
 			bo.Error = ErrorOf(o.Err)
 		}
+		if e := refused[i]; e != nil {
+			bo.Error = ErrorOf(e) // stored as a failure saying why
+		}
 		res.Outcomes[i] = bo
+	}
+	for _, o := range res.Outcomes {
+		if o.Status == store.OutcomeRejected {
+			res.Rejected++
+		}
 	}
 	return res, nil
 }
@@ -467,6 +534,19 @@ type slowestReq struct {
 	Version   string     `json:"version"`
 }
 
+// check refuses filters no row can match because their columns are narrower.
+func (r slowestReq) check() error {
+	for _, f := range []struct {
+		field, v string
+		width    int
+	}{{"namespace", r.Namespace, WidthNamespace}, {"task_name", r.TaskName, WidthTaskName}, {"version", r.Version, WidthVersion}} {
+		if err := CheckText(f.field, f.v, f.width, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (r slowestReq) filter() sqlfuncs.SlowestFilter {
 	return sqlfuncs.SlowestFilter{Since: r.Since, Limit: r.Limit, Namespace: r.Namespace, TaskName: r.TaskName, Version: r.Version}
 }
@@ -474,6 +554,9 @@ func (r slowestReq) filter() sqlfuncs.SlowestFilter {
 func slowestTasks(ctx context.Context, c *Client, payload []byte) (any, error) {
 	var r slowestReq
 	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	rows, err := sqlfuncs.SlowestTasks(ctx, c.store.Pool(), r.filter())
@@ -488,6 +571,9 @@ func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
 	rows, err := sqlfuncs.SlowestSteps(ctx, c.store.Pool(), r.filter())
 	if rows == nil {
 		rows = []sqlfuncs.SlowStep{}
@@ -495,9 +581,44 @@ func slowestSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 	return map[string]any{"steps": rows}, err
 }
 
-func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+// parseClaim decodes a claim (claim_steps' payload, report_and_claim's claim)
+// with the client's defaults and checks its bounds.
+func (c *Client) parseClaim(payload []byte) (store.ClaimRequest, error) {
 	r := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds, TaskWindow: c.taskWindow}
 	if err := decode(payload, &r); err != nil {
+		return r, err
+	}
+	if err := CheckText("worker_id", r.WorkerID, WidthWorkerID, true); err != nil {
+		return r, err
+	}
+	if r.TaskID < 0 {
+		return r, errs.New(errs.Validation, map[string]any{"field": "task_id"}, "task_id must be a positive integer (or absent)")
+	}
+	if err := CheckAsSetting("limit", float64(r.Limit), "execution.claim_batch_size"); err != nil {
+		return r, err
+	}
+	if err := CheckAsSetting("lease_seconds", r.LeaseSeconds, "execution.lease_seconds"); err != nil {
+		return r, err
+	}
+	if r.TaskWindow != 0 {
+		if err := CheckAsSetting("task_window", float64(r.TaskWindow), "execution.max_concurrent_tasks"); err != nil {
+			return r, err
+		}
+	}
+	if err := CheckCount("namespaces", len(r.Namespaces), c.maxBatchSize); err != nil {
+		return r, err
+	}
+	for i, ns := range r.Namespaces {
+		if err := CheckText(fmt.Sprintf("namespaces[%d]", i), ns, WidthNamespace, true); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
+	r, err := c.parseClaim(payload)
+	if err != nil {
 		return nil, err
 	}
 	steps, err := c.store.ClaimSteps(ctx, r)
@@ -511,25 +632,22 @@ func claimSteps(ctx context.Context, c *Client, payload []byte) (any, error) {
 // reportAndClaim is report_step_results then claim_steps in one transaction
 // (one round trip, one commit): steps the reports made ready can be claimed at once.
 func reportAndClaim(ctx context.Context, c *Client, payload []byte) (any, error) {
-	var r struct {
-		Reports []store.StepReport `json:"reports"`
-		Claim   json.RawMessage    `json:"claim"`
-	}
-	if err := decode(payload, &r); err != nil {
+	items, rawClaim, err := parseReports(payload, true)
+	if err != nil {
 		return nil, err
 	}
-	if len(r.Claim) == 0 {
+	if len(rawClaim) == 0 {
 		return nil, errs.New(errs.Validation, map[string]any{"field": "claim"}, "claim is required (claim_steps' payload)")
 	}
-	claim := store.ClaimRequest{Limit: c.claimBatchSize, LeaseSeconds: c.leaseSeconds, TaskWindow: c.taskWindow}
-	if err := decode(r.Claim, &claim); err != nil {
-		return nil, err
+	claim, err := c.parseClaim(rawClaim)
+	if err != nil {
+		return nil, prefixField(err, "claim")
 	}
-	if len(r.Reports) > c.maxBatchSize {
+	if items.all > c.maxBatchSize {
 		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": c.maxBatchSize},
-			"%d reports exceed api.max_batch_size (%d)", len(r.Reports), c.maxBatchSize)
+			"%d reports exceed api.max_batch_size (%d)", items.all, c.maxBatchSize)
 	}
-	res, steps, err := c.store.ReportAndClaim(ctx, r.Reports, claim)
+	res, steps, err := c.store.ReportAndClaim(ctx, items.reports, claim)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +656,7 @@ func reportAndClaim(ctx context.Context, c *Client, payload []byte) (any, error)
 		steps = []store.ClaimedStep{}
 	}
 	c.logClaimed(steps, claim.WorkerID)
-	rep := encodeReport(res)
+	rep := items.merge(encodeReport(res))
 	return map[string]any{"outcomes": rep.Outcomes, "tasks": rep.Tasks, "steps": steps}, nil
 }
 
@@ -572,22 +690,20 @@ func encodeReport(res store.ReportResult) reportResult {
 }
 
 func reportStepResults(ctx context.Context, c *Client, payload []byte) (any, error) {
-	var r struct {
-		Reports []store.StepReport `json:"reports"`
-	}
-	if err := decode(payload, &r); err != nil {
+	items, _, err := parseReports(payload, false)
+	if err != nil {
 		return nil, err
 	}
-	if len(r.Reports) > c.maxBatchSize {
+	if items.all > c.maxBatchSize {
 		return nil, errs.New(errs.Validation, map[string]any{"field": "reports", "max": c.maxBatchSize},
-			"%d reports exceed api.max_batch_size (%d)", len(r.Reports), c.maxBatchSize)
+			"%d reports exceed api.max_batch_size (%d)", items.all, c.maxBatchSize)
 	}
-	res, err := c.store.ReportResults(ctx, r.Reports)
+	res, err := c.store.ReportResults(ctx, items.reports)
 	if err != nil {
 		return nil, err
 	}
 	c.logOutcomes("step reported", res)
-	return encodeReport(res), nil
+	return items.merge(encodeReport(res)), nil
 }
 
 func heartbeat(ctx context.Context, c *Client, payload []byte) (any, error) {
@@ -597,6 +713,15 @@ func heartbeat(ctx context.Context, c *Client, payload []byte) (any, error) {
 		LeaseSeconds float64 `json:"lease_seconds"`
 	}{LeaseSeconds: c.leaseSeconds}
 	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if err := CheckText("worker_id", r.WorkerID, WidthWorkerID, true); err != nil {
+		return nil, err
+	}
+	if err := CheckAsSetting("lease_seconds", r.LeaseSeconds, "execution.lease_seconds"); err != nil {
+		return nil, err
+	}
+	if err := c.checkIDs("step_ids", r.StepIDs); err != nil {
 		return nil, err
 	}
 	ids, err := c.store.Heartbeat(ctx, r.WorkerID, r.StepIDs, r.LeaseSeconds)
@@ -614,8 +739,11 @@ func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, e
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	if r.WorkerID == "" || r.Limit < 1 {
-		return nil, errs.New(errs.Validation, nil, "recover_expired_steps needs worker_id and limit >= 1")
+	if err := CheckText("worker_id", r.WorkerID, WidthWorkerID, true); err != nil {
+		return nil, err
+	}
+	if err := CheckAsSetting("limit", float64(r.Limit), "execution.recovery_batch_size"); err != nil {
+		return nil, err
 	}
 	res, err := c.store.RecoverExpiredLeases(ctx, r.WorkerID, r.Limit)
 	if err != nil {
@@ -632,8 +760,8 @@ func nextReadyTasks(ctx context.Context, c *Client, payload []byte) (any, error)
 	if err := decode(payload, &r); err != nil {
 		return nil, err
 	}
-	if r.Limit < 1 {
-		return nil, errs.New(errs.Validation, map[string]any{"field": "limit"}, "limit must be >= 1")
+	if err := CheckAsSetting("limit", float64(r.Limit), "execution.claim_batch_size"); err != nil {
+		return nil, err
 	}
 	tasks, err := c.store.NextReadyTasks(ctx, r.Limit)
 	if tasks == nil {

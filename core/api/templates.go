@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"time"
 
@@ -32,6 +33,11 @@ func (c *Client) registerTemplates(ctx context.Context, tpls []*template.Templat
 			if err := cat.AddCustom(e.Name, e.Description, t.Key()); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, t := range tpls {
+		if err := checkTemplateWidths(t); err != nil {
+			return nil, err
 		}
 	}
 	out := make([]RegisteredTemplate, 0, len(tpls))
@@ -139,6 +145,42 @@ func (r *templateRef) fill() error {
 	}
 	if r.Version == "" {
 		r.Version = template.DefaultVersion
+	}
+	for _, f := range []struct {
+		field, v string
+		width    int
+	}{{"name", r.Name, WidthTaskName}, {"namespace", r.Namespace, WidthNamespace}, {"version", r.Version, WidthVersion}} {
+		if err := CheckText(f.field, f.v, f.width, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTemplateWidths refuses a template whose names do not fit their columns,
+// naming the template (and its file) and the field.
+func checkTemplateWidths(t *template.Template) error {
+	fields := []struct {
+		field, v string
+		width    int
+	}{{"namespace", t.Namespace, WidthNamespace}, {"name", t.Name, WidthTaskName}, {"version", t.Version, WidthVersion},
+		{"description", t.Description, WidthDescription}, {"default_dependent_system", t.DefaultDependentSystem, WidthDependentSystem}}
+	for i, st := range t.Steps {
+		fields = append(fields, struct {
+			field, v string
+			width    int
+		}{fmt.Sprintf("steps[%d].name", i), st.Name, WidthStepName}, struct {
+			field, v string
+			width    int
+		}{fmt.Sprintf("steps[%d].dependent_system", i), st.DependentSystem, WidthDependentSystem})
+	}
+	for _, f := range fields {
+		if err := CheckText(f.field, f.v, f.width, false); err != nil {
+			e := err.(*errs.Error)
+			e.Details["template"], e.Details["file"] = t.Key(), t.File
+			e.Message = fmt.Sprintf("template %s%s: %s", t.Key(), map[bool]string{true: " (" + t.File + ")", false: ""}[t.File != ""], e.Message)
+			return e
+		}
 	}
 	return nil
 }

@@ -27,7 +27,8 @@ const (
 
 // Wrap types err (nil stays nil; an *errs.Error passes through unchanged):
 // no rows → not_found, a deadline or statement timeout → timeout_error, anything
-// else → database_error. what says which operation failed.
+// else → database_error, with details.sqlstate when PostgreSQL answered. what says
+// which operation failed.
 func Wrap(err error, what string) error {
 	if err == nil {
 		return nil
@@ -42,7 +43,12 @@ func Wrap(err error, what string) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || Code(err) == QueryCanceled {
 		return errs.Wrap(errs.Timeout, err, "%s", what)
 	}
-	return errs.Wrap(errs.Database, err, "%s", what)
+	wrapped := errs.Wrap(errs.Database, err, "%s", what)
+	if code := Code(err); code != "" {
+		// Callers tell a lost connection (class 08) from a refused statement by it.
+		wrapped.(*errs.Error).Details = map[string]any{"sqlstate": code}
+	}
+	return wrapped
 }
 
 // Code returns the SQLSTATE of a PostgreSQL error in err's chain, or "".

@@ -36,6 +36,7 @@ func TestTimeoutsAreTimeoutErrors(t *testing.T) {
 	wrapped := pgerr.Wrap(err, "select")
 	assert.Equal(t, errs.Database, errs.KindOf(wrapped))
 	assert.Equal(t, "42P01", pgerr.Code(wrapped))
+	assert.Equal(t, "42P01", errs.DetailsOf(wrapped)["sqlstate"], "the SQLSTATE reaches callers")
 	assert.Nil(t, pgerr.Wrap(nil, "x"))
 
 	// Last: a cancelled query closes the connection.

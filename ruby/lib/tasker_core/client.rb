@@ -75,6 +75,7 @@ module TaskerCore
     # Without a correlation_id in the spec, the task takes Correlation.id (when
     # it is a UUID).
     def create_task(spec)
+      hash!(spec, "spec")
       CreatedTask.from_h(invoke(:create_task, with_current_correlation(spec)))
     end
 
@@ -101,8 +102,16 @@ module TaskerCore
     # {step_id:, state:, results:, metadata:, from_state:, backoff_request_seconds:,
     # permanent:} or [step_id, state, results]. Rejected items do not raise: see
     # the BatchResult's outcomes. → BatchResult
+    # An update carrying U+0000 is refused alone by the library (see the outcome's
+    # error); the others are applied.
     def batch_update_step_states(updates)
-      raise ArgumentError, "updates must be an Array, got #{updates.class}" unless updates.is_a?(Array)
+      array!(updates, "updates")
+      updates.each_with_index do |update, i|
+        next if update.is_a?(Hash) || update.is_a?(Array)
+
+        raise ValidationError.new("updates[#{i}] must be a Hash or [step_id, state, results], got #{update.class}",
+                                  details: { "field" => "updates[#{i}]" })
+      end
 
       BatchResult.from_h(invoke(:batch_update_step_states, { updates: updates }))
     end
@@ -163,7 +172,7 @@ module TaskerCore
     # reports made ready can come back in the same call. Either both happen or
     # neither does. → [ReportResult, [ClaimedStep]]
     def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
-      raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
+      array!(reports, "reports")
 
       data = invoke(:report_and_claim, { reports: normalize_reports(reports),
                                          claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces) })
@@ -174,9 +183,11 @@ module TaskerCore
     # is {step_id:, worker_id:, success:, results:, error:, metadata:}; error may be a
     # Hash ({message:, type:, code:, retryable:, retry_after_seconds:, context:}) or
     # an exception: a PermanentError is not retryable, a RetryableError's
-    # retry_after is the backoff. → ReportResult
+    # retry_after is the backoff. A report whose results, error or metadata carry
+    # U+0000 (which PostgreSQL cannot store) fails its step saying why, and the
+    # other reports are stored (its outcome's error names the field). → ReportResult
     def report_step_results(reports)
-      raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
+      array!(reports, "reports")
 
       ReportResult.from_h(invoke(:report_step_results, { reports: normalize_reports(reports) }))
     end
@@ -209,7 +220,9 @@ module TaskerCore
     # Acknowledges a batch fetch_events returned for +subscriber+: its events
     # are never delivered to that subscriber again. → true
     def ack_events(subscriber:, batch:)
-      raise ArgumentError, "batch must be a TaskerCore::EventBatch, got #{batch.class}" unless batch.is_a?(EventBatch)
+      unless batch.is_a?(EventBatch)
+        raise ValidationError.new("batch must be a TaskerCore::EventBatch, got #{batch.class}", details: { "field" => "batch" })
+      end
 
       invoke(:ack_events, batch.to_library_h.merge("subscriber" => subscriber))
       true
@@ -360,13 +373,31 @@ module TaskerCore
       rest.merge(key => current)
     end
 
+    # The operations whose items the library refuses one by one when they carry
+    # U+0000 (storing the others): the gem leaves U+0000 inside those items to it.
+    ITEM_LISTS = { report_step_results: "reports", report_and_claim: "reports",
+                   batch_update_step_states: "updates" }.freeze
+    private_constant :ITEM_LISTS
+
     # Calls an operation and returns the envelope's data; raises the mapped
     # exception for an error envelope.
     def invoke(operation, payload)
       raise FFIError.new("the Tasker Core client is closed", type: "ffi_error") if @handle.released?
 
       check_pid!
-      unwrap(Native.call(operation, @handle.id, encode(payload)))
+      unwrap(Native.call(operation, @handle.id, encode(payload, items: ITEM_LISTS[operation])))
+    end
+
+    def hash!(value, field)
+      return if value.is_a?(Hash)
+
+      raise ValidationError.new("#{field} must be a Hash, got #{value.class}", details: { "field" => field })
+    end
+
+    def array!(value, field)
+      return if value.is_a?(Array)
+
+      raise ValidationError.new("#{field} must be an Array, got #{value.class}", details: { "field" => field })
     end
 
     def unwrap(envelope)
@@ -408,13 +439,20 @@ module TaskerCore
                                               namespaces: namespaces && Array(namespaces).map(&:to_s))
     end
 
-    # Reports with an exception as error get the exception's report error.
+    # Reports with an exception as error get the exception's report error; a
+    # report that is not a Hash is a ValidationError naming it.
     def normalize_reports(reports)
-      reports.map do |report|
-        error = report[:error] || report["error"]
+      reports.each_with_index.map do |report, i|
+        unless report.is_a?(Hash)
+          raise ValidationError.new("reports[#{i}] must be a Hash, got #{report.class}", details: { "field" => "reports[#{i}]" })
+        end
+
+        report = report.transform_keys(&:to_s)
+        report["step_id"] = id_param(report["step_id"], "reports[#{i}].step_id") if report.key?("step_id")
+        error = report["error"]
         next report unless error.is_a?(Exception)
 
-        report.reject { |k, _| k.to_s == "error" }.merge(error: step_error(error))
+        report.merge("error" => step_error(error))
       end
     end
 
@@ -438,24 +476,66 @@ module TaskerCore
       out
     end
 
+    # Deepest nesting of a payload (JSON.generate's own default limit): deeper
+    # (or cyclic) data is a ValidationError, before any recursion can exhaust the stack.
+    MAX_NESTING = 100
+    private_constant :MAX_NESTING
+
     # JSON for the library: Times (and Dates) as RFC 3339 UTC strings, symbols as
-    # strings. A value JSON cannot represent (NaN, Infinity) is a ValidationError.
-    def encode(payload)
-      JSON.generate(jsonable(payload))
-    rescue JSON::GeneratorError, JSON::NestingError => e
+    # strings. What JSON or PostgreSQL cannot represent is a ValidationError naming
+    # the field: NaN, Infinity, nesting deeper than MAX_NESTING, and U+0000 in a
+    # string or key (except inside the items of +items+, which the library refuses
+    # one by one).
+    def encode(payload, items: nil)
+      JSON.generate(jsonable(payload, "", 0, items))
+    rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
       raise ValidationError.new("cannot encode the payload as JSON: #{e.message}", type: "validation_error")
     end
 
-    def jsonable(value)
+    def jsonable(value, path, depth, items)
       case value
-      when Hash then value.to_h { |k, v| [k.to_s, jsonable(v)] }
-      when Array then value.map { |v| jsonable(v) }
+      when Hash, Array
+        if depth >= MAX_NESTING
+          shown = path.length > 120 ? "#{path[0, 120]}…" : path
+          raise ValidationError.new("#{field_name(shown)} nests deeper than #{MAX_NESTING} levels (or refers to itself)",
+                                    details: { "field" => field_name(shown) })
+        end
+
+        if value.is_a?(Hash)
+          value.to_h do |k, v|
+            key = k.to_s
+            child = path.empty? ? key : "#{path}.#{key}"
+            check_nul(key, child, items)
+            [key, jsonable(v, child, depth + 1, items)]
+          end
+        else
+          value.each_with_index.map { |v, i| jsonable(v, "#{path}[#{i}]", depth + 1, items) }
+        end
+      when String then check_nul(value, path, items)
+      when Float
+        unless value.finite?
+          raise ValidationError.new("#{field_name(path)} is #{value}, which JSON cannot carry", details: { "field" => field_name(path) })
+        end
+
+        value
       when Time then value.getutc.iso8601(6)
       when DateTime then value.to_time.getutc.iso8601(6)
       when Date then value.iso8601
-      when Symbol then value.to_s
+      when Symbol then check_nul(value.to_s, path, items)
       else value
       end
+    end
+
+    # +string+, unless it holds U+0000 outside the library's item lists.
+    def check_nul(string, path, items)
+      return string unless string.include?("\0") && !(items && path.start_with?("#{items}["))
+
+      raise ValidationError.new("#{field_name(path)} contains U+0000 (a NUL byte), which PostgreSQL cannot store",
+                                details: { "field" => field_name(path) })
+    end
+
+    def field_name(path)
+      path.empty? ? "(payload)" : path.gsub("\0", "\\u0000")
     end
   end
 end

@@ -229,7 +229,7 @@ module TaskerCore
       def with_payload(payload)
         return yield(FFI::Pointer::NULL) if payload.nil?
 
-        json = payload.is_a?(String) ? payload : JSON.generate(payload)
+        json = payload_json(payload)
         ptr = FFI::MemoryPointer.new(:char, json.bytesize + 1, false)
         begin
           ptr.put_bytes(0, json)
@@ -238,6 +238,21 @@ module TaskerCore
         ensure
           ptr.free
         end
+      end
+
+      # The payload as JSON text for C. A NUL byte would end the C string early
+      # (the library would read only what precedes it), so a String payload holding
+      # one is refused, and so is a Hash JSON cannot encode (too deep, NaN...).
+      def payload_json(payload)
+        json = payload.is_a?(String) ? payload : JSON.generate(payload)
+        if json.include?("\0")
+          raise ValidationError.new("the payload holds a NUL byte at offset #{json.index("\0")}: a C string would end " \
+                                    "there; send U+0000 escaped in JSON (\\u0000) if at all",
+                                    details: { "field" => "(payload)", "offset" => json.index("\0") })
+        end
+        json
+      rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
+        raise ValidationError.new("cannot encode the payload as JSON: #{e.message}", details: { "field" => "(payload)" })
       end
 
       # Reads, frees and parses a string the library returned.

@@ -61,7 +61,7 @@ RSpec.describe "Events: durable outbox delivered to subscribers", :integration d
     # task.initialize_requested, step.initialize_requested, workflow.orchestration_requested
     expect(mine.call(first) + mine.call(rest)).to eq([1, 2, 3])
     expect(rest.events).not_to include(first.events.first)
-    expect { client.ack_events(subscriber: name, batch: {}) }.to raise_error(ArgumentError)
+    expect { client.ack_events(subscriber: name, batch: {}) }.to raise_error(TaskerCore::ValidationError, /batch/)
     expect { client.fetch_events(subscriber: name, wait_ms: 60_001) }
       .to raise_error(TaskerCore::ValidationError, /wait_ms/)
     expect(client.prune_events).to eq(0) # nothing is older than events.retention_hours

@@ -8,6 +8,8 @@
 #   "log_dir"     Recorder appends "task_id,step_name,attempt,start,finish,pid"
 #                 to <log_dir>/<pid>.log when a run ends (one write per line);
 #   "sleep"       {step name => seconds} (default 0; "*" for every step);
+#   "nul_result"  [step names]: Recorder returns a result with U+0000 in it for them;
+#   "extra_results" {step name => Hash}: Recorder merges it into its result;
 #   "marker_file" Marker appends "task_id,step_name,attempt,pid" when a run starts;
 #   "hang"        {step name => seconds}: Marker sleeps that long on attempt 1 only;
 #   "fail"        {step name => {"mode" => "raise"|"retryable"|"permanent",
@@ -57,7 +59,9 @@ module TaskerCoreSpec
                           [task.task_id, step.name, step.attempts, format("%.6f", start), format("%.6f", finish),
                            Process.pid].join(","))
         end
-        { "step" => step.name, "attempt" => step.attempts, "parents_seen" => sequence.names.sort }
+        result = { "step" => step.name, "attempt" => step.attempts, "parents_seen" => sequence.names.sort }
+        result["note"] = "made with U+0000: \0" if Array(task.context["nul_result"]).include?(step.name)
+        result.merge((task.context["extra_results"] || {}).fetch(step.name, {}))
       end
     end
 

@@ -40,7 +40,9 @@ module TaskerCore
   # - error_pause: seconds to wait after a failed call to the library
   #   (execution.error_pause_seconds);
   # - step_timeout: seconds a handler may run when its step's template gives no
-  #   timeout_seconds; 0: no limit (execution.step_timeout_seconds).
+  #   timeout_seconds; 0: no limit (execution.step_timeout_seconds);
+  # - report_isolation_failures: consecutive non-transient failures of a report
+  #   before its steps are reported one by one (execution.report_isolation_failures).
   # Other options:
   # - client: the Client (default TaskerCore.client, resolved when #run starts,
   #   so a worker may be built before a fork and run after it);
@@ -80,6 +82,14 @@ module TaskerCore
   # and never the worker; an exception talking to the library is logged and the
   # call retried after error_pause (unreported results are kept and reported
   # then). Only FFIError (a closed client, a call across fork) ends #run.
+  # A report is never retried without end for an error that is not transient: a
+  # lost connection, a timeout, a deadlock or a server shutting down
+  # (TRANSIENT_SQLSTATE_CLASSES, or no SQLSTATE at all) is retried as long as it
+  # lasts, but when a report has failed report_isolation_failures times in a row
+  # with any other error (the database refuses something in it), its steps are
+  # reported one by one: the others are stored, and a step whose report is still
+  # refused is failed (not retryable) with the refusal as its error. The library
+  # itself refuses a report carrying U+0000 alone and fails its step.
   #
   # Shutdown (#stop, or SIGTERM/SIGINT when #run installed its traps): the worker
   # stops claiming, lets the running handlers finish for up to shutdown_timeout
@@ -109,6 +119,10 @@ module TaskerCore
     FINISHED_TASKS_MEMORY = 10_000
     # Seconds to wait for a killed handler thread to unwind.
     THREAD_KILL_JOIN_SECONDS = 1.0
+    # SQLSTATE classes of a DatabaseError that waiting can cure: connection
+    # exceptions, insufficient resources, operator intervention (a shutdown, a
+    # cancelled statement), transaction rollbacks (deadlocks, serialization).
+    TRANSIENT_SQLSTATE_CLASSES = %w[08 53 57 40].freeze
 
     # The steps of one task claimed together, until every one was reported
     # (workflow.steps_execution_started / _completed).
@@ -126,26 +140,28 @@ module TaskerCore
     SETTING_CHECKS = {
       concurrency: :positive_integer, lease_seconds: :positive, heartbeat_interval: :positive,
       poll_interval: :positive, recovery_interval: :positive, shutdown_timeout: :non_negative,
-      error_pause: :positive, step_timeout: :non_negative
+      error_pause: :positive, step_timeout: :non_negative, report_isolation_failures: :positive_integer
     }.freeze
 
     attr_reader :worker_id, :task_id, :namespaces, :registry
 
     # The settings' readers: concurrency, lease_seconds, heartbeat_interval,
     # poll_interval, recovery_interval, shutdown_timeout, error_pause,
-    # step_timeout (the first read may read the client's configuration).
+    # step_timeout, report_isolation_failures (the first read may read the
+    # client's configuration).
     SETTINGS.each do |name|
       define_method(name) { settings.fetch(name) }
     end
 
     def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
                    recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
-                   step_timeout: nil, task_id: nil, namespaces: nil, registry: nil, on_event: nil, worker_id: nil,
-                   logger: nil)
+                   step_timeout: nil, report_isolation_failures: nil, task_id: nil, namespaces: nil, registry: nil,
+                   on_event: nil, worker_id: nil, logger: nil)
       @client = client
       given = { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
                 poll_interval: poll_interval, recovery_interval: recovery_interval,
-                shutdown_timeout: shutdown_timeout, error_pause: error_pause, step_timeout: step_timeout }.compact
+                shutdown_timeout: shutdown_timeout, error_pause: error_pause, step_timeout: step_timeout,
+                report_isolation_failures: report_isolation_failures }.compact
       overrides = TaskerCore.worker_config.to_h
       @recover_leases = [recover_leases, overrides.delete(:recover_leases), true].find { |v| !v.nil? }
       @given = checked(given, nil)
@@ -177,6 +193,7 @@ module TaskerCore
       @lost_leases = Set.new
       @preclaimed = nil # steps the last report_and_claim took, until take_preclaimed
       @finished_tasks = Set.new
+      @report_failures = Hash.new(0) # step id => consecutive non-transient failures of reports holding it
       @stats = Hash.new(0)
       @stop_requested = false
       @force_stop = false
@@ -476,11 +493,20 @@ module TaskerCore
 
       room = claim ? concurrency - @running.size - @superseded.size + batch.size : 0
       begin
-        pairs, tasks, claimed = record(batch, room)
+        pairs, tasks, claimed = begin
+          record(batch, room)
+        rescue FFIError
+          raise
+        rescue StandardError => e
+          raise if transient?(e) || !repeated_failure?(batch)
+
+          isolate(batch, e)
+        end
       rescue Exception # rubocop:disable Lint/RescueException -- keep the results for the next try, whatever happened
         @mutex.synchronize { @finished.unshift(*batch) }
         raise
       end
+      pairs.each { |execution, _| @report_failures.delete(execution.step_id) }
       @preclaimed = claimed
       retry_times = retry_times_for(pairs)
       pairs.each { |execution, outcome| settle(execution, outcome, retry_times) }
@@ -518,13 +544,76 @@ module TaskerCore
       end
     end
 
+    # Waiting can cure +error+: a timeout, a lost connection (no SQLSTATE: the
+    # server did not answer; or a TRANSIENT_SQLSTATE_CLASSES one).
+    def transient?(error)
+      case error
+      when TimeoutError then true
+      when DatabaseError
+        sqlstate = error.details["sqlstate"]
+        sqlstate.nil? || TRANSIENT_SQLSTATE_CLASSES.include?(sqlstate.to_s[0, 2])
+      else false
+      end
+    end
+
+    # Counts a non-transient failure of a report of +batch+. → true when one of
+    # its steps has now failed report_isolation_failures times in a row.
+    def repeated_failure?(batch)
+      batch.map { |execution| @report_failures[execution.step_id] += 1 }.max >= report_isolation_failures
+    end
+
+    # Reports +batch+ one by one after a report of it kept failing with +cause+:
+    # the others are stored, a step whose own report is refused is failed, and
+    # one that meets a transient error waits for the next round. A step whose
+    # failure cannot be reported either is given up (its lease expires and lease
+    # recovery fails it). → [[StepExecution, BatchOutcome or nil]], [TaskStatus]
+    def isolate(batch, cause)
+      logger.warn("TaskerCore::Worker #{worker_id}: the report of #{batch.size} step(s) failed " \
+                  "#{report_isolation_failures} time(s) in a row (#{cause.class}: #{cause.message}); reporting them one by one")
+      kept = []
+      out = batch.each_with_object([[], []]) do |execution, (pairs, tasks)|
+        p, t = isolated_report(execution)
+        if p.nil?
+          kept << execution
+        else
+          pairs.concat(p)
+          tasks.concat(t)
+        end
+      end
+      @mutex.synchronize { @finished.unshift(*kept) } unless kept.empty?
+      out
+    end
+
+    # One step's report after isolation. → [pairs, tasks], or nil to try again later
+    def isolated_report(execution)
+      record([execution])
+    rescue FFIError
+      raise
+    rescue StandardError => e
+      return nil if transient?(e)
+
+      begin
+        refused(execution, e)
+      rescue FFIError
+        raise
+      rescue StandardError => e2
+        return nil if transient?(e2)
+
+        logger.error("TaskerCore::Worker #{worker_id}: giving up on step #{execution.step_id}: neither its report " \
+                     "nor its failure could be stored (#{e2.class}: #{e2.message}); lease recovery will fail it")
+        @report_failures.delete(execution.step_id)
+        [[[execution, nil]], []]
+      end
+    end
+
     def refused(execution, error)
       logger.error("TaskerCore::Worker #{worker_id}: the library refused the report of step " \
                    "#{execution.step_id} (#{error.message}); failing the step")
       failure = StepExecution.new(
         claimed: execution.claimed, started_at: execution.started_at, finished_at: execution.finished_at,
         duration: execution.duration,
-        error: PermanentError.new("the step's report was refused: #{error.message}", error_code: "report_refused")
+        error: PermanentError.new("the step's report was refused: #{error.message.delete("\0")}",
+                                  error_code: "report_refused")
       )
       result = client.report_step_results([failure.report(worker_id)])
       [[[failure, result.outcomes.first]], result.tasks]
@@ -551,7 +640,12 @@ module TaskerCore
       data = step_data(execution.claimed).merge(duration: execution.duration, started_at: execution.started_at,
                                                 finished_at: execution.finished_at)
       fields = step_log_fields(execution.claimed).merge(duration_ms: (execution.duration * 1000).round(3))
-      if outcome.to_state == "complete"
+      if execution.success? && outcome.to_state == "error"
+        # The library refused the result (U+0000 in it, say) and failed the step.
+        @stats[:failed] += 1
+        structured_logger.error("step failed: its report was refused", **fields, error: outcome.error)
+        emit(:failed, data.merge(error: outcome.error))
+      elsif outcome.to_state == "complete"
         @stats[:completed] += 1
         structured_logger.info("step completed", **fields)
         emit(:completed, data.merge(results: execution.results))
@@ -706,6 +800,7 @@ module TaskerCore
         @running.clear
         @batches.clear
         @lost_leases.clear
+        @report_failures.clear
         @hung.clear
         @superseded.clear
         @mutex.synchronize do

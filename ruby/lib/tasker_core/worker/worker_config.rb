@@ -25,7 +25,8 @@ module TaskerCore
       recovery_interval: ["execution.recovery_interval_seconds", ->(v) { v.to_f }],
       shutdown_timeout: ["execution.shutdown_timeout_seconds", ->(v) { v.to_f }],
       error_pause: ["execution.error_pause_seconds", ->(v) { v.to_f }],
-      step_timeout: ["execution.step_timeout_seconds", ->(v) { v.to_f }]
+      step_timeout: ["execution.step_timeout_seconds", ->(v) { v.to_f }],
+      report_isolation_failures: ["execution.report_isolation_failures", ->(v) { v }]
     }.freeze
 
     # The settings a Worker takes from the configuration, in CONFIGURATION_KEYS order.

@@ -44,9 +44,10 @@ RSpec.describe TaskerCore::Worker do
       def silent.effective_config = raise("not needed")
       worker = described_class.new(client: silent, concurrency: 2, lease_seconds: 3, heartbeat_interval: 1,
                                    poll_interval: 0.01, recovery_interval: 2, shutdown_timeout: 0, error_pause: 0.5,
-                                   step_timeout: 0)
+                                   step_timeout: 0, report_isolation_failures: 4)
       expect(worker.settings).to eq(concurrency: 2, lease_seconds: 3.0, heartbeat_interval: 1.0, poll_interval: 0.01,
-                                    recovery_interval: 2.0, shutdown_timeout: 0.0, error_pause: 0.5, step_timeout: 0.0)
+                                    recovery_interval: 2.0, shutdown_timeout: 0.0, error_pause: 0.5, step_timeout: 0.0,
+                                    report_isolation_failures: 4)
     end
   end
 
