@@ -81,7 +81,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		return nil, errs.Wrap(errs.Internal, err, "event catalog")
 	}
 	for _, p := range cfg.Strings("events.definitions_paths") {
-		if err := catalog.AddFile(p); err != nil {
+		if err := catalog.AddFile(p, cfg.Int("files.max_bytes")); err != nil {
 			return nil, err
 		}
 	}
@@ -156,7 +156,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
 		Bool("migrate", migrate).Msg("client opened")
 	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
-		tpls, err := loadTemplatePaths(paths, cfg.Environment)
+		tpls, err := loadTemplatePaths(paths, cfg.Environment, cfg.Int("files.max_bytes"))
 		if err != nil {
 			return fail(err)
 		}
