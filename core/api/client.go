@@ -88,7 +88,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errs.New(errs.Configuration, map[string]any{"key": "database.url"},
-			"configuration: database.url %s: %v", pgurl.Mask(url), pgurl.Redact(err))
+			"configuration: database.url %s: %v", pgurl.Mask(url), pgurl.RedactError(err, url))
 	}
 	acquire := time.Duration(cfg.Int("database.pool.acquire_timeout_ms")) * time.Millisecond
 	pcfg.MaxConns = int32(cfg.Int("database.pool.max_connections"))
@@ -107,7 +107,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, pgurl.Redact(err), "connect to %s", pgurl.Mask(url))
+		return nil, errs.Wrap(errs.Database, pgurl.RedactError(err, url), "connect to %s", pgurl.Mask(url))
 	}
 	fail := func(err error) (*Client, error) {
 		pool.Close()
@@ -116,7 +116,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pingCtx, cancelPing := context.WithTimeout(ctx, acquire)
 	defer cancelPing()
 	if err := pool.Ping(pingCtx); err != nil {
-		return fail(errs.Wrap(errs.Database, err, "connect to %s", pgurl.Mask(url)))
+		return fail(errs.Wrap(errs.Database, pgurl.RedactError(err, url), "connect to %s", pgurl.Mask(url)))
 	}
 	migrate := cfg.Bool("database.migrate")
 	if migrate {

@@ -351,8 +351,9 @@ func parseFile(data []byte, file, env string, lookup func(string) (string, bool)
 		if s, ok := v.(string); ok {
 			out, err := interpolate(s, lookup)
 			if err != nil {
+				// The error quotes the value as written, which may hold a password.
 				return nil, errs.New(errs.Configuration, map[string]any{"file": file, "key": k},
-					"configuration file %s: %s: %v", file, k, err)
+					"configuration file %s: %s: %s", file, k, pgurl.Redact(err.Error(), pgurl.Secrets(s)...))
 			}
 			flat[k] = out
 		}
