@@ -61,7 +61,7 @@ type Client struct {
 }
 
 // Open loads the configuration (ParseConfig), connects (and pings, so a bad URL
-// fails here), optionally migrates, and syncs the retry policy.
+// fails here), optionally migrates, and applies the retry policy (applyRetryPolicy).
 func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	cfg, err := ParseConfig(rawConfig)
 	if err != nil {
@@ -148,10 +148,8 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	if cfg.Bool("events.enabled") {
 		c.live = newLiveHub(cfg, s, log)
 	}
-	if migrate {
-		if err := s.SyncRetryPolicy(ctx); err != nil {
-			return fail(err)
-		}
+	if err := applyRetryPolicy(ctx, cfg, s, migrate); err != nil {
+		return fail(err)
 	}
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
 		Bool("migrate", migrate).Msg("client opened")

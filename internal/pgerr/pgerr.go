@@ -50,3 +50,9 @@ func Code(err error) string {
 	}
 	return ""
 }
+
+// SQLSTATEs that tell a missing table or privilege from other failures.
+const (
+	InsufficientPrivilege = "42501"
+	UndefinedTable        = "42P01"
+)
