@@ -427,7 +427,9 @@ func convert(k Key, v any) (any, error) {
 			return int64(n), nil
 		}
 	case Float:
-		if n, ok := number(v); ok {
+		// NaN passes every range check and ±Inf every open one; neither is a
+		// setting (nor encodes as JSON in the effective configuration).
+		if n, ok := number(v); ok && !math.IsNaN(n) && !math.IsInf(n, 0) {
 			return n, nil
 		}
 	case StringList:
@@ -487,7 +489,7 @@ func convertString(k Key, raw string) (any, error) {
 		return n, nil
 	case Float:
 		n, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return nil, fmt.Errorf("a number")
 		}
 		return n, nil
