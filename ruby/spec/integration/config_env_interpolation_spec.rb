@@ -17,9 +17,11 @@ RSpec.describe "${VAR} interpolation in the configuration file", :integration do
 
   around do |example|
     TaskerCore.version # the library (and its Go runtime's copy of environ) is loaded before ENV changes
+    database_url = ENV.delete("DATABASE_URL") # it would win over the file's url
     example.run
   ensure
     [password_var, schema_var, "LOGGING_LEVEL", "EXECUTION_LEASE_SECONDS"].each { |k| ENV.delete(k) }
+    ENV["DATABASE_URL"] = database_url if database_url
   end
 
   it "opens a client whose URL takes its password from a non-TASKER variable set at runtime" do
