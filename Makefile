@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench clean
+.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench fuzz clean
 
 all: test
 
@@ -57,6 +57,20 @@ vet: deps
 bench: deps lib
 	scripts/ensure-deps.sh ruby ruby-bench
 	scripts/with-postgres.sh bench/run.sh $(if $(FULL),--full,)
+
+# Go native fuzzing: every Fuzz* target of every package, $(FUZZTIME) each
+# (`go test` alone runs only their seed corpora). A failure leaves its input in
+# the package's testdata/fuzz/, where `go test` replays it from then on. No
+# database is needed: core/api's targets use a client whose pool points at a
+# closed port.
+FUZZTIME ?= 30s
+fuzz: deps
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //'); do \
+	    echo "== $$dir $$target ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true

@@ -61,7 +61,7 @@ type Client struct {
 }
 
 // Open loads the configuration (ParseConfig), connects (and pings, so a bad URL
-// fails here), optionally migrates, and syncs the retry policy.
+// fails here), optionally migrates, and applies the retry policy (applyRetryPolicy).
 func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	cfg, err := ParseConfig(rawConfig)
 	if err != nil {
@@ -81,14 +81,14 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		return nil, errs.Wrap(errs.Internal, err, "event catalog")
 	}
 	for _, p := range cfg.Strings("events.definitions_paths") {
-		if err := catalog.AddFile(p); err != nil {
+		if err := catalog.AddFile(p, cfg.Int("files.max_bytes")); err != nil {
 			return nil, err
 		}
 	}
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errs.New(errs.Configuration, map[string]any{"key": "database.url"},
-			"configuration: database.url %s: %v", pgurl.Mask(url), pgurl.Redact(err))
+			"configuration: database.url %s: %v", pgurl.Mask(url), pgurl.RedactError(err, url))
 	}
 	acquire := time.Duration(cfg.Int("database.pool.acquire_timeout_ms")) * time.Millisecond
 	pcfg.MaxConns = int32(cfg.Int("database.pool.max_connections"))
@@ -107,7 +107,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, errs.Wrap(errs.Database, pgurl.Redact(err), "connect to %s", pgurl.Mask(url))
+		return nil, errs.Wrap(errs.Database, pgurl.RedactError(err, url), "connect to %s", pgurl.Mask(url))
 	}
 	fail := func(err error) (*Client, error) {
 		pool.Close()
@@ -116,7 +116,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pingCtx, cancelPing := context.WithTimeout(ctx, acquire)
 	defer cancelPing()
 	if err := pool.Ping(pingCtx); err != nil {
-		return fail(errs.Wrap(errs.Database, err, "connect to %s", pgurl.Mask(url)))
+		return fail(errs.Wrap(errs.Database, pgurl.RedactError(err, url), "connect to %s", pgurl.Mask(url)))
 	}
 	migrate := cfg.Bool("database.migrate")
 	if migrate {
@@ -148,15 +148,13 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	if cfg.Bool("events.enabled") {
 		c.live = newLiveHub(cfg, s, log)
 	}
-	if migrate {
-		if err := s.SyncRetryPolicy(ctx); err != nil {
-			return fail(err)
-		}
+	if err := applyRetryPolicy(ctx, cfg, s, migrate); err != nil {
+		return fail(err)
 	}
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
 		Bool("migrate", migrate).Msg("client opened")
 	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
-		tpls, err := loadTemplatePaths(paths, cfg.Environment)
+		tpls, err := loadTemplatePaths(paths, cfg.Environment, cfg.Int("files.max_bytes"))
 		if err != nil {
 			return fail(err)
 		}

@@ -38,7 +38,8 @@ type settings struct {
 
 // ParseConfig reads a client configuration: a JSON object whose "config_file" and
 // "environment" say which YAML file and section to read, whose "env" (optional)
-// holds the caller's environment variables (else the process environment is read),
+// holds the caller's environment variables (else the process environment is read;
+// all of them serve ${VAR} in the file, only TASKER_* and DATABASE_URL are settings),
 // and whose other keys are
 // explicit settings (nested, dotted, or the client's shorthand keys) that win over
 // the file and the environment variables (docs/configuration.md).

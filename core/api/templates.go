@@ -73,8 +73,9 @@ func (c *Client) registerTemplates(ctx context.Context, tpls []*template.Templat
 }
 
 // loadTemplatePaths parses every file or directory of paths for the client's
-// environment; nothing is registered unless all of them parse.
-func loadTemplatePaths(paths []string, environment string) ([]*template.Template, error) {
+// environment; nothing is registered unless all of them parse. Directories are
+// walked; every file read is a regular file of at most maxBytes (safefile).
+func loadTemplatePaths(paths []string, environment string, maxBytes int64) ([]*template.Template, error) {
 	var all []*template.Template
 	for _, p := range paths {
 		info, err := os.Stat(p)
@@ -83,14 +84,14 @@ func loadTemplatePaths(paths []string, environment string) ([]*template.Template
 				"template path %s: %v", p, err)
 		}
 		if info.IsDir() {
-			tpls, err := template.LoadDir(p, environment)
+			tpls, err := template.LoadDir(p, environment, maxBytes)
 			if err != nil {
 				return nil, err
 			}
 			all = append(all, tpls...)
 			continue
 		}
-		t, err := template.Load(p, environment)
+		t, err := template.Load(p, environment, maxBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +116,7 @@ func registerTaskTemplates(ctx context.Context, c *Client, payload []byte) (any,
 	if len(r.Paths) == 0 && r.YAML == "" {
 		return nil, errs.New(errs.Validation, map[string]any{"field": "paths"}, "give paths (files or directories) or yaml")
 	}
-	tpls, err := loadTemplatePaths(r.Paths, r.Environment)
+	tpls, err := loadTemplatePaths(r.Paths, r.Environment, c.cfg.Int("files.max_bytes"))
 	if err != nil {
 		return nil, err
 	}

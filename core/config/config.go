@@ -8,7 +8,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"sort"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/internal/pgurl"
+	"github.com/taskercore/tasker-core/internal/safefile"
 )
 
 // Sources of a value, in rising precedence.
@@ -94,22 +97,10 @@ func Load(o Options) (*Config, error) {
 		c.values[k.Path] = Value{Key: k.Path, Value: v, Source: SourceDefault}
 	}
 
-	file, required := o.File, o.File != ""
-	if file == "" {
-		file = DefaultFile
-	}
-	if data, err := os.ReadFile(file); err == nil {
-		flat, err := parseFile(data, file, env, lookup)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.apply(flat, SourceFile, file); err != nil {
-			return nil, err
-		}
-	} else if required {
-		return nil, errs.New(errs.Configuration, map[string]any{"file": file}, "configuration file %s: %v", file, err)
-	}
-
+	// Environment variables and explicit values are read before the file, though
+	// they are applied after it: the file's own size limit (files.max_bytes) must
+	// be known before the file is read, so it comes from them, not from the file.
+	envValues := make([]Value, 0, 4)
 	for _, k := range Keys {
 		name := k.envName()
 		if raw, ok := lookup(name); ok && raw != "" {
@@ -117,14 +108,44 @@ func Load(o Options) (*Config, error) {
 			if err != nil {
 				return nil, keyError(k.Path, raw, "environment variable "+name, err.Error())
 			}
-			c.values[k.Path] = Value{Key: k.Path, Value: v, Source: SourceEnv, Origin: name}
+			envValues = append(envValues, Value{Key: k.Path, Value: v, Source: SourceEnv, Origin: name})
 		}
 	}
-
+	explicit := map[string]any{}
 	if len(o.Explicit) > 0 {
-		flat := map[string]any{}
-		flatten("", o.Explicit, flat)
-		if err := c.apply(resolveAliases(flat), SourceExplicit, ""); err != nil {
+		flatten("", o.Explicit, explicit)
+		explicit = resolveAliases(explicit)
+	}
+	maxBytes := fileLimit(envValues, explicit)
+
+	file, required := o.File, o.File != ""
+	if file == "" {
+		file = DefaultFile
+	}
+	data, err := safefile.Read(file, maxBytes)
+	switch {
+	case err == nil:
+		flat, err := parseFile(data, file, env, lookup)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.apply(flat, SourceFile, file); err != nil {
+			return nil, err
+		}
+	case required || !errors.Is(err, fs.ErrNotExist):
+		// The default file may be absent; present, it must be readable.
+		details := map[string]any{"file": file}
+		for k, v := range errs.DetailsOf(err) {
+			details[k] = v
+		}
+		return nil, &errs.Error{Kind: errs.Configuration, Message: "configuration file " + err.Error(), Details: details, Err: err}
+	}
+
+	for _, v := range envValues {
+		c.values[v.Key] = v
+	}
+	if len(explicit) > 0 {
+		if err := c.apply(explicit, SourceExplicit, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -132,6 +153,27 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// fileLimit is files.max_bytes as the environment or the caller set it (the
+// default otherwise); an invalid value is reported by validate, after the file.
+func fileLimit(envValues []Value, explicit map[string]any) int64 {
+	k := byPath["files.max_bytes"]
+	limit := int64(k.Default.(int))
+	for _, v := range envValues {
+		if v.Key == k.Path {
+			limit = v.Value.(int64)
+		}
+	}
+	if raw, ok := explicit[k.Path]; ok {
+		if v, err := convert(k, raw); err == nil {
+			limit = v.(int64)
+		}
+	}
+	if limit < 1 || limit > int64(*k.Max) {
+		limit = int64(k.Default.(int))
+	}
+	return limit
 }
 
 // resolveAliases maps client shorthand keys to dotted paths.
@@ -177,6 +219,9 @@ func (c *Config) apply(flat map[string]any, source, origin string) error {
 }
 
 func keyError(path string, value any, where, expected string) error {
+	if byPath[path].Secret {
+		value = pgurl.Mask(fmt.Sprint(value))
+	}
 	return errs.New(errs.Configuration, map[string]any{"key": path, "value": fmt.Sprint(value), "source": where, "expected": expected},
 		"configuration %s: %s = %v: expected %s", where, path, value, expected)
 }
@@ -306,8 +351,9 @@ func parseFile(data []byte, file, env string, lookup func(string) (string, bool)
 		if s, ok := v.(string); ok {
 			out, err := interpolate(s, lookup)
 			if err != nil {
+				// The error quotes the value as written, which may hold a password.
 				return nil, errs.New(errs.Configuration, map[string]any{"file": file, "key": k},
-					"configuration file %s: %s: %v", file, k, err)
+					"configuration file %s: %s: %s", file, k, pgurl.Redact(err.Error(), pgurl.Secrets(s)...))
 			}
 			flat[k] = out
 		}
@@ -381,7 +427,9 @@ func convert(k Key, v any) (any, error) {
 			return int64(n), nil
 		}
 	case Float:
-		if n, ok := number(v); ok {
+		// NaN passes every range check and ±Inf every open one; neither is a
+		// setting (nor encodes as JSON in the effective configuration).
+		if n, ok := number(v); ok && !math.IsNaN(n) && !math.IsInf(n, 0) {
 			return n, nil
 		}
 	case StringList:
@@ -441,7 +489,7 @@ func convertString(k Key, raw string) (any, error) {
 		return n, nil
 	case Float:
 		n, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return nil, fmt.Errorf("a number")
 		}
 		return n, nil

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"regexp"
 	"sort"
@@ -119,19 +120,21 @@ func TestErrorsNameFileKeyValueAndExpectation(t *testing.T) {
 }
 
 // docs/configuration.md documents exactly the keys in Keys, each with its
-// environment variable.
+// environment variable and its default (as JSON).
 func TestEveryKeyIsDocumentedAndNothingElse(t *testing.T) {
 	t.Parallel()
 	f, err := os.Open("../../docs/configuration.md")
 	require.NoError(t, err)
 	defer f.Close()
 	cell := `(?:[^|\\]|\\\|)+` // a table cell; "\|" is an escaped pipe inside it
-	row := regexp.MustCompile("^\\| `([a-z_.]+)` \\|" + cell + "\\|" + cell + "\\| `([A-Z_]+)` \\|")
+	row := regexp.MustCompile("^\\| `([a-z_.]+)` \\|" + cell + "\\| `([^`]*)` \\| `([A-Z_]+)` \\|")
 	documented := map[string]string{}
+	defaults := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if m := row.FindStringSubmatch(sc.Text()); m != nil {
-			documented[m[1]] = m[2]
+			documented[m[1]] = m[3]
+			defaults[m[1]] = m[2]
 		}
 	}
 	var missing, extra []string
@@ -142,6 +145,9 @@ func TestEveryKeyIsDocumentedAndNothingElse(t *testing.T) {
 			continue
 		}
 		assert.Equal(t, k.EnvName(), envName, "environment variable of %s", k.Path)
+		def, err := json.Marshal(k.Default)
+		require.NoError(t, err)
+		assert.Equal(t, string(def), defaults[k.Path], "default of %s", k.Path)
 		delete(documented, k.Path)
 	}
 	for k := range documented {

@@ -127,6 +127,10 @@ var Keys = []Key{
 	// templates
 	{Path: "templates.paths", Type: StringList, Default: []string{},
 		Doc: "directories or files of YAML task templates loaded at start"},
+
+	// files
+	{Path: "files.max_bytes", Type: Int, Default: 4 << 20, Min: f(1), Max: f(1 << 30),
+		Doc: "largest file read: the configuration file, templates, event definitions (only regular files are read; the configuration file's own limit comes from the environment or the caller, not the file)"},
 }
 
 // envName returns the environment variable of a key.

@@ -10,7 +10,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/internal/safefile"
 )
 
 //go:embed system_events.yml
@@ -62,12 +62,16 @@ func System() (*Catalog, error) {
 // (events.definitions_paths), in the system file's format: a top-level "events"
 // map of name → {description, fired_by, payload (a JSON Schema)}. Names follow the
 // custom events' rule and may not redefine a system event; a payload schema must
-// compile. Errors are configuration errors naming the file and the event.
-func (c *Catalog) AddFile(path string) error {
-	raw, err := os.ReadFile(path)
+// compile. Errors are configuration errors naming the file and the event. Only
+// a regular file of at most maxBytes (files.max_bytes) is read.
+func (c *Catalog) AddFile(path string, maxBytes int64) error {
+	raw, err := safefile.Read(path, maxBytes)
 	if err != nil {
-		return errs.New(errs.Configuration, map[string]any{"key": "events.definitions_paths", "path": path},
-			"event definitions %s: %v", path, err)
+		details := map[string]any{"key": "events.definitions_paths", "path": path}
+		for k, v := range errs.DetailsOf(err) {
+			details[k] = v
+		}
+		return &errs.Error{Kind: errs.Configuration, Message: "event definitions " + err.Error(), Details: details, Err: err}
 	}
 	var file struct {
 		Events map[string]Definition `yaml:"events"`

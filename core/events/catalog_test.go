@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/internal/safefile/safefiletest"
 )
 
 // The compatibility contract: exactly the events of REFERENCE §7.
@@ -163,7 +164,7 @@ func TestAddFile(t *testing.T) {
     payload: {type: object, required: [invoice_id]}
   billing.refund_issued: {description: A refund went out}
 `)
-	require.NoError(t, c.AddFile(good))
+	require.NoError(t, c.AddFile(good, testMaxBytes))
 	d, ok := c.Lookup("billing.invoice_sent")
 	require.True(t, ok)
 	assert.True(t, d.Custom)
@@ -180,12 +181,12 @@ func TestAddFile(t *testing.T) {
 		"yaml.yml":    "events: [\n",
 	} {
 		before := len(c.Names())
-		err := c.AddFile(write(name, body))
+		err := c.AddFile(write(name, body), testMaxBytes)
 		require.Error(t, err, name)
 		assert.Equal(t, errs.Configuration, errs.KindOf(err), name)
 		assert.Len(t, c.Names(), before, "%s: a refused file adds nothing it names", name)
 	}
-	assert.Error(t, c.AddFile(dir+"/missing.yml"))
+	assert.Error(t, c.AddFile(dir+"/missing.yml", testMaxBytes))
 }
 
 func TestAddFileIsAllOrNothing(t *testing.T) {
@@ -194,7 +195,35 @@ func TestAddFileIsAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	p := t.TempDir() + "/mixed.yml"
 	require.NoError(t, os.WriteFile(p, []byte("events:\n  aaa.good: {description: fine}\n  zzz.bad: {}\n"), 0o600))
-	require.Error(t, c.AddFile(p))
+	require.Error(t, c.AddFile(p, testMaxBytes))
 	_, ok := c.Lookup("aaa.good")
 	assert.False(t, ok, "the good event of a refused file is not added")
+}
+
+// testMaxBytes is the files.max_bytes the tests read definitions with.
+const testMaxBytes = 1 << 20
+
+// events.definitions_paths naming a device, a FIFO, a directory, a link to a
+// device or a file over files.max_bytes is a configuration_error naming the
+// path, and the catalog is unchanged.
+func TestAddFileRefusesWhatIsNotASmallRegularFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range safefiletest.Cases(t) {
+		safefiletest.Within(t, 5*time.Second, func() {
+			c, err := System()
+			if !assert.NoError(t, err) {
+				return
+			}
+			before := len(c.Names())
+			err = c.AddFile(tc.Path, safefiletest.Limit)
+			if !assert.Error(t, err, tc.Name) {
+				return
+			}
+			assert.Equal(t, errs.Configuration, errs.KindOf(err), tc.Name)
+			assert.Contains(t, err.Error(), "event definitions "+tc.Path, tc.Name)
+			assert.Contains(t, err.Error(), tc.Want, tc.Name)
+			assert.Equal(t, "events.definitions_paths", errs.DetailsOf(err)["key"], tc.Name)
+			assert.Len(t, c.Names(), before, tc.Name)
+		})
+	}
 }

@@ -6,7 +6,6 @@ package logging
 import (
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -78,24 +77,10 @@ func Err(e *zerolog.Event, err error) *zerolog.Event {
 	return e.Dict(Error, zerolog.Dict().Str("type", string(errs.KindOf(err))).Str("message", Redact(err.Error())))
 }
 
-// Redact masks passwords of any postgres:// URL or password= pair in s, so a
-// secret that reached an error message never reaches a log line.
-func Redact(s string) string {
-	if !strings.Contains(s, "postgres") && !strings.Contains(s, "password=") {
-		return s
-	}
-	fields := strings.Fields(s)
-	for i, f := range fields {
-		switch {
-		case strings.HasPrefix(f, "postgres://") || strings.HasPrefix(f, "postgresql://"):
-			u := strings.TrimRight(f, ",;:)")
-			fields[i] = pgurl.Mask(u) + f[len(u):]
-		case strings.HasPrefix(f, "password="):
-			fields[i] = "password=***"
-		}
-	}
-	return strings.Join(fields, " ")
-}
+// Redact masks the passwords of any database URL or DSN quoted in s
+// (pgurl.Redact), so a secret that reached an error message never reaches a log
+// line.
+func Redact(s string) string { return pgurl.Redact(s) }
 
 type nopCloser struct{}
 

@@ -116,7 +116,7 @@ func TestBrokenTemplates(t *testing.T) {
 			t.Parallel()
 			path := "testdata/broken/" + c.file
 			for _, env := range []string{"", "test", "production"} {
-				tpl, err := Load(path, env)
+				tpl, err := Load(path, env, testMaxBytes)
 				require.Error(t, err)
 				assert.Nil(t, tpl)
 				want := c.kind
@@ -136,7 +136,7 @@ func TestBrokenTemplates(t *testing.T) {
 
 	t.Run("the cycle error wraps the dag's", func(t *testing.T) {
 		t.Parallel()
-		_, err := Load("testdata/broken/cycle.yaml", "")
+		_, err := Load("testdata/broken/cycle.yaml", "", testMaxBytes)
 		var ce *dag.CycleError
 		require.True(t, errors.As(err, &ce))
 		assert.Equal(t, []string{"reserve", "charge", "ship"}, ce.Names)
@@ -144,7 +144,7 @@ func TestBrokenTemplates(t *testing.T) {
 	})
 	t.Run("syntax error", func(t *testing.T) {
 		t.Parallel()
-		_, err := Load("testdata/broken/syntax_error.yaml", "")
+		_, err := Load("testdata/broken/syntax_error.yaml", "", testMaxBytes)
 		require.Error(t, err)
 		assert.Equal(t, errs.Validation, errs.KindOf(err))
 		assert.Regexp(t, `^testdata/broken/syntax_error\.yaml:\d+: invalid YAML: did not find expected ',' or ']'$`, err.Error())

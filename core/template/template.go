@@ -57,12 +57,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/safefile"
 )
 
 // The two template formats.
@@ -160,9 +160,11 @@ func Parse(data []byte, file, environment string) (*Template, error) {
 	return d.template(root, environment)
 }
 
-// Load reads and parses the template file at path (see Parse).
-func Load(path, environment string) (*Template, error) {
-	data, err := os.ReadFile(path)
+// Load reads and parses the template file at path (see Parse). Only a regular
+// file of at most maxBytes is read (files.max_bytes); anything else is an
+// errs.Configuration naming the path.
+func Load(path, environment string, maxBytes int64) (*Template, error) {
+	data, err := safefile.Read(path, maxBytes)
 	if err != nil {
 		return nil, readError(path, err)
 	}
@@ -180,7 +182,9 @@ func Load(path, environment string) (*Template, error) {
 // which wraps the individual errors (errors.Join) for errors.As. Two files defining
 // the same namespace/name@version are a failure too. The combined error is of the
 // failures' kind when they all share it, errs.Validation otherwise.
-func LoadDir(dir, environment string) ([]*Template, error) {
+//
+// Each file is read as Load reads it (regular files of at most maxBytes).
+func LoadDir(dir, environment string, maxBytes int64) ([]*Template, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -206,7 +210,7 @@ func LoadDir(dir, environment string) ([]*Template, error) {
 	var failures []error
 	seen := map[string]string{} // key -> file
 	for _, p := range paths {
-		t, err := Load(p, environment)
+		t, err := Load(p, environment, maxBytes)
 		if err != nil {
 			failures = append(failures, err)
 			continue
@@ -255,8 +259,15 @@ func readError(path string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		kind = errs.NotFound
 	}
-	return &errs.Error{Kind: kind, Message: fmt.Sprintf("read %s: %v", path, err),
-		Details: map[string]any{"file": path}, Err: err}
+	details := map[string]any{"file": path}
+	for k, v := range errs.DetailsOf(err) {
+		details[k] = v
+	}
+	msg := fmt.Sprintf("read %s: %v", path, err)
+	if _, typed := err.(*errs.Error); typed {
+		msg = "read " + err.Error() // safefile's message starts with the path
+	}
+	return &errs.Error{Kind: kind, Message: msg, Details: details, Err: err}
 }
 
 // JSON returns the canonical JSON form of t: the fields under their json tags,

@@ -31,7 +31,7 @@ const (
 
 func load(t *testing.T, path, env string) *Template {
 	t.Helper()
-	tpl, err := Load(path, env)
+	tpl, err := Load(path, env, testMaxBytes)
 	require.NoError(t, err)
 	return tpl
 }
@@ -536,7 +536,7 @@ func TestFromJSONRejects(t *testing.T) {
 
 func TestLoadDir(t *testing.T) {
 	t.Parallel()
-	tpls, err := LoadDir("testdata/good", "test")
+	tpls, err := LoadDir("testdata/good", "test", testMaxBytes)
 	require.NoError(t, err)
 	var keys, files []string
 	for _, tpl := range tpls {
@@ -557,7 +557,7 @@ func TestLoadDirReportsEveryBrokenFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, broken)
 
-	tpls, err := LoadDir("testdata/broken", "")
+	tpls, err := LoadDir("testdata/broken", "", testMaxBytes)
 	require.Error(t, err)
 	assert.Nil(t, tpls)
 	assert.Equal(t, errs.Validation, errs.KindOf(err)) // mixed kinds (one cycle): validation
@@ -583,20 +583,20 @@ func TestLoadDirDuplicateTemplate(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.yml"), data, 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, ".git"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ".git", "c.yaml"), []byte("not: [a template"), 0o600))
-	_, err = LoadDir(dir, "")
+	_, err = LoadDir(dir, "", testMaxBytes)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "1 of 2 template files failed to load")
 	assert.Contains(t, err.Error(), "template payments/process_refund@1.0.0 is also defined in "+filepath.Join(dir, "a.yaml"))
 
-	tpls, err := LoadDir(t.TempDir(), "")
+	tpls, err := LoadDir(t.TempDir(), "", testMaxBytes)
 	require.NoError(t, err)
 	assert.Empty(t, tpls)
 }
 
 func TestLoadMissing(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/good/nope.yaml", "")
+	_, err := Load("testdata/good/nope.yaml", "", testMaxBytes)
 	assert.Equal(t, errs.NotFound, errs.KindOf(err))
-	_, err = LoadDir("testdata/nope", "")
+	_, err = LoadDir("testdata/nope", "", testMaxBytes)
 	assert.Equal(t, errs.NotFound, errs.KindOf(err))
 }

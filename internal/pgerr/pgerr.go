@@ -76,3 +76,9 @@ func ConnectionLost(err error) bool {
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err)
 }
+
+// SQLSTATEs that tell a missing table or privilege from other failures.
+const (
+	InsufficientPrivilege = "42501"
+	UndefinedTable        = "42P01"
+)

@@ -16,7 +16,7 @@ func WithDatabase(raw, db string) (string, error) {
 	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return "", fmt.Errorf("parse database URL: %w", Redact(err))
+			return "", fmt.Errorf("parse database URL: %w", RedactError(err, raw))
 		}
 		u.Path = "/" + db
 		return u.String(), nil
@@ -44,29 +44,4 @@ func EnsureDatabase(ctx context.Context, adminURL, name string) (string, error) 
 		}
 	}
 	return WithDatabase(adminURL, name)
-}
-
-// Mask hides the password of a postgres:// URL or a key=value DSN, for messages.
-func Mask(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "***")
-		}
-		return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
-	}
-	fields := strings.Fields(raw)
-	for i, f := range fields {
-		if strings.HasPrefix(f, "password=") {
-			fields[i] = "password=***"
-		}
-	}
-	return strings.Join(fields, " ")
-}
-
-// Redact drops a *url.Error's URL, which can carry a password.
-func Redact(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

@@ -23,9 +23,6 @@ module TaskerCore
     # The pid of the process that created the client.
     attr_reader :pid
 
-    # Environment variables the library reads (docs/configuration.md).
-    ENV_PATTERN = /\A(TASKER_|DATABASE_URL\z|RAILS_ENV\z|RACK_ENV\z)/.freeze
-
     # database_url: falls back to DATABASE_URL (then the config file).
     # schema: the PostgreSQL schema to work in; with migrate: true the library
     # creates it when missing and runs the migrations there.
@@ -43,9 +40,10 @@ module TaskerCore
       environment ||= rails_environment
       config["config_file"] = config_file.to_s unless config_file.nil?
       config["environment"] = environment.to_s unless environment.nil?
-      # The Go runtime copied the environment when the library loaded; send the
-      # variables as they are now.
-      config["env"] ||= ENV.to_h.select { |key, _| ENV_PATTERN.match?(key) }
+      # The Go runtime copied the environment when the library loaded; send it as
+      # it is now, all of it: ${VAR} in the config file may name any variable.
+      # Only TASKER_* and DATABASE_URL are settings (docs/configuration.md).
+      config["env"] ||= environment_variables
       @schema = schema&.to_s
       @pid = Process.pid
       data = unwrap(Native.client_new(encode(config)))
@@ -432,6 +430,16 @@ module TaskerCore
     def with_optional(payload, **optional)
       optional.each { |key, value| payload[key] = value unless value.nil? }
       payload
+    end
+
+    # ENV as UTF-8 strings; a variable that is not valid UTF-8 cannot be sent as
+    # JSON (nor be a setting) and is left out.
+    def environment_variables
+      ENV.to_h.each_with_object({}) do |(key, value), out|
+        key = key.dup.force_encoding(Encoding::UTF_8)
+        value = value.dup.force_encoding(Encoding::UTF_8)
+        out[key] = value if key.valid_encoding? && value.valid_encoding?
+      end
     end
 
     def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)

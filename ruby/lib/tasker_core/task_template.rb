@@ -10,9 +10,10 @@ module TaskerCore
   #             { name: "charge", handler_class: "Shop::Charge", depends_on: ["validate_cart"], retry_limit: 5 }])
   #   template.to_task_spec(context: { "cart_id" => 7 }) # => the spec for Client#create_task
   #
-  # Checked when built: step names are unique and depends_on names steps of the
-  # template. Cycles are found by the library when a task is created
-  # (DependencyCycleError). Handler classes are resolved only when a step runs
+  # Checked when built: step names are unique, depends_on names steps of the
+  # template, and the dependencies have no cycle (DependencyCycleError, with
+  # details["cycle"] naming the steps as the library does), so a cyclic template
+  # is never registered. Handler classes are resolved only when a step runs
   # (HandlerRegistry#handler_class_for), so a template can be registered before
   # its handlers are loaded.
   class TaskTemplate
@@ -91,6 +92,52 @@ module TaskerCore
         raise ArgumentError, "task template #{label}: step #{s.name.inspect} depends on unknown " \
                              "step(s) #{missing.join(', ')}"
       end
+      check_cycles!
+    end
+
+    # Kahn's algorithm (iterative: a template of thousands of steps must not
+    # exhaust the stack); the steps it cannot order hold a cycle, which is walked
+    # from the first of them along depends_on and reported in edge order
+    # (parent -> child), starting at its first step in template order, as the
+    # library reports one.
+    def check_cycles!
+      index = step_names.each_with_index.to_h
+      waiting = @steps.to_h { |s| [s.name, s.depends_on.uniq.size] }
+      children = Hash.new { |h, k| h[k] = [] }
+      @steps.each { |s| s.depends_on.uniq.each { |d| children[d] << s.name } }
+      ready = @steps.select { |s| waiting[s.name].zero? }.map(&:name)
+      until ready.empty?
+        children[ready.pop].each do |child|
+          waiting[child] -= 1
+          ready << child if waiting[child].zero?
+        end
+      end
+      left = waiting.reject { |_, n| n.zero? }
+      return if left.empty?
+
+      raise_cycle(find_cycle(left, index))
+    end
+
+    def find_cycle(left, index)
+      walk = [step_names.find { |n| left.key?(n) }]
+      seen = { walk.first => 0 }
+      loop do
+        parent = step(walk.last).depends_on.find { |d| left.key?(d) }
+        if seen.key?(parent)
+          cycle = walk[seen[parent]..].reverse # parent -> child
+          first = cycle.each_with_index.min_by { |name, _| index[name] }.last
+          return cycle.rotate(first)
+        end
+        seen[parent] = walk.size
+        walk << parent
+      end
+    end
+
+    def raise_cycle(cycle)
+      raise DependencyCycleError.new(
+        "task template #{label}: dependency cycle: #{(cycle + [cycle.first]).join(' -> ')}",
+        details: { "template" => label, "cycle" => cycle }
+      )
     end
   end
 end

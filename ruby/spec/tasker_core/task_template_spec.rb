@@ -61,12 +61,9 @@ RSpec.describe TaskerCore::TaskTemplate do
         .to have_attributes(task_name: name, namespace: "shop", version: "1.2.0", task_context: { "cart_id" => 1 })
     end
 
-    it "lets the library find a cycle" do
-      cyclic = described_class.new(name: unique_name("cyclic"), steps: [
-                                     { name: "a", handler_class: "A", depends_on: ["b"] },
-                                     { name: "b", handler_class: "B", depends_on: ["a"] }
-                                   ])
-      expect { client.create_task(cyclic.to_task_spec) }.to raise_error(TaskerCore::DependencyCycleError)
+    it "lets the library find a cycle in a spec that no template checked" do
+      spec = { name: unique_name("cyclic"), steps: [{ name: "a", depends_on: ["b"] }, { name: "b", depends_on: ["a"] }] }
+      expect { client.create_task(spec) }.to raise_error(TaskerCore::DependencyCycleError)
     end
   end
 end
