@@ -292,7 +292,14 @@ func (s *Service) run(ctx context.Context, a action) (Result, error) {
 		return err
 	})
 	if err != nil {
-		s.log.Warn().Str("operation", a.op).Str("actor", a.req.Actor).Str("target_type", a.target.Type).
+		// A refused request is the caller's business (info); a failing database
+		// or a bug is the operator's (warn).
+		ev := s.log.Info()
+		switch errs.KindOf(err) {
+		case errs.Database, errs.Timeout, errs.Internal:
+			ev = s.log.Warn()
+		}
+		ev.Str("operation", a.op).Str("actor", a.req.Actor).Str("target_type", a.target.Type).
 			Int64("target_id", a.target.id()).Str("error_type", string(errs.KindOf(err))).Err(err).Msg("operator action failed")
 		return Result{}, err
 	}

@@ -395,7 +395,7 @@ func (r *runState) transitionsSince(ctx context.Context) ([]TransitionChange, er
 		UNION ALL
 		SELECT 'task', t.task_id, '', COALESCE(t.from_state, ''), t.to_state, t.sort_key, COALESCE(t.metadata->>'event', '')
 		FROM tasker_task_transitions t WHERE t.task_id = $3 AND t.sort_key > $4
-		ORDER BY 1 DESC, 2, 6`, ids, keys, r.task.id, r.task.sortKey)
+		ORDER BY 1, 2, 6`, ids, keys, r.task.id, r.task.sortKey)
 	if err != nil {
 		return nil, dbErr(err, "read transitions")
 	}
