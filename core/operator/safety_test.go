@@ -485,3 +485,39 @@ func TestRetryStepRepairsAnExhaustedWorkflow(t *testing.T) {
 	}
 	assert.Equal(t, []state.State{state.Pending, state.InProgress, state.Error, state.Pending, state.InProgress, state.Complete}, path)
 }
+
+// Live subscribers get an operation's events after its commit; a dry run
+// publishes nothing, not even the before_transition events of what it tried.
+func TestLiveEventsAfterCommitNoneForADryRun(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	var mu sync.Mutex
+	var got []string
+	s.SetLiveSink(func(evs []store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range evs {
+			got = append(got, e.Name)
+		}
+	})
+	svc := operator.New(s, operator.Options{})
+	ctx := context.Background()
+	ct := chain(t, s, 3)
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	dry := who
+	dry.DryRun = true
+	_, err := svc.CancelTask(ctx, operator.TaskRequest{Request: dry, TaskID: ct.TaskID})
+	require.NoError(t, err)
+	mu.Lock()
+	assert.Empty(t, got, "a dry run publishes nothing")
+	mu.Unlock()
+	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: who, TaskID: ct.TaskID})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, got, "step.before_transition")
+	assert.Contains(t, got, "task.cancelled")
+	assert.Equal(t, "operator.task_cancelled", got[len(got)-1])
+}
