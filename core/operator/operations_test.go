@@ -420,6 +420,8 @@ func TestRequestValidationAndUnknownIDs(t *testing.T) {
 	_, err := svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Actor: "a"}, TaskID: ct.TaskID})
 	assert.Equal(t, errs.Validation, errs.KindOf(err))
 	assert.Equal(t, "reason", errs.DetailsOf(err)["field"])
+	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Actor: "a", Reason: " \t"}, TaskID: ct.TaskID})
+	assert.Equal(t, "reason", errs.DetailsOf(err)["field"], "a blank reason is no reason")
 	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Reason: "r"}, TaskID: ct.TaskID})
 	assert.Equal(t, "actor", errs.DetailsOf(err)["field"])
 	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: who})

@@ -24,6 +24,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-json"
@@ -93,7 +94,7 @@ func (r Request) validate() error {
 	switch {
 	case r.Actor == "" || len(r.Actor) > maxActorLen:
 		return errs.New(errs.Validation, map[string]any{"field": "actor"}, "actor is required (at most %d characters)", maxActorLen)
-	case r.Reason == "":
+	case strings.TrimSpace(r.Reason) == "":
 		return errs.New(errs.Validation, map[string]any{"field": "reason"}, "reason is required: say why the operator acts")
 	case len(r.IdempotencyKey) > maxKeyLen:
 		return errs.New(errs.Validation, map[string]any{"field": "idempotency_key"}, "idempotency_key is at most %d characters", maxKeyLen)
