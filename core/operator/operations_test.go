@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/goccy/go-json"
@@ -422,6 +423,22 @@ func TestRequestValidationAndUnknownIDs(t *testing.T) {
 	assert.Equal(t, "reason", errs.DetailsOf(err)["field"])
 	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Actor: "a", Reason: " \t"}, TaskID: ct.TaskID})
 	assert.Equal(t, "reason", errs.DetailsOf(err)["field"], "a blank reason is no reason")
+	for field, req := range map[string]operator.Request{
+		"actor":           {Actor: "a\x00b", Reason: "r"},
+		"reason":          {Actor: "a", Reason: "r\x00"},
+		"idempotency_key": {Actor: "a", Reason: "r", IdempotencyKey: strings.Repeat("k", 257)},
+		"request_id":      {Actor: "a", Reason: "r", RequestID: "\xff"},
+	} {
+		_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: req, TaskID: ct.TaskID})
+		assert.Equal(t, errs.Validation, errs.KindOf(err), field)
+		assert.Equal(t, field, errs.DetailsOf(err)["field"])
+	}
+	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Actor: strings.Repeat("é", 256), Reason: "r", DryRun: true},
+		TaskID: ct.TaskID})
+	assert.NoError(t, err, "256 characters fit the column, whatever their bytes")
+	_, err = svc.UpdateTaskMetadata(ctx, operator.UpdateTaskMetadataRequest{TaskRequest: operator.TaskRequest{Request: who, TaskID: ct.TaskID},
+		Annotations: []operator.Annotation{{Type: strings.Repeat("t", 65), Annotation: json.RawMessage(`1`)}}})
+	assert.Equal(t, "annotations", errs.DetailsOf(err)["field"])
 	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: operator.Request{Reason: "r"}, TaskID: ct.TaskID})
 	assert.Equal(t, "actor", errs.DetailsOf(err)["field"])
 	_, err = svc.CancelTask(ctx, operator.TaskRequest{Request: who})

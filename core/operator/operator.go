@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
@@ -91,14 +92,19 @@ type Request struct {
 }
 
 func (r Request) validate() error {
+	for _, f := range [][2]string{{"actor", r.Actor}, {"reason", r.Reason}, {"idempotency_key", r.IdempotencyKey}, {"request_id", r.RequestID}} {
+		if !utf8.ValidString(f[1]) || strings.ContainsRune(f[1], 0) {
+			return errs.New(errs.Validation, map[string]any{"field": f[0]}, "%s must be UTF-8 without U+0000", f[0])
+		}
+	}
 	switch {
-	case r.Actor == "" || len(r.Actor) > maxActorLen:
+	case r.Actor == "" || utf8.RuneCountInString(r.Actor) > maxActorLen:
 		return errs.New(errs.Validation, map[string]any{"field": "actor"}, "actor is required (at most %d characters)", maxActorLen)
 	case strings.TrimSpace(r.Reason) == "":
 		return errs.New(errs.Validation, map[string]any{"field": "reason"}, "reason is required: say why the operator acts")
-	case len(r.IdempotencyKey) > maxKeyLen:
+	case utf8.RuneCountInString(r.IdempotencyKey) > maxKeyLen:
 		return errs.New(errs.Validation, map[string]any{"field": "idempotency_key"}, "idempotency_key is at most %d characters", maxKeyLen)
-	case len(r.RequestID) > maxKeyLen:
+	case utf8.RuneCountInString(r.RequestID) > maxKeyLen:
 		return errs.New(errs.Validation, map[string]any{"field": "request_id"}, "request_id is at most %d characters", maxKeyLen)
 	}
 	return nil

@@ -2,6 +2,8 @@ package operator
 
 import (
 	"context"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-json"
 
@@ -317,7 +319,7 @@ func (r UpdateTaskMetadataRequest) validate() error {
 		return errs.New(errs.Validation, map[string]any{"field": "context"}, "replace_context needs a context (JSON)")
 	}
 	for i, a := range r.Annotations {
-		if a.Type == "" || len(a.Type) > maxAnnotationType {
+		if a.Type == "" || utf8.RuneCountInString(a.Type) > maxAnnotationType || strings.ContainsRune(a.Type, 0) || !utf8.ValidString(a.Type) {
 			return errs.New(errs.Validation, map[string]any{"field": "annotations", "index": i},
 				"annotations[%d].type is required (at most %d characters)", i, maxAnnotationType)
 		}

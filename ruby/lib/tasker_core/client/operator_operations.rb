@@ -30,7 +30,7 @@ module TaskerCore
       # Resets the attempt count of the task's failed steps (or of step_ids),
       # optionally with a new retry_limit.
       def reset_attempts(task_id, reason:, step_ids: nil, retry_limit: nil, actor: nil, dry_run: false, idempotency_key: nil)
-        args = with_optional({}, step_ids: step_ids && id_list(Array(step_ids), "step_ids"), retry_limit: retry_limit)
+        args = with_optional({}, step_ids: step_ids && id_list(step_ids, "step_ids"), retry_limit: retry_limit)
         task_operation(:reset_attempts, task_id, args, reason, actor, dry_run, idempotency_key)
       end
 
@@ -80,9 +80,9 @@ module TaskerCore
         step_operation(:update_step_results, step_id, { results: results }, reason, actor, dry_run, idempotency_key)
       end
 
-      # Adds and removes parents (step ids) of a step that has not started.
+      # Adds and removes parents (Arrays of step ids) of a step that has not started.
       def override_dependencies(step_id, reason:, add: nil, remove: nil, actor: nil, dry_run: false, idempotency_key: nil)
-        args = with_optional({}, add: add && id_list(Array(add), "add"), remove: remove && id_list(Array(remove), "remove"))
+        args = with_optional({}, add: add && id_list(add, "add"), remove: remove && id_list(remove, "remove"))
         step_operation(:override_dependencies, step_id, args, reason, actor, dry_run, idempotency_key)
       end
 
@@ -109,14 +109,18 @@ module TaskerCore
 
       def operator_call(action, target, args, reason, actor, dry_run, key)
         actor = operator_actor(actor, required: true)
-        if reason.nil? || reason.to_s.strip.empty?
-          raise ValidationError.new("reason is required: say why the operator acts", details: { "field" => "reason" })
+        unless reason.is_a?(String) && !reason.strip.empty?
+          raise ValidationError.new("reason is required (a String): say why the operator acts, got #{reason.class}",
+                                    details: { "field" => "reason" })
+        end
+        unless key.nil? || key.is_a?(String)
+          raise ValidationError.new("idempotency_key must be a String, got #{key.class}", details: { "field" => "idempotency_key" })
         end
 
         authorize_operator!(actor, action, target)
-        payload = args.merge(actor: actor, reason: reason.to_s)
+        payload = args.merge(actor: actor, reason: reason)
         payload[:dry_run] = true if dry_run
-        payload[:idempotency_key] = key.to_s unless key.nil?
+        payload[:idempotency_key] = key unless key.nil?
         request_id = Correlation.id
         payload[:request_id] = request_id.to_s unless request_id.nil? || request_id.to_s.empty?
         OperatorResult.from_h(invoke(action, payload))
@@ -129,6 +133,9 @@ module TaskerCore
 
           raise ValidationError.new("actor is required (or set TaskerCore.configure { |c| c.default_actor = ... })",
                                     details: { "field" => "actor" })
+        end
+        unless actor.is_a?(String) || actor.is_a?(Symbol)
+          raise ValidationError.new("actor must be a String, got #{actor.class}", details: { "field" => "actor" })
         end
         actor.to_s
       end

@@ -70,6 +70,52 @@ RSpec.describe TaskerCore::Client::OperatorOperations do
     expect(client.operator_actions(task_id: task.task_id)).to be_empty
   end
 
+  it "refuses bad input to every operation before writing anything, naming the field" do
+    task = chain
+    step = task.step_id("a")
+    calls = {
+      cancel_task: ->(id, **kw) { client.cancel_task(id, **kw) },
+      retry_task: ->(id, **kw) { client.retry_task(id, **kw) },
+      reset_attempts: ->(id, **kw) { client.reset_attempts(id, **kw) },
+      force_complete_task: ->(id, **kw) { client.force_complete_task(id, **kw) },
+      force_fail_task: ->(id, **kw) { client.force_fail_task(id, **kw) },
+      update_task_metadata: ->(id, **kw) { client.update_task_metadata(id, tags: { "a" => 1 }, **kw) },
+      retry_step: ->(id, **kw) { client.retry_step(id, **kw) },
+      reset_step: ->(id, **kw) { client.reset_step(id, **kw) },
+      resolve_step: ->(id, **kw) { client.resolve_step(id, **kw) },
+      update_step_results: ->(id, **kw) { client.update_step_results(id, results: {}, **kw) },
+      override_dependencies: ->(id, **kw) { client.override_dependencies(id, remove: [task.step_id("b")], **kw) }
+    }
+    calls.each do |name, call|
+      field = name.to_s.end_with?("_task", "_attempts", "_metadata") ? "task_id" : "step_id"
+      id = field == "task_id" ? task.task_id : step
+      good = { reason: "r", actor: "a" }
+      [[nil, field], ["abc", field], [1.5, field], [{}, field]].each do |bad_id, want|
+        expect { call.call(bad_id, **good) }.to raise_error(TaskerCore::ValidationError) { |e|
+          expect(e.details["field"]).to eq(want), "#{name}(#{bad_id.inspect})"
+        }
+      end
+      expect { call.call(2**70, **good) }.to raise_error(TaskerCore::ValidationError, /#{field}/), name.to_s
+      expect { call.call(987_654_321, **good) }.to raise_error(TaskerCore::NotFoundError, /987654321/), name.to_s
+      [[{ reason: nil, actor: "a" }, "reason"], [{ reason: 5, actor: "a" }, "reason"], [{ reason: "r", actor: 5 }, "actor"],
+       [{ reason: "r", actor: "a", idempotency_key: 7 }, "idempotency_key"],
+       [{ reason: "r" * 10, actor: "a" * 257 }, "actor"]].each do |kw, want|
+        expect { call.call(id, **kw) }.to raise_error(TaskerCore::ValidationError) { |e|
+          expect(e.details["field"]).to eq(want), "#{name}(#{kw.inspect})"
+        }
+      end
+    end
+    expect { client.reset_attempts(task.task_id, step_ids: "1", reason: "r", actor: "a") }
+      .to raise_error(TaskerCore::ValidationError) { |e| expect(e.details["field"]).to eq("step_ids") }
+    expect { client.reset_attempts(task.task_id, step_ids: [nil], reason: "r", actor: "a") }
+      .to raise_error(TaskerCore::ValidationError) { |e| expect(e.details["field"]).to eq("step_ids[0]") }
+    expect { client.override_dependencies(step, add: ["x"], reason: "r", actor: "a") }
+      .to raise_error(TaskerCore::ValidationError) { |e| expect(e.details["field"]).to eq("add[0]") }
+    expect { client.operator_actions(task_id: nil) }.to raise_error(TaskerCore::ValidationError, /task_id/)
+    expect(client.operator_actions(task_id: task.task_id)).to be_empty
+    expect(state_of(task, "a")).to eq("pending")
+  end
+
   it "takes the default actor of TaskerCore.configure" do
     TaskerCore.configure { |c| c.default_actor = "cron" }
     task = chain
