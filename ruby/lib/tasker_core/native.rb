@@ -59,6 +59,18 @@ module TaskerCore
       open_event_stream
       read_event_stream
       close_event_stream
+      cancel_task
+      retry_task
+      reset_attempts
+      force_complete_task
+      force_fail_task
+      update_task_metadata
+      retry_step
+      reset_step
+      resolve_step
+      update_step_results
+      override_dependencies
+      operator_actions
     ].freeze
 
     LOAD_LOCK = Mutex.new
