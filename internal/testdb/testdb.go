@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
 )
@@ -114,8 +115,26 @@ func SchemaWithName(t testing.TB, o Options) (*pgxpool.Pool, string) {
 		}
 	})
 	if !o.SkipMigrate {
-		_, err = migrations.Migrate(ctx, pool)
+		err = retryLockTableFull(func() error { _, err := migrations.Migrate(ctx, pool); return err })
 		require.NoError(t, err)
 	}
 	return pool, name
+}
+
+// lockTableRetries bounds retryLockTableFull: a migration in one transaction
+// takes a lock per object it creates, and many test packages migrating and
+// dropping schemas in parallel on one server can fill its shared lock table
+// (SQLSTATE 53200, "out of shared memory") for a moment. The migration rolled
+// back whole, so trying again is safe.
+const lockTableRetries = 5
+
+func retryLockTableFull(fn func() error) error {
+	var err error
+	for attempt := 0; attempt <= lockTableRetries; attempt++ {
+		if err = fn(); pgerr.Code(err) != "53200" {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	return err
 }

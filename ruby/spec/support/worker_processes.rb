@@ -21,8 +21,15 @@ module TaskerCoreSpec
       TaskerCoreSpec::OrchestrationTemplates.register_all
       options = JSON.parse(ENV.fetch("TASKER_SPEC_WORKER_OPTIONS", "{}"), symbolize_names: true)
       worker = TaskerCore::Worker.new(client: client, **options)
-      puts "ready #{worker.worker_id}"
-      stats = worker.run
+      # "ready" once #run has installed its traps and is polling (the until
+      # callable runs between polls): a signal sent on "ready" meets the traps.
+      announced = false
+      ready = lambda do
+        puts "ready #{worker.worker_id}" unless announced
+        announced = true
+        false
+      end
+      stats = worker.run(until: ready)
       puts "stopped #{JSON.generate(stats)}"
       client.close
     RUBY
