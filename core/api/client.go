@@ -52,6 +52,7 @@ type Client struct {
 	log    zerolog.Logger
 	logOut io.Closer
 	live   *liveHub // nil when events.enabled is false
+	opAuth operatorAuth
 
 	catMu   sync.RWMutex
 	catalog *events.Catalog // system events, events.definitions_paths, registered templates' custom events

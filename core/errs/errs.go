@@ -14,15 +14,16 @@ type Kind string
 
 // The error kinds.
 const (
-	Validation      Kind = "validation_error"       // bad input: fields, types, values
-	NotFound        Kind = "not_found"              // unknown task, step, named task
-	StateTransition Kind = "state_transition_error" // illegal transition or a lost compare-and-swap
-	Cycle           Kind = "cycle_error"            // a dependency cycle
-	Database        Kind = "database_error"         // the database failed or is unreachable
-	Configuration   Kind = "configuration_error"    // bad configuration
-	Timeout         Kind = "timeout_error"          // a deadline passed
-	FFI             Kind = "ffi_error"              // misuse of the C API: NULL pointer, invalid or freed handle
-	Internal        Kind = "internal_error"         // a bug: a recovered panic, say
+	Validation       Kind = "validation_error"       // bad input: fields, types, values
+	NotFound         Kind = "not_found"              // unknown task, step, named task
+	StateTransition  Kind = "state_transition_error" // illegal transition or a lost compare-and-swap
+	Cycle            Kind = "cycle_error"            // a dependency cycle
+	Database         Kind = "database_error"         // the database failed or is unreachable
+	Configuration    Kind = "configuration_error"    // bad configuration
+	Timeout          Kind = "timeout_error"          // a deadline passed
+	FFI              Kind = "ffi_error"              // misuse of the C API: NULL pointer, invalid or freed handle
+	PermissionDenied Kind = "permission_denied"      // an authorizer refused an operator action
+	Internal         Kind = "internal_error"         // a bug: a recovered panic, say
 )
 
 // Error is a typed Tasker Core error.

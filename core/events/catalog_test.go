@@ -31,11 +31,25 @@ var reference = []string{
 	"observability.step.skip", "observability.step.max_retries_reached",
 }
 
+// Tasker Core's own system events, beyond the reference: one per operator
+// action (core/operator), carrying its actor and reason.
+var additions = []string{
+	"operator.task_cancelled", "operator.task_retried", "operator.attempts_reset", "operator.task_force_completed",
+	"operator.task_force_failed", "operator.task_metadata_updated", "operator.step_retried", "operator.step_reset",
+	"operator.step_resolved", "operator.step_results_updated", "operator.dependencies_overridden",
+}
+
 func TestSystemCatalog(t *testing.T) {
 	t.Parallel()
 	c, err := System()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, reference, c.Names())
+	assert.ElementsMatch(t, append(append([]string{}, reference...), additions...), c.Names())
+	for _, name := range additions {
+		d, _ := c.Lookup(name)
+		assert.Equal(t, "durable", d.Delivery, name)
+		assert.Contains(t, d.Payload["required"], "actor", name)
+		assert.Contains(t, d.Payload["required"], "reason", name)
+	}
 	for _, name := range c.Names() {
 		d, _ := c.Lookup(name)
 		assert.NotEmpty(t, d.Description, name)

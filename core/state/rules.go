@@ -9,7 +9,18 @@ import (
 // transitions (tighten), never allow illegal ones. The zero value forbids nothing.
 type Rules struct {
 	forbidden map[string]bool
+	operator  bool
 }
+
+// ForOperator returns the rules as an operator action applies them: the same
+// prohibitions, plus the machines' operator-only transitions (Machine.CheckOperator).
+func (r Rules) ForOperator() Rules {
+	r.operator = true
+	return r
+}
+
+// Operator reports whether the rules are an operator action's.
+func (r Rules) Operator() bool { return r.operator }
 
 // NewRules parses transitions to forbid, each "task:from->to" or "step:from->to",
 // and refuses one that is not a legal transition of its machine.
@@ -41,7 +52,7 @@ func NewRules(forbid []string) (Rules, error) {
 
 // Check is m.Check plus the configured prohibitions.
 func (r Rules) Check(m Machine, from, to State) error {
-	if err := m.Check(from, to); err != nil {
+	if err := m.check(from, to, r.operator); err != nil {
 		return err
 	}
 	if r.forbidden[m.kind+":"+string(from)+"->"+string(to)] {

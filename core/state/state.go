@@ -51,23 +51,33 @@ func (s State) Terminal() bool {
 type Machine struct {
 	kind  string
 	legal map[State][]State
+	// operator holds the transitions only operator actions (core/operator) may
+	// make, on top of legal.
+	operator map[State][]State
 }
 
-// Task is the task state machine (REFERENCE §2).
+// Task is the task state machine (REFERENCE §2), with tasker-engine's operator
+// transition error→cancelled (any state may be cancelled).
 var Task = Machine{kind: "task", legal: map[State][]State{
 	Pending:          {InProgress, Cancelled, Error},
 	InProgress:       {Complete, Error, Cancelled, Pending},
-	Error:            {Pending, ResolvedManually},
+	Error:            {Pending, ResolvedManually, Cancelled},
 	Complete:         {Cancelled},
 	ResolvedManually: {Cancelled},
 }}
 
 // Step is the workflow-step state machine (REFERENCE §2). error→pending is the
-// explicit, audited retry path.
+// explicit, audited retry path; error→cancelled is tasker-engine's operator
+// transition (every unfinished step may be cancelled). Operator actions may also
+// rewind a finished step to pending (reset_step), which no other writer may do.
 var Step = Machine{kind: "step", legal: map[State][]State{
 	Pending:    {InProgress, Error, Cancelled, ResolvedManually},
 	InProgress: {Complete, Error, Cancelled},
-	Error:      {Pending, ResolvedManually},
+	Error:      {Pending, ResolvedManually, Cancelled},
+}, operator: map[State][]State{
+	Complete:         {Pending},
+	ResolvedManually: {Pending},
+	Cancelled:        {Pending},
 }}
 
 // Kind is "task" or "step".
@@ -82,12 +92,38 @@ func (m Machine) Can(from, to State) bool {
 	return from != to && slices.Contains(m.legal[from], to)
 }
 
+// CanOperator reports whether an operator action may make from→to: a legal
+// transition or one of the machine's operator-only transitions.
+func (m Machine) CanOperator(from, to State) bool {
+	return m.Can(from, to) || (from != to && slices.Contains(m.operator[from], to))
+}
+
+// OperatorPairs lists the operator-only (from, to) pairs.
+func (m Machine) OperatorPairs() [][2]State {
+	var out [][2]State
+	for _, from := range All {
+		for _, to := range m.operator[from] {
+			out = append(out, [2]State{from, to})
+		}
+	}
+	return out
+}
+
 // Check returns nil when from→to is legal and an *IllegalTransitionError otherwise.
 func (m Machine) Check(from, to State) error {
+	return m.check(from, to, false)
+}
+
+// CheckOperator is Check for an operator action: operator-only transitions pass.
+func (m Machine) CheckOperator(from, to State) error {
+	return m.check(from, to, true)
+}
+
+func (m Machine) check(from, to State, operator bool) error {
 	if !to.Valid() {
 		return &IllegalTransitionError{Kind: m.kind, From: from, To: to, Reason: "unknown target state"}
 	}
-	if !m.Can(from, to) {
+	if !m.Can(from, to) && !(operator && m.CanOperator(from, to)) {
 		reason := "not a legal transition"
 		if from == to {
 			reason = "already in that state"

@@ -15,13 +15,13 @@ func TestLegalTransitionsMatchReference(t *testing.T) {
 			{Pending, InProgress}, {Pending, Cancelled}, {Pending, Error},
 			{InProgress, Complete}, {InProgress, Error}, {InProgress, Cancelled}, {InProgress, Pending},
 			{Complete, Cancelled},
-			{Error, Pending}, {Error, ResolvedManually},
+			{Error, Pending}, {Error, ResolvedManually}, {Error, Cancelled},
 			{ResolvedManually, Cancelled},
 		},
 		"step": {
 			{Pending, InProgress}, {Pending, Error}, {Pending, Cancelled}, {Pending, ResolvedManually},
 			{InProgress, Complete}, {InProgress, Error}, {InProgress, Cancelled},
-			{Error, Pending}, {Error, ResolvedManually},
+			{Error, Pending}, {Error, ResolvedManually}, {Error, Cancelled},
 		},
 	}
 	for _, m := range []Machine{Task, Step} {
@@ -116,4 +116,26 @@ func TestRulesTightenOnly(t *testing.T) {
 	assert.ErrorContains(t, err, "not a legal task transition")
 	_, err = NewRules([]string{"job:a->b"})
 	assert.Error(t, err)
+}
+
+// Operator actions may rewind a finished step to pending; nobody else may, and
+// the configured prohibitions still apply to them.
+func TestOperatorOnlyTransitions(t *testing.T) {
+	t.Parallel()
+	want := [][2]State{{Complete, Pending}, {Cancelled, Pending}, {ResolvedManually, Pending}}
+	assert.ElementsMatch(t, want, Step.OperatorPairs())
+	assert.Empty(t, Task.OperatorPairs())
+	for _, p := range want {
+		assert.Error(t, Step.Check(p[0], p[1]), "%v", p)
+		assert.Error(t, Rules{}.Check(Step, p[0], p[1]), "%v", p)
+		assert.NoError(t, Step.CheckOperator(p[0], p[1]), "%v", p)
+		assert.NoError(t, Rules{}.ForOperator().Check(Step, p[0], p[1]), "%v", p)
+	}
+	assert.Error(t, Step.CheckOperator(Complete, Complete))
+	assert.Error(t, Step.CheckOperator(Complete, InProgress))
+	r, err := NewRules([]string{"step:error->pending"})
+	require.NoError(t, err)
+	assert.Error(t, r.ForOperator().Check(Step, Error, Pending))
+	assert.True(t, r.ForOperator().Operator())
+	assert.False(t, r.Operator())
 }

@@ -168,7 +168,8 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 		o := &outcomes[i]
 		*o = BatchOutcome{Index: i, StepID: req.StepID, To: req.To}
 		f := facts[req.StepID]
-		p, err := planOne(req, f, facts, s.rules)
+		req.Metadata = withOperatorMeta(ctx, req.Metadata)
+		p, err := planOne(req, f, facts, s.rulesFor(ctx))
 		if f != nil {
 			o.From, o.TaskID, o.CorrelationID = f.state, f.taskID, f.correlationID
 		}

@@ -161,7 +161,7 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 		details["conflict"] = true
 		return Transition{}, errs.New(errs.StateTransition, details, "task %d is %s, not %s", req.TaskID, cur, req.From)
 	}
-	if err := s.rules.Check(state.Task, cur, req.To); err != nil {
+	if err := s.rulesFor(ctx).Check(state.Task, cur, req.To); err != nil {
 		return Transition{}, &errs.Error{Kind: errs.StateTransition, Message: err.Error(), Details: details, Err: err}
 	}
 	if req.To == state.Complete && open > 0 {
@@ -179,7 +179,7 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 				CorrelationID: corr, Payload: b, CreatedAt: time.Now().UTC()})
 		}
 	}
-	tr, err := swapCurrent(ctx, tx, taskTable, req.TaskID, cur, req.To, sortKey, req.Metadata, state.Task)
+	tr, err := swapCurrent(ctx, tx, taskTable, req.TaskID, cur, req.To, sortKey, withOperatorMeta(ctx, req.Metadata), state.Task)
 	if err != nil {
 		return Transition{}, err
 	}

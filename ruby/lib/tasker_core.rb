@@ -19,6 +19,8 @@ require_relative "tasker_core/errors/internal_error"
 require_relative "tasker_core/errors/procedural_error"
 require_relative "tasker_core/errors/retryable_error"
 require_relative "tasker_core/errors/permanent_error"
+require_relative "tasker_core/errors/permission_denied_error"
+require_relative "tasker_core/configuration"
 require_relative "tasker_core/native"
 require_relative "tasker_core/logging/correlation"
 require_relative "tasker_core/logging/structured_logger"
@@ -50,9 +52,14 @@ require_relative "tasker_core/values/task_page"
 require_relative "tasker_core/values/step_detail"
 require_relative "tasker_core/values/task_detail"
 require_relative "tasker_core/values/task_template_summary"
+require_relative "tasker_core/values/operator_step_change"
+require_relative "tasker_core/values/operator_transition"
+require_relative "tasker_core/values/operator_result"
+require_relative "tasker_core/values/operator_action"
 require_relative "tasker_core/client"
 require_relative "tasker_core/client/task_queries"
 require_relative "tasker_core/client/handle"
+require_relative "tasker_core/client/operator_operations"
 require_relative "tasker_core/errors/template_not_found_error"
 require_relative "tasker_core/errors/handler_not_found_error"
 require_relative "tasker_core/step_handler/base"
@@ -94,6 +101,19 @@ module TaskerCore
 
   class << self
     attr_writer :logger
+
+    # The gem's process-wide Configuration (the operator authorizer, the
+    # default actor).
+    def configuration
+      CLIENT_LOCK.synchronize { @configuration ||= Configuration.new }
+    end
+
+    # Yields the Configuration:
+    #   TaskerCore.configure { |c| c.authorize = ->(actor, action, target) { ... } }
+    def configure
+      yield configuration
+      configuration
+    end
 
     # The gem's logger: Rails.logger inside Rails, else a Logger on $stderr at WARN.
     def logger

@@ -112,7 +112,7 @@ RSpec.describe TaskerCore do
     it "defines the error hierarchy of REFERENCE §9 and docs/ffi.md" do
       expect(TaskerCore::Error.superclass).to eq(StandardError)
       %w[ConfigurationError OrchestrationError DatabaseError StateTransitionError ValidationError TimeoutError
-         FFIError InternalError ProceduralError].each do |name|
+         FFIError InternalError ProceduralError PermissionDeniedError].each do |name|
         expect(TaskerCore.const_get(name).superclass).to eq(TaskerCore::Error), name
       end
       expect(TaskerCore::NotFoundError.superclass).to eq(TaskerCore::ValidationError)

@@ -62,6 +62,18 @@ module TaskerCore
       list_tasks
       get_task
       list_task_templates
+      cancel_task
+      retry_task
+      reset_attempts
+      force_complete_task
+      force_fail_task
+      update_task_metadata
+      retry_step
+      reset_step
+      resolve_step
+      update_step_results
+      override_dependencies
+      operator_actions
     ].freeze
 
     LOAD_LOCK = Mutex.new

@@ -14,6 +14,7 @@ module TaskerCore
       "timeout_error" => "TimeoutError",
       "configuration_error" => "ConfigurationError",
       "ffi_error" => "FFIError",
+      "permission_denied" => "PermissionDeniedError",
       "internal_error" => "InternalError"
     }.freeze
 
