@@ -80,7 +80,11 @@ module TaskerCore
 
       def step_transitions
         id = @x.id_param("step_id")
-        ok("step_id" => id, "transitions" => Serializer.dump(client.step_transitions(id)))
+        transitions = client.step_transitions(id)
+        # Every step is created with its first transition: none means no such step.
+        raise NotFoundError.new("step #{id} not found", details: { "step_id" => id }) if transitions.empty?
+
+        ok("step_id" => id, "transitions" => Serializer.dump(transitions))
       end
 
       def templates
