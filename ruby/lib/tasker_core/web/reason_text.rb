@@ -10,6 +10,11 @@ module TaskerCore
         return nil if readiness.nil?
 
         d = readiness.reason_detail || {}
+        case readiness.current_state
+        when "complete", "resolved_manually" then return "done"
+        when "cancelled" then return "cancelled"
+        when "in_progress" then return "running"
+        end
         case readiness.reason
         when :ready then "ready to run"
         when :dependencies_unmet
