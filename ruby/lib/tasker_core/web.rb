@@ -168,7 +168,7 @@ module TaskerCore
 
     def error_response(route, error, exchange)
       status = ErrorStatus.for(error)
-      if status >= 500
+      if status >= 500 && !error.is_a?(UnavailableError)
         TaskerCore.logger.error("tasker_core web: #{route.verb} #{route.pattern}: #{error.class}: #{error.message}")
       end
       if route.format == :html

@@ -15,7 +15,7 @@ module TaskerCore
         client: [nil, "a TaskerCore::Client, or a callable returning one; nil uses TaskerCore.client"],
         authenticate: [nil, "callable(env) returning the actor (a String or an object whose to_s names it); nil or false answers 401. Unset: every request is let in as default_actor"],
         default_actor: ["web", "the actor of requests when no authenticate hook is set"],
-        authorize: [nil, "callable(actor, action, target) → true to allow an operator action (action: the client method, e.g. \"retry_step\"; target: {type: \"task\"|\"step\", id:}). Unset: every operator action is refused (403)"],
+        authorize: [nil, "callable(actor, action, target) → true to allow an operator action (action: the client method, e.g. \"retry_step\"; target: {type: \"task\" or \"step\", id:}). Unset: every operator action is refused (403)"],
         poll_interval_ms: [3000, "how often an open task page refreshes its live part; 0 turns polling off"],
         page_size: [50, "tasks per page of the dashboard's task list (the JSON API takes limit=)"],
         title: ["Tasker Core", "the dashboard's title"],
