@@ -83,13 +83,28 @@ module TaskerCoreSpec
       path
     end
 
+    # Runs the block again when the page replaced an element it held (the
+    # dashboard's polling swaps its live part), up to +tries+ times.
+    def fresh(tries = 5)
+      yield
+    rescue StaleElement
+      tries -= 1
+      raise if tries <= 0
+
+      sleep 0.05
+      retry
+    end
+
+    # Raised for WebDriver's "stale element reference".
+    class StaleElement < StandardError; end
+
     # Waits until the block answers truthy (then returns its answer).
     def wait_until(seconds, what)
       deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
       loop do
         value = begin
           yield
-        rescue SystemCallError, IOError, Net::ReadTimeout
+        rescue SystemCallError, IOError, Net::ReadTimeout, StaleElement
           nil
         end
         return value if value
@@ -140,7 +155,12 @@ module TaskerCoreSpec
       res = http.request(req)
       data = JSON.parse(res.body)
       value = data["value"]
-      raise "WebDriver #{verb.upcase} #{path}: #{value['error']}: #{value['message']&.lines&.first}" if value.is_a?(Hash) && value["error"]
+      if value.is_a?(Hash) && value["error"]
+        message = "WebDriver #{verb.upcase} #{path}: #{value['error']}: #{value['message']&.lines&.first}"
+        raise StaleElement, message if value["error"] == "stale element reference"
+
+        raise message
+      end
 
       value
     end

@@ -71,23 +71,28 @@ RSpec.describe "TaskerCore::Web in a browser" do
     browser = TaskerCoreSpec::WebDriver.new
     begin
       browser.visit("http://127.0.0.1:#{port}/tasks/#{task.task_id}")
-      expect(browser.text(browser.find("#task-state"))).to eq("in_progress")
+      expect(browser.fresh { browser.text(browser.find("#task-state")) }).to eq("in_progress")
       shot = browser.screenshot(File.expand_path("../../../tmp/browser_task_page.png", __dir__))
       expect(File.size(shot)).to be > 10_000
 
-      nodes = browser.find_all("svg.dag g.node")
-      expect(nodes.size).to eq(5)
-      expect(nodes.map { |n| browser.attribute(n, "data-step-name") }).to match_array(%w[validate charge slow_report ship notify])
-      critical = browser.find_all("svg.dag g.node.critical").map { |n| browser.attribute(n, "data-step-name") }
+      # Read the graph in one script: the page's polling may swap it between calls.
+      nodes = browser.execute(<<~JS)
+        return Array.from(document.querySelectorAll("svg.dag g.node")).map(function (n) {
+          return { name: n.getAttribute("data-step-name"), state: n.getAttribute("data-state"),
+                   critical: n.classList.contains("critical") };
+        });
+      JS
+      expect(nodes.map { |n| n["name"] }).to match_array(%w[validate charge slow_report ship notify])
+      critical = nodes.select { |n| n["critical"] }.map { |n| n["name"] }
       expect(critical).to eq(client.analyze_dependencies(task.task_id).critical_path_names)
-      expect(browser.find_all("svg.dag path.edge.critical").size).to eq(critical.size - 1)
-      charge_node = browser.find("svg.dag g.node[data-step-name='charge']")
-      expect(browser.attribute(charge_node, "data-state")).to eq("error")
-      expect(browser.text(browser.find("tr[data-step-name='charge'] .reason"))).to include("failed permanently")
+      expect(browser.execute('return document.querySelectorAll("svg.dag path.edge.critical").length')).to eq(critical.size - 1)
+      expect(nodes.find { |n| n["name"] == "charge" }["state"]).to eq("error")
+      expect(browser.fresh { browser.text(browser.find("tr[data-step-name='charge'] .reason")) }).to include("failed permanently")
 
       # Retry with a reason: the dry run's preview, then confirm.
-      browser.type(browser.find("tr[data-step-name='charge'] form.op-retry input[name='reason']"), "card fixed by support")
-      browser.click(browser.find("tr[data-step-name='charge'] form.op-retry button"))
+      # Once the reason field holds text the polling leaves the form alone.
+      browser.fresh { browser.type(browser.find("tr[data-step-name='charge'] form.op-retry input[name='reason']"), "card fixed by support") }
+      browser.fresh { browser.click(browser.find("tr[data-step-name='charge'] form.op-retry button")) }
       browser.wait_until(10, "the preview") { browser.find_all("form.confirm-form").any? }
       expect(browser.execute("return document.body.innerText")).to include("Dry run")
       expect(client.get_task(task.task_id).step("charge").current_state).to eq("error")
