@@ -13,7 +13,7 @@ module TaskerCoreSpec
   class WebDriver
     ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
     CHROME_ARGS = %w[--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
-                     --disable-component-update --disable-sync --disable-dev-shm-usage --window-size=1400,1100].freeze
+                     --disable-component-update --disable-sync --disable-dev-shm-usage --window-size=1600,1100].freeze
 
     def self.free_port
       server = TCPServer.new("127.0.0.1", 0)
@@ -66,11 +66,17 @@ module TaskerCoreSpec
     end
 
     def click(element)
+      scroll_to(element)
       request(:post, session_path("/element/#{element}/click"), {})
     end
 
     def type(element, text)
+      scroll_to(element)
       request(:post, session_path("/element/#{element}/value"), { "text" => text })
+    end
+
+    def scroll_to(element)
+      execute("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", { ELEMENT => element })
     end
 
     def execute(script, *args)
@@ -95,7 +101,7 @@ module TaskerCoreSpec
       retry
     end
 
-    # Raised for WebDriver's "stale element reference".
+    # Raised for WebDriver's "stale element reference" and "element not interactable".
     class StaleElement < StandardError; end
 
     # Waits until the block answers truthy (then returns its answer).
@@ -157,7 +163,8 @@ module TaskerCoreSpec
       value = data["value"]
       if value.is_a?(Hash) && value["error"]
         message = "WebDriver #{verb.upcase} #{path}: #{value['error']}: #{value['message']&.lines&.first}"
-        raise StaleElement, message if value["error"] == "stale element reference"
+        # A node the page's polling just replaced (or is laying out again).
+        raise StaleElement, message if ["stale element reference", "element not interactable"].include?(value["error"])
 
         raise message
       end
