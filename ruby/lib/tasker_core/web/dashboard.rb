@@ -75,7 +75,6 @@ module TaskerCore
       def error_page(status, error)
         @error = error
         @status = status
-        @back = x.request.get_header("HTTP_REFERER")
         [status, { "content-type" => "text/html; charset=utf-8", "cache-control" => "no-store" },
          [layout("Error #{status}") { View.render("error", self) }]]
       end
