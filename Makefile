@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench fuzz clean
+.PHONY: all deps ruby-deps web-deps demo-go test test-go demo lib vet bench fuzz clean
 
 all: test
 
@@ -23,18 +23,23 @@ deps:
 ruby-deps:
 	scripts/ensure-deps.sh ruby
 
+# TaskerCore::Web's gems, puma and the browser of its specs.
+web-deps:
+	scripts/ensure-deps.sh web
+
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.
-test: deps ruby-deps lib
+test: deps ruby-deps web-deps lib
 	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
 
 test-go: deps
 	scripts/with-postgres.sh go test -race -count=1 $(GO_TEST_FLAGS) ./...
 
-# The order workflow with Ruby step handlers (ruby/examples/order_demo.rb).
-demo: deps ruby-deps lib
-	scripts/with-postgres.sh ruby ruby/examples/order_demo.rb
+# The order workflow with Ruby step handlers (ruby/examples/order_demo.rb); it
+# ends with the task's dashboard URL, served for a while with `make demo WEB=1`.
+demo: deps ruby-deps $(if $(WEB),web-deps,) lib
+	$(if $(WEB),TASKER_DEMO_WEB=1 ,)scripts/with-postgres.sh ruby ruby/examples/order_demo.rb
 
 # The same workflow walked by hand through the Go store (no Ruby).
 demo-go: deps

@@ -13,6 +13,9 @@
 #               dry-events bridge (dry-events itself is not in Debian; those
 #               specs use the copy at ../shared/vendor/dry-events when present).
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
+#   web         TaskerCore::Web's specs: ruby-rack, ruby-erubi, ruby-rack-test,
+#               ruby-graphql, puma (rackup), chromium and chromium-driver (the
+#               browser spec).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -129,8 +132,20 @@ ensure_ruby() {
   ruby_ok "$1" || apt_install "${pkgs[@]}"
 }
 
+web_ok() {
+  ruby -e 'require "rack"; require "erubi"; require "rack/test"; require "graphql"' >/dev/null 2>&1 || return 1
+  command -v puma >/dev/null 2>&1 || return 1
+  command -v chromium >/dev/null 2>&1 || return 1
+  command -v chromedriver >/dev/null 2>&1 || return 1
+  return 0
+}
+
+ensure_web() {
+  web_ok || apt_install ruby-rack ruby-erubi ruby-rack-test ruby-graphql puma chromium chromium-driver
+}
+
 main() {
-  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -141,11 +156,12 @@ main() {
       make) want_make=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
+      web) want_web=1 ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -153,6 +169,7 @@ main() {
   [[ $want_pg -eq 0 ]] || ensure_postgres
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+  [[ $want_web -eq 0 ]] || ensure_web
 }
 
 main "$@"

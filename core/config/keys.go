@@ -123,6 +123,9 @@ var Keys = []Key{
 	{Path: "api.max_json_depth", Type: Int, Default: 128, Min: f(1), Doc: "deeper-nested payloads are refused before decoding"},
 	{Path: "api.max_batch_size", Type: Int, Default: 10000, Min: f(1),
 		Doc: "updates or reports in one batch_update_step_states / report_step_results call"},
+	{Path: "api.list_default_limit", Type: Int, Default: 50, Min: f(1),
+		Doc: "tasks (or templates) in one list_tasks / list_task_templates page when the call gives no limit"},
+	{Path: "api.list_max_limit", Type: Int, Default: 500, Min: f(1), Doc: "largest limit a list_tasks / list_task_templates call may ask for"},
 
 	// templates
 	{Path: "templates.paths", Type: StringList, Default: []string{},

@@ -74,6 +74,10 @@ module Demo
   RETRY_POLICY = { strategy: "exponential", base_seconds: 0.5, multiplier: 2, cap_seconds: 5, jitter: 0 }.freeze
   CONCURRENCY = 4
   TIMEOUT_SECONDS = 60
+  # The dashboard (TaskerCore::Web, examples/web.ru) of `make demo WEB=1`.
+  WEB_PORT = Integer(ENV.fetch("TASKER_DEMO_WEB_PORT", "9292"), 10)
+  WEB_SECONDS = Integer(ENV.fetch("TASKER_DEMO_WEB_SECONDS", "300"), 10)
+  WEB_START_SECONDS = 30
 
   # Terminal output, coloured only on a terminal.
   class Printer
@@ -183,6 +187,46 @@ module Demo
     end
   end
 
+  # Serves the dashboard from a puma process of its own (examples/web.ru on
+  # this schema, operator actions allowed: it listens on 127.0.0.1 only) for
+  # WEB_SECONDS, or until Ctrl-C.
+  def serve_dashboard(out, url)
+    ru = File.expand_path("web.ru", __dir__)
+    env = { "TASKER_WEB_SCHEMA" => SCHEMA, "TASKER_WEB_LOCAL_OPERATORS" => "1" }
+    pid = Process.spawn(env, "puma", "-q", "-t", "0:4", "-b", "tcp://127.0.0.1:#{WEB_PORT}", ru,
+                        out: File::NULL, err: File::NULL, pgroup: true)
+    unless wait_for_web(url)
+      warn "order_demo: the dashboard did not start on port #{WEB_PORT} (TASKER_DEMO_WEB_PORT picks another)"
+      return
+    end
+    out.line(out.paint("  dashboard: #{url}", :bold))
+    out.line("  serving it for #{WEB_SECONDS}s (Ctrl-C stops; TASKER_DEMO_WEB_SECONDS changes it)")
+    begin
+      sleep WEB_SECONDS
+    rescue Interrupt
+      out.line("  stopped")
+    end
+  ensure
+    if pid
+      Process.kill("TERM", pid) rescue nil # rubocop:disable Style/RescueModifier -- already gone is fine
+      Process.wait(pid) rescue nil # rubocop:disable Style/RescueModifier
+    end
+  end
+
+  def wait_for_web(url)
+    require "net/http"
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + WEB_START_SECONDS
+    while Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+      begin
+        return true if Net::HTTP.get_response(URI(url)).code == "200"
+      rescue SystemCallError, IOError
+        nil
+      end
+      sleep 0.2
+    end
+    false
+  end
+
   def run
     if ENV.fetch("DATABASE_URL", "").empty?
       warn "order_demo: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"
@@ -204,6 +248,13 @@ module Demo
     result = TaskerCore.run_task(created, timeout: TIMEOUT_SECONDS, client: client, concurrency: CONCURRENCY,
                                           on_event: out.method(:event))
     summary(out, client, created, result)
+    url = "http://127.0.0.1:#{WEB_PORT}/tasks/#{created.task_id}"
+    out.line
+    if ENV["TASKER_DEMO_WEB"] == "1"
+      serve_dashboard(out, url)
+    else
+      out.line("  dashboard: #{url}  (`make demo WEB=1` serves it)")
+    end
     result.complete? ? 0 : 1
   rescue TaskerCore::Error => e
     warn "order_demo: #{e.class}: #{e.message}"

@@ -80,7 +80,7 @@ RSpec.describe TaskerCore do
 
   describe "module structure" do
     lib = File.expand_path("../lib", __dir__)
-    acronyms = { "ffi" => "FFI" }
+    acronyms = { "ffi" => "FFI", "graphql" => "GraphQL" }
     camelize = ->(part) { part.split("_").map { |word| acronyms[word] || word.capitalize }.join }
     files = Dir[File.join(lib, "tasker_core", "**", "*.rb")].sort
     # Folders that group files without being a namespace (Zeitwerk's `collapse`):

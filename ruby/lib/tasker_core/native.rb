@@ -59,6 +59,9 @@ module TaskerCore
       open_event_stream
       read_event_stream
       close_event_stream
+      list_tasks
+      get_task
+      list_task_templates
       cancel_task
       retry_task
       reset_attempts

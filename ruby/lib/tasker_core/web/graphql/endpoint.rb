@@ -1,0 +1,30 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  class Web
+    module GraphQL
+      # Answers POST /graphql: {"query", "variables"?, "operationName"?} → the
+      # GraphQL result (status 200, errors inside it, as GraphQL has it).
+      module Endpoint
+        module_function
+
+        def call(exchange, gate)
+          body = exchange.json_body
+          query = body["query"]
+          raise ValidationError.new("query is required", details: { "field" => "query" }) unless query.is_a?(String) && !query.empty?
+
+          variables = body["variables"]
+          variables = JSON.parse(variables) if variables.is_a?(String) && !variables.empty?
+          variables = {} if variables.nil? || variables == ""
+          raise ValidationError.new("variables must be an object", details: { "field" => "variables" }) unless variables.is_a?(Hash)
+
+          context = { tasker_client: exchange.client, tasker_actor: exchange.actor_name, tasker_gate: gate }
+          result = Schema.execute(query, variables: variables, operation_name: body["operationName"], context: context)
+          [200, { "content-type" => "application/json; charset=utf-8", "cache-control" => "no-store" }, [JSON.generate(result.to_h)]]
+        rescue JSON::ParserError
+          raise ValidationError.new("variables is not JSON", details: { "field" => "variables" })
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,39 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  class Web
+    module GraphQL
+      # A mutation per operator operation (Web::Operation::ALL), named after
+      # the client method (cancelTask, retryStep, ...), each taking the target
+      # id, reason, dryRun, idempotencyKey and the operation's own arguments,
+      # and going through the same gate as the REST routes (authorizer first).
+      class MutationType < ::GraphQL::Schema::Object
+        graphql_name "TaskerMutation"
+
+        ARGUMENT_TYPES = { integer: Integer, integer_list: [ID], boolean: ::GraphQL::Types::Boolean }.freeze
+
+        Operation::ALL.each do |op|
+          field op.method_name, OperatorResultType, null: false, description: op.description do
+            argument op.target == :task ? :task_id : :step_id, ID, required: true
+            argument :reason, String, required: true
+            argument :dry_run, ::GraphQL::Types::Boolean, required: false
+            argument :idempotency_key, String, required: false
+            op.params.each do |name, type|
+              argument name.to_sym, ARGUMENT_TYPES.fetch(type, JsonType), required: false
+            end
+          end
+
+          define_method(op.method_name) do |reason:, dry_run: false, idempotency_key: nil, **args|
+            id = args.delete(op.target == :task ? :task_id : :step_id)
+            params = op.coerce_params(args.transform_keys(&:to_s))
+            gate = context[:tasker_gate] || OperatorGate.new(TaskerCore::Web.settings)
+            actor = context[:tasker_actor] || TaskerCore::Web.settings.default_actor
+            result = gate.run(GraphQL.client(context), op, id, actor: actor, reason: reason, dry_run: dry_run,
+                                                               idempotency_key: idempotency_key, params: params)
+            { operation: op.method_name.to_s, dry_run: dry_run ? true : false, result: result }
+          end
+        end
+      end
+    end
+  end
+end

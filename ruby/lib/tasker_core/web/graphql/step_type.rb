@@ -1,0 +1,58 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  class Web
+    module GraphQL
+      # One step of a task: state, attempts, results and error, readiness, audit trail.
+      class StepType < ::GraphQL::Schema::Object
+        graphql_name "TaskerStep"
+        field :id, ID, null: false
+        field :task_id, ID, null: false
+        field :name, String, null: false
+        field :state, String, null: false
+        field :attempts, Integer, null: false
+        field :retry_limit, Integer, null: false
+        field :retryable, Boolean, null: false
+        field :depends_on, [ID], null: false
+        field :results, JsonType, null: true
+        field :error, JsonType, null: true, description: "the last failed attempt's error"
+        field :inputs, JsonType, null: true
+        field :claimed_by, String, null: true
+        field :last_attempted_at, ::GraphQL::Types::ISO8601DateTime, null: true
+        field :readiness, ReadinessType, null: true
+        field :transitions, [TransitionType], null: false
+
+        # object: {step: StepDetail, task_id:, readiness: StepReadiness or nil}
+        def id
+          step.workflow_step_id
+        end
+
+        def task_id
+          object[:task_id]
+        end
+
+        def state
+          step.current_state
+        end
+
+        %i[name attempts retry_limit retryable depends_on results error inputs claimed_by last_attempted_at].each do |name|
+          define_method(name) { step.public_send(name) }
+        end
+
+        def readiness
+          object[:readiness]
+        end
+
+        def transitions
+          GraphQL.client(context).step_transitions(step.workflow_step_id)
+        end
+
+        private
+
+        def step
+          object[:step]
+        end
+      end
+    end
+  end
+end
