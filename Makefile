@@ -21,7 +21,7 @@ deps:
 	scripts/ensure-deps.sh go
 
 ruby-deps:
-	scripts/ensure-deps.sh ruby
+	scripts/ensure-deps.sh ruby servers
 
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.

@@ -10,6 +10,7 @@
 #   postgres-client  psql and pg_isready only.
 #   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec.
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
+#   servers     Puma and Unicorn (the forking-server specs, spec/servers/).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -125,8 +126,17 @@ ensure_ruby() {
   ruby_ok "$1" || apt_install "${pkgs[@]}"
 }
 
+servers_ok() {
+  command -v puma >/dev/null 2>&1 && command -v unicorn >/dev/null 2>&1 &&
+    ruby -e 'require "puma"; require "unicorn"' >/dev/null 2>&1
+}
+
+ensure_servers() {
+  servers_ok || apt_install puma unicorn
+}
+
 main() {
-  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_servers=0 want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -137,11 +147,12 @@ main() {
       make) want_make=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
+      servers) want_servers=1 ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, servers, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -149,6 +160,7 @@ main() {
   [[ $want_pg -eq 0 ]] || ensure_postgres
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+  [[ $want_servers -eq 0 ]] || ensure_servers
 }
 
 main "$@"

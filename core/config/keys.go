@@ -75,6 +75,8 @@ var Keys = []Key{
 		Doc: "how often a worker recovers expired leases (a dead worker's step waits at most its lease plus this)"},
 	{Path: "execution.error_pause_seconds", Type: Float, Default: 1.0, Min: f(0.01),
 		Doc: "a worker's pause after a failed call to the library before it tries again"},
+	{Path: "execution.mode", Type: String, Default: "external", Enum: []string{"external", "async"},
+		Doc: "external: steps run in worker processes; async: also in a worker thread of every process that uses the gem's shared client (a web process, after its fork)"},
 
 	// retry and backoff
 	{Path: "retry.default_retry_limit", Type: Int, Default: 3, Min: f(0),
@@ -113,7 +115,10 @@ var Keys = []Key{
 	{Path: "logging.level", Type: String, Default: "warn", Enum: []string{"trace", "debug", "info", "warn", "error"},
 		Doc: "least severe level written (info adds a line per client, task and step; debug a line per call)"},
 	{Path: "logging.format", Type: String, Default: "json", Enum: []string{"json", "console"}, Doc: "line format"},
-	{Path: "logging.output", Type: String, Default: "stderr", Doc: "stderr, stdout, or a file path"},
+	{Path: "logging.output", Type: String, Default: "host",
+		Doc: "host (the host program's logger: under the Ruby gem TaskerCore.logger, Rails.logger in Rails; stderr without a host), stderr, stdout, or a file path"},
+	{Path: "logging.buffer_lines", Type: Int, Default: 1000, Min: f(1),
+		Doc: "log lines held for the host between its calls (output host); when full the oldest are dropped and counted"},
 
 	// api
 	{Path: "api.call_timeout_ms", Type: Int, Default: 30000, Min: f(1), Doc: "deadline of one API call"},
