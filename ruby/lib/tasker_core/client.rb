@@ -170,8 +170,12 @@ module TaskerCore
     # then age) for +worker_id+, moving them to in_progress under a lease. Concurrent
     # workers never get the same step. → [ClaimedStep]
     # namespaces: only tasks of these namespaces (a worker pool per queue).
-    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
-      payload = claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
+    # runnable: only the tasks a worker can run, {tasks: [{namespace:, name:,
+    # version:}], database_handlers: true|false} (the named templates and, with
+    # database_handlers, the tasks whose template in the database names handler
+    # classes); ignored with task_id.
+    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil, runnable: nil)
+      payload = claim_payload(worker_id, task_id, limit, lease_seconds, namespaces, runnable)
       Array(invoke(:claim_steps, payload)["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze
     end
 
@@ -179,11 +183,13 @@ module TaskerCore
     # transaction: one round trip and one commit for a worker's round; steps the
     # reports made ready can come back in the same call. Either both happen or
     # neither does. → [ReportResult, [ClaimedStep]]
-    def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
+    def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil,
+                         runnable: nil)
       raise ArgumentError, "reports must be an Array, got #{reports.class}" unless reports.is_a?(Array)
 
       data = invoke(:report_and_claim, { reports: normalize_reports(reports),
-                                         claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces) })
+                                         claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces,
+                                                              runnable) })
       [ReportResult.from_h(data), Array(data["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze]
     end
 
@@ -489,9 +495,10 @@ module TaskerCore
       payload
     end
 
-    def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
+    def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces, runnable = nil)
       with_optional({ worker_id: worker_id }, task_id: task_id && id_param(task_id, "task_id"), limit: limit, lease_seconds: lease_seconds,
-                                              namespaces: namespaces && Array(namespaces).map(&:to_s))
+                                              namespaces: namespaces && Array(namespaces).map(&:to_s),
+                                              runnable: runnable)
     end
 
     # Reports with an exception as error get the exception's report error.
