@@ -46,7 +46,7 @@ lib: deps
 
 vet: deps
 	go vet ./...
-	@files=$$(find . \( -path ./tmp -o -path ./build -o -path ./.git -o -path ./vendor \) -prune \
+	@files=$$(find . \( -path ./tmp -o -path ./build -o -path ./.git -o -path ./vendor -o -path ./ruby/ext/tasker_core/go \) -prune \
 	    -o -name '*.go' -type f -print); \
 	unformatted=$$([[ -z $$files ]] || gofmt -l $$files); \
 	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting (run gofmt -w):"; \
