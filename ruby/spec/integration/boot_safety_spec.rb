@@ -69,6 +69,44 @@ RSpec.describe "Boot-time calls before a fork", :integration do
     expect(result.stdout).to include("codes=[0, 0] parent_still_unloaded=true"), result.describe
   end
 
+  it "runs an async worker thread (execution mode :async) started by the shared client's first call, stopped cleanly" do
+    result = run_ruby(prelude + <<~'RUBY', env: env, timeout: 90)
+      class AsyncEcho < TaskerCore::StepHandler::Base
+        def call(_task, _sequence, step) = { "thread" => Thread.current.name }
+      end
+      TaskerCore.configure do |c|
+        c.client_options = { database_url: URL, schema: SCHEMA, migrate: true }
+        c.execution_mode = :async
+        c.async_worker_options = { concurrency: 1, poll_interval: 0.02 }
+      end
+      TaskerCore.register_task(name: "async", namespace: "boot", steps: [{ name: "a", handler_class: "AsyncEcho" }])
+      before = TaskerCore::AsyncWorker.current.nil?
+      task = TaskerCore.create_task(name: "async", namespace: "boot") # the first call: opens, starts the worker
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
+      sleep 0.05 until TaskerCore.client.task_execution_context(task.task_id).status == "complete" ||
+                       Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      status = TaskerCore.client.task_execution_context(task.task_id).status
+      running = TaskerCore::AsyncWorker.current&.running?
+      stopped = TaskerCore.stop_async_worker(timeout: 10)
+      puts "before=#{before} status=#{status} running=#{running} stopped=#{stopped} " \
+           "after=#{TaskerCore::AsyncWorker.current.inspect}"
+    RUBY
+    expect(result).to be_success, result.describe
+    expect(result.stdout).to include("before=true status=complete running=true stopped=true after=nil"),
+                             result.describe
+  end
+
+  it "starts no async worker by default (execution.mode external)" do
+    result = run_ruby(prelude + <<~'RUBY', env: env, timeout: 60)
+      TaskerCore.configure { |c| c.client_options = { database_url: URL, schema: SCHEMA, migrate: true } }
+      TaskerCore.client.system_health
+      puts "mode=#{TaskerCore::AsyncWorker.mode} current=#{TaskerCore::AsyncWorker.current.inspect} " \
+           "started=#{TaskerCore.start_async_worker.inspect}"
+    RUBY
+    expect(result).to be_success, result.describe
+    expect(result.stdout).to include("mode=external current=nil started=nil")
+  end
+
   it "reports a boot-time call's error from the child process as the usual typed exception" do
     result = run_ruby(prelude + <<~'RUBY', env: env, timeout: 60)
       TaskerCore.configure { |c| c.client_options = { database_url: URL, schema: SCHEMA } }
