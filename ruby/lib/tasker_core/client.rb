@@ -12,8 +12,10 @@ module TaskerCore
   #   client.close
   #
   # Thread-safe: calls from many threads run in parallel (the GVL is released
-  # while the library works). Not fork-safe: a client belongs to the process that
-  # created it; create clients after forking (TaskerCore::ForkError otherwise).
+  # while the library works). An open client belongs to the process that opened
+  # it (TaskerCore::ForkError in a forked child); a lazy one (lazy: true, as
+  # TaskerCore.client is) opens on its first call in the process that makes it,
+  # so it may be built before a fork.
   # Failures raise TaskerCore::Error subclasses (see ErrorMapper).
   class Client
     # The pid of the process that created the client (for a lazy client: of
