@@ -21,7 +21,7 @@ deps:
 	scripts/ensure-deps.sh go
 
 ruby-deps:
-	scripts/ensure-deps.sh ruby
+	scripts/ensure-deps.sh ruby servers
 
 # TaskerCore::Web's gems, puma and the browser of its specs.
 web-deps:
@@ -51,7 +51,7 @@ lib: deps
 
 vet: deps
 	go vet ./...
-	@files=$$(find . \( -path ./tmp -o -path ./build -o -path ./.git -o -path ./vendor \) -prune \
+	@files=$$(find . \( -path ./tmp -o -path ./build -o -path ./.git -o -path ./vendor -o -path ./ruby/ext/tasker_core/go \) -prune \
 	    -o -name '*.go' -type f -print); \
 	unformatted=$$([[ -z $$files ]] || gofmt -l $$files); \
 	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting (run gofmt -w):"; \

@@ -20,9 +20,14 @@ import (
 
 	"github.com/taskercore/tasker-core/core/api"
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/logging"
 )
 
 func main() {}
+
+// The library's log lines go to the host program (logging.output "host", the
+// default), which collects them from the envelopes.
+func init() { logging.AttachHost() }
 
 // Handles name clients without letting a Go pointer cross into C. They are never
 // reused, so a freed handle stays invalid.

@@ -16,6 +16,7 @@
 #   web         TaskerCore::Web's specs: ruby-rack, ruby-erubi, ruby-rack-test,
 #               ruby-graphql, puma (rackup), chromium and chromium-driver (the
 #               browser spec).
+#   servers     Puma and Unicorn (the forking-server specs, spec/servers/).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -145,7 +146,7 @@ ensure_web() {
 }
 
 main() {
-  local want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -157,11 +158,12 @@ main() {
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
       web) want_web=1 ;;
+      servers) want_servers=1 ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -170,6 +172,7 @@ main() {
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
   [[ $want_web -eq 0 ]] || ensure_web
+  [[ $want_servers -eq 0 ]] || ensure_servers
 }
 
 main "$@"

@@ -182,7 +182,7 @@ func (c *Client) Close() {
 	if !c.closed {
 		c.closed = true
 		c.store.Pool().Close()
-		c.log.Info().Msg("client closed")
+		c.log.Debug().Msg("client closed")
 		_ = c.logOut.Close()
 	}
 }

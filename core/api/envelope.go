@@ -4,6 +4,7 @@ import (
 	"github.com/goccy/go-json"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/logging"
 )
 
 // ErrorBody is the error half of an envelope.
@@ -14,11 +15,17 @@ type ErrorBody struct {
 }
 
 // Envelope is what every call returns: {"ok":true,"data":…} or
-// {"ok":false,"error":{"type","message","details"}}.
+// {"ok":false,"error":{"type","message","details"}}, plus, when the host sink
+// holds log lines (logging.output "host"), "logs" (the JSON lines, oldest
+// first) and "logs_dropped" (lines lost to a full sink since the last
+// envelope): any call carries the lines logged since the previous one, so the
+// host needs no thread to collect them.
 type Envelope struct {
-	OK    bool       `json:"ok"`
-	Data  any        `json:"data,omitempty"`
-	Error *ErrorBody `json:"error,omitempty"`
+	OK          bool              `json:"ok"`
+	Data        any               `json:"data,omitempty"`
+	Error       *ErrorBody        `json:"error,omitempty"`
+	Logs        []json.RawMessage `json:"logs,omitempty"`
+	LogsDropped uint64            `json:"logs_dropped,omitempty"`
 }
 
 // ErrorOf converts an error to its envelope body.
@@ -39,9 +46,18 @@ func Encode(data any, err error) []byte {
 	} else if data == nil {
 		env.Data = map[string]any{}
 	}
+	if logging.Host().Pending() {
+		lines, dropped := logging.Host().Drain()
+		env.Logs = make([]json.RawMessage, len(lines))
+		for i, l := range lines {
+			env.Logs[i] = l
+		}
+		env.LogsDropped = dropped
+	}
 	b, mErr := json.Marshal(env)
 	if mErr != nil {
-		b, _ = json.Marshal(Envelope{Error: ErrorOf(errs.Wrap(errs.Internal, mErr, "encode result"))})
+		b, _ = json.Marshal(Envelope{Error: ErrorOf(errs.Wrap(errs.Internal, mErr, "encode result")),
+			LogsDropped: env.LogsDropped + uint64(len(env.Logs))})
 	}
 	return b
 }

@@ -104,6 +104,7 @@ func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 		Subscriber string `json:"subscriber"`
 		Limit      int    `json:"limit"`
 		WaitMS     int    `json:"wait_ms"`
+		From       string `json:"from"`
 	}{Limit: c.eventBatchSize}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
@@ -117,6 +118,23 @@ func fetchEvents(ctx context.Context, c *Client, payload []byte) (any, error) {
 	wait, err := c.eventWait(r.WaitMS)
 	if err != nil {
 		return nil, err
+	}
+	// from: where a subscriber name not seen yet starts; an existing cursor wins.
+	switch r.From {
+	case "", "beginning":
+	case "now":
+		if _, err := c.store.StartSubscriber(ctx, r.Subscriber, nil); err != nil {
+			return nil, err
+		}
+	default:
+		since, perr := time.Parse(time.RFC3339Nano, r.From)
+		if perr != nil {
+			return nil, errs.New(errs.Validation, map[string]any{"field": "from", "value": r.From},
+				"from must be \"beginning\", \"now\" or an RFC 3339 time, got %q", r.From)
+		}
+		if _, err := c.store.StartSubscriber(ctx, r.Subscriber, &since); err != nil {
+			return nil, err
+		}
 	}
 	return c.store.FetchEvents(ctx, r.Subscriber, r.Limit, wait)
 }

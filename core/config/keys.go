@@ -77,6 +77,8 @@ var Keys = []Key{
 		Doc: "a worker's pause after a failed call to the library before it tries again"},
 	{Path: "execution.report_isolation_failures", Type: Int, Default: 3, Min: f(1), Max: f(1000),
 		Doc: "a worker whose report fails this many times in a row with the same non-transient error reports the steps one by one and fails the step that is refused (a lost connection or a timeout is retried without end)"},
+	{Path: "execution.mode", Type: String, Default: "external", Enum: []string{"external", "async"},
+		Doc: "external: steps run in worker processes; async: also in a worker thread of every process that uses the gem's shared client (a web process, after its fork)"},
 
 	// retry and backoff
 	{Path: "retry.default_retry_limit", Type: Int, Default: 3, Min: f(0),
@@ -115,7 +117,10 @@ var Keys = []Key{
 	{Path: "logging.level", Type: String, Default: "warn", Enum: []string{"trace", "debug", "info", "warn", "error"},
 		Doc: "least severe level written (info adds a line per client, task and step; debug a line per call)"},
 	{Path: "logging.format", Type: String, Default: "json", Enum: []string{"json", "console"}, Doc: "line format"},
-	{Path: "logging.output", Type: String, Default: "stderr", Doc: "stderr, stdout, or a file path"},
+	{Path: "logging.output", Type: String, Default: "host",
+		Doc: "host (the host program's logger: under the Ruby gem TaskerCore.logger, Rails.logger in Rails; stderr without a host), stderr, stdout, or a file path"},
+	{Path: "logging.buffer_lines", Type: Int, Default: 1000, Min: f(1),
+		Doc: "log lines held for the host between its calls (output host); when full the oldest are dropped and counted"},
 
 	// api
 	{Path: "api.call_timeout_ms", Type: Int, Default: 30000, Min: f(1), Doc: "deadline of one API call"},

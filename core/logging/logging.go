@@ -29,7 +29,9 @@ const (
 )
 
 // New returns the logger logging.level, logging.format and logging.output
-// describe, and a closer for a log file (a no-op for stderr and stdout).
+// describe, and a closer for a log file (a no-op for stderr, stdout and the
+// host sink). logging.output "host" writes JSON lines to the host sink (Host)
+// when a host program collects them (AttachHost), else to stderr.
 func New(cfg *config.Config) (zerolog.Logger, io.Closer, error) {
 	level, err := zerolog.ParseLevel(cfg.String("logging.level"))
 	if err != nil {
@@ -38,7 +40,16 @@ func New(cfg *config.Config) (zerolog.Logger, io.Closer, error) {
 	}
 	var out io.Writer
 	closer := io.Closer(nopCloser{})
+	format := cfg.String("logging.format")
 	switch dest := cfg.String("logging.output"); dest {
+	case "host":
+		if !HostAttached() {
+			out = os.Stderr
+			break
+		}
+		// The host parses the lines (level, fields): always JSON.
+		host.SetCapacity(int(cfg.Int("logging.buffer_lines")))
+		out, format = host, "json"
 	case "", "stderr":
 		out = os.Stderr
 	case "stdout":
@@ -51,7 +62,7 @@ func New(cfg *config.Config) (zerolog.Logger, io.Closer, error) {
 		}
 		out, closer = f, f
 	}
-	return NewWriter(out, level, cfg.String("logging.format")), closer, nil
+	return NewWriter(out, level, format), closer, nil
 }
 
 // NewWriter returns a logger writing to w at level, as "json" or "console".

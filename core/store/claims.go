@@ -26,6 +26,44 @@ type ClaimRequest struct {
 	// Namespaces, when given, limits the claim to tasks of those namespaces (a
 	// worker pool per queue).
 	Namespaces []string `json:"namespaces,omitempty"`
+	// Runnable, when given, limits a claim across tasks to the tasks the worker
+	// has handlers for (a claim of one task, TaskID, ignores it).
+	Runnable *RunnableFilter `json:"runnable,omitempty"`
+}
+
+// RunnableFilter names the tasks a worker can run: those of the listed
+// templates and, with DatabaseHandlers, those whose template registered in the
+// database (register_task_templates) names a handler class for a step.
+type RunnableFilter struct {
+	Tasks            []TaskKey `json:"tasks"`
+	DatabaseHandlers bool      `json:"database_handlers"`
+}
+
+// TaskKey names a task template.
+type TaskKey struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+}
+
+// claimFilter is the JSON the claim's named-task filter reads, or nil for none.
+func (r ClaimRequest) claimFilter() any {
+	f := map[string]any{}
+	if len(r.Namespaces) > 0 {
+		f["namespaces"] = r.Namespaces
+	}
+	if r.Runnable != nil && r.TaskID <= 0 {
+		tasks := r.Runnable.Tasks
+		if tasks == nil {
+			tasks = []TaskKey{}
+		}
+		f["runnable"] = map[string]any{"tasks": tasks, "database_handlers": r.Runnable.DatabaseHandlers}
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(f) // strings and bools only: cannot fail
+	return json.RawMessage(b)
 }
 
 // ClaimedStep is a step handed to a worker, with what its handler needs.
@@ -70,6 +108,14 @@ func (r ClaimRequest) validate() error {
 	for i, ns := range r.Namespaces {
 		if ns == "" {
 			return errs.New(errs.Validation, map[string]any{"field": "namespaces", "index": i}, "namespaces[%d] is empty", i)
+		}
+	}
+	if r.Runnable != nil {
+		for i, k := range r.Runnable.Tasks {
+			if k.Namespace == "" || k.Name == "" || k.Version == "" {
+				return errs.New(errs.Validation, map[string]any{"field": "runnable.tasks", "index": i},
+					"runnable.tasks[%d] needs namespace, name and version", i)
+			}
 		}
 	}
 	return nil
@@ -136,16 +182,20 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 	err := func() error {
 		var picked pgx.Rows
 		var err error
-		// The namespace filter: NULL (every namespace) or the named tasks of the
-		// requested namespaces (a handful of ids; the ready_at index still drives).
-		const inNamespaces = `($2::text[] IS NULL OR named_task_id IN (
+		// The named-task filter (claimFilter): NULL (every task) or the named
+		// tasks of the requested namespaces and/or the runnable templates (a
+		// handful of ids; the ready_at index still drives).
+		const inNamespaces = `($2::jsonb IS NULL OR named_task_id IN (
 				SELECT nt.named_task_id FROM tasker_named_tasks nt
 				JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
-				WHERE tn.name = ANY ($2)))`
-		var namespaces []string
-		if len(req.Namespaces) > 0 {
-			namespaces = req.Namespaces
-		}
+				WHERE ($2->'namespaces' IS NULL OR tn.name IN (SELECT jsonb_array_elements_text($2->'namespaces')))
+				  AND ($2->'runnable' IS NULL
+				       OR EXISTS (SELECT 1 FROM jsonb_to_recordset($2->'runnable'->'tasks') k(namespace text, name text, version text)
+				                  WHERE k.namespace = tn.name AND k.name = nt.name AND k.version = nt.version)
+				       OR (($2->'runnable'->>'database_handlers')::boolean AND jsonb_typeof(nt.configuration->'steps') = 'array'
+				           AND EXISTS (SELECT 1 FROM jsonb_array_elements(nt.configuration->'steps') st
+				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
+		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
 		if req.TaskID > 0 {
 			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE task_id = $1 AND NOT complete
 				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE`, req.TaskID, namespaces)

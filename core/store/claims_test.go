@@ -374,3 +374,52 @@ func TestClaimByNamespace(t *testing.T) {
 	_, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 1, LeaseSeconds: 30, Namespaces: []string{""}})
 	assert.Equal(t, errs.Validation, errs.KindOf(err))
 }
+
+// A worker that says what it can run (Runnable) claims only those tasks: the
+// templates it names and, with DatabaseHandlers, the tasks whose template in the
+// database names handler classes; a claim of one task ignores the filter.
+func TestClaimOnlyRunnableTasks(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	_, err := s.RegisterNamedTask(ctx, store.NamedTask{Namespace: "tests", Name: "from_db", Version: "0.1.0",
+		Configuration: []byte(`{"steps": [{"name": "a", "handler_class": "Db::Handler"}]}`)}, map[string]string{"a": ""})
+	require.NoError(t, err)
+	_, err = s.RegisterNamedTask(ctx, store.NamedTask{Namespace: "tests", Name: "db_no_handler", Version: "0.1.0",
+		Configuration: []byte(`{"steps": [{"name": "a"}]}`)}, map[string]string{"a": ""})
+	require.NoError(t, err)
+	mine := create(t, s, "mine", step("a"))
+	fromDB := create(t, s, "from_db", step("a"))
+	stranger := create(t, s, "stranger", step("a"))
+	noHandler := create(t, s, "db_no_handler", step("a"))
+	version := "0.1.0" // store.CreateTask's default
+	runnable := &store.RunnableFilter{Tasks: []store.TaskKey{{Namespace: "tests", Name: "mine", Version: version}},
+		DatabaseHandlers: true}
+
+	got, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 10, LeaseSeconds: 30, Runnable: runnable})
+	require.NoError(t, err)
+	tasks := map[int64]bool{}
+	for _, c := range got {
+		tasks[c.TaskID] = true
+	}
+	assert.Equal(t, map[int64]bool{mine.TaskID: true, fromDB.TaskID: true}, tasks)
+
+	none, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 10, LeaseSeconds: 30,
+		Runnable: &store.RunnableFilter{}, Namespaces: []string{"tests"}})
+	require.NoError(t, err)
+	assert.Empty(t, none, "an empty filter runs nothing")
+
+	one, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", TaskID: stranger.TaskID, Limit: 10, LeaseSeconds: 30,
+		Runnable: &store.RunnableFilter{}})
+	require.NoError(t, err)
+	require.Len(t, one, 1, "a claim of one task ignores the filter")
+
+	rest, err := s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 10, LeaseSeconds: 30, Namespaces: []string{"tests"}})
+	require.NoError(t, err)
+	require.Len(t, rest, 1, "without a filter: everything (the task without handlers is left)")
+	assert.Equal(t, noHandler.TaskID, rest[0].TaskID)
+
+	_, err = s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 1, LeaseSeconds: 30,
+		Runnable: &store.RunnableFilter{Tasks: []store.TaskKey{{Name: "x"}}}})
+	require.Error(t, err)
+}

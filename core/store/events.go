@@ -132,6 +132,46 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 	}
 }
 
+// StartSubscriber creates subscriber's cursor, when the outbox has not seen that
+// name yet, so that its first fetch begins at since instead of at the
+// beginning of the outbox: the events created at or after since (by the
+// outbox's created_at, its transaction's start), or with since nil the events
+// of the transactions that commit from now on. An existing subscriber keeps its
+// cursor. It reports whether the cursor was created.
+//
+// One statement, one snapshot: the horizon is the oldest running transaction
+// (every older one has committed or aborted, and the events of those that
+// precede since are behind it), and each task with events above the horizon
+// that the snapshot sees (and that precede since) gets its cursor at its last
+// such event; events of transactions still running commit above both.
+func (s *Store) StartSubscriber(ctx context.Context, subscriber string, since *time.Time) (bool, error) {
+	if subscriber == "" || len(subscriber) > 128 {
+		return false, errs.New(errs.Validation, map[string]any{"field": "subscriber"},
+			"a subscriber name is 1 to 128 characters")
+	}
+	var created bool
+	err := s.pool.QueryRow(ctx, `
+		WITH pos AS (
+			SELECT LEAST(pg_snapshot_xmin(pg_current_snapshot()),
+			             (SELECT tx FROM tasker_events WHERE created_at >= COALESCE($2::timestamptz, 'infinity')
+			              ORDER BY tx LIMIT 1)) AS low
+		), ins AS (
+			INSERT INTO tasker_event_subscribers (subscriber, low_water)
+			SELECT $1, low FROM pos
+			ON CONFLICT (subscriber) DO NOTHING
+			RETURNING low_water
+		), cur AS (
+			INSERT INTO tasker_event_cursors (subscriber, task_id, last_seq)
+			SELECT $1, e.task_id, max(e.task_seq)
+			FROM tasker_events e, ins
+			WHERE e.tx >= ins.low_water AND e.created_at < COALESCE($2::timestamptz, 'infinity')
+			GROUP BY e.task_id
+			ON CONFLICT (subscriber, task_id) DO UPDATE SET last_seq = GREATEST(tasker_event_cursors.last_seq, EXCLUDED.last_seq)
+		)
+		SELECT EXISTS (SELECT 1 FROM ins)`, subscriber, since).Scan(&created)
+	return created, dbErr(err, "start subscriber")
+}
+
 // AckEvents records that subscriber processed a batch: each task's cursor moves to
 // the last sequence number delivered, and when the batch drained everything
 // visible, the subscriber's horizon moves up to the batch's.

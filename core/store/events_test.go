@@ -290,3 +290,51 @@ func TestEventsCanBeTurnedOff(t *testing.T) {
 	assert.Equal(t, "complete", taskState(t, s, ct.TaskID))
 	assert.Empty(t, outbox(t, s, ct.TaskID), "events.enabled false: no events")
 }
+
+// A subscriber's start position: a new name started "now" gets only the events
+// committed afterwards, one started at a time gets the events created since,
+// an unstarted one everything, and an existing cursor is never moved back or
+// forward by a later start.
+func TestStartSubscriber(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	old := create(t, s, "before", step("a"))
+	var cut time.Time
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&cut))
+	mid := create(t, s, "middle", step("a"))
+
+	fetchTasks := func(sub string) map[int64]bool {
+		t.Helper()
+		b, err := s.FetchEvents(ctx, sub, 1000, 0)
+		require.NoError(t, err)
+		require.NoError(t, s.AckEvents(ctx, sub, b))
+		out := map[int64]bool{}
+		for _, e := range b.Events {
+			out[e.TaskID] = true
+		}
+		return out
+	}
+
+	created, err := s.StartSubscriber(ctx, "from-now", nil)
+	require.NoError(t, err)
+	assert.True(t, created)
+	created, err = s.StartSubscriber(ctx, "from-cut", &cut)
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, map[int64]bool{old.TaskID: true, mid.TaskID: true}, fetchTasks("from-beginning"))
+	// An existing subscriber keeps its cursor: starting it "now" changes nothing.
+	created, err = s.StartSubscriber(ctx, "from-beginning", nil)
+	require.NoError(t, err)
+	assert.False(t, created)
+
+	late := create(t, s, "after", step("a"))
+	claim(t, s, "w", old.TaskID, 1) // a new event of an old task counts as new
+	assert.Equal(t, map[int64]bool{late.TaskID: true, old.TaskID: true}, fetchTasks("from-now"))
+	assert.Equal(t, map[int64]bool{mid.TaskID: true, late.TaskID: true, old.TaskID: true}, fetchTasks("from-cut"),
+		"the events created since the cut: the middle task's, the late task's and the old task's new one")
+	assert.Equal(t, map[int64]bool{late.TaskID: true, old.TaskID: true}, fetchTasks("from-beginning"))
+
+	_, err = s.StartSubscriber(ctx, "", nil)
+	require.Error(t, err)
+}

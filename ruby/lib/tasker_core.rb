@@ -24,6 +24,7 @@ require_relative "tasker_core/configuration"
 require_relative "tasker_core/native"
 require_relative "tasker_core/logging/correlation"
 require_relative "tasker_core/logging/structured_logger"
+require_relative "tasker_core/logging/native_log"
 require_relative "tasker_core/rack/correlation_middleware"
 require_relative "tasker_core/values/value_object"
 require_relative "tasker_core/values/migration_result"
@@ -60,6 +61,7 @@ require_relative "tasker_core/client"
 require_relative "tasker_core/client/task_queries"
 require_relative "tasker_core/client/handle"
 require_relative "tasker_core/client/operator_operations"
+require_relative "tasker_core/client/boot_call"
 require_relative "tasker_core/errors/template_not_found_error"
 require_relative "tasker_core/errors/handler_not_found_error"
 require_relative "tasker_core/step_handler/base"
@@ -73,6 +75,7 @@ require_relative "tasker_core/worker/worker_config"
 require_relative "tasker_core/worker/step_execution"
 require_relative "tasker_core/worker/step_executor"
 require_relative "tasker_core/worker/worker"
+require_relative "tasker_core/worker/async_worker"
 require_relative "tasker_core/values/task_run_result"
 require_relative "tasker_core/values/task_run_result/step_summary"
 require_relative "tasker_core/worker/task_runner"
@@ -88,7 +91,11 @@ require_relative "tasker_core/events/live_relay"
 # through the native library libtasker_core.so.
 #
 # Requiring the gem does not load the library (it is loaded on first use), so
-# requiring it before a fork is safe; calling it before a fork is not (ForkError).
+# requiring it before a fork is safe, and so is everything an application does
+# at boot (configure, register_task, build Listeners and Workers, and
+# TaskerCore.client.migrate! / register_templates, which run in a short-lived
+# child process while the library is not loaded); a call that loads the
+# library before a fork makes the children raise ForkError (README "Fork safety").
 module TaskerCore
   # Folders under lib/tasker_core/ that group files without adding a namespace
   # (what Zeitwerk calls collapsed directories): errors/validation_error.rb
@@ -102,18 +109,15 @@ module TaskerCore
   class << self
     attr_writer :logger
 
-    # The gem's process-wide Configuration (the operator authorizer, the
-    # default actor).
-    def configuration
-      CLIENT_LOCK.synchronize { @configuration ||= Configuration.new }
-    end
+    # Called by a Client when it opens in a process (Client#open_handle).
+    def client_opened(client)
+      return unless client.equal?(@client)
 
-    # Yields the Configuration:
-    #   TaskerCore.configure { |c| c.authorize = ->(actor, action, target) { ... } }
-    def configure
-      yield configuration
-      configuration
+      AsyncWorker.start_if_configured
+    rescue StandardError => e
+      logger.error("tasker_core: starting the async worker: #{e.class}: #{e.message}")
     end
+    private :client_opened
 
     # The gem's logger: Rails.logger inside Rails, else a Logger on $stderr at WARN.
     def logger
@@ -134,14 +138,36 @@ module TaskerCore
       @structured_logger = StructuredLogger.new(target)
     end
 
-    # The process's shared Client, created on first use with +config+ (see
-    # Client.new). Later calls return the same client; passing a different
-    # configuration then is an ArgumentError. A forked child gets its own client
-    # if (and only if) the library was not loaded before the fork; otherwise
-    # ForkError.
+    # The process's Configuration (TaskerCore.configure).
+    def configuration
+      CLIENT_LOCK.synchronize { @configuration ||= Configuration.new }
+    end
+
+    # Configures the gem; records only (loads nothing, safe at boot):
+    #
+    #   TaskerCore.configure do |c|
+    #     c.client_options = { database_url: ENV["DATABASE_URL"], schema: "tasker" }
+    #     c.execution_mode = :async # a worker thread in each (web) process
+    #   end
+    #
+    # → the Configuration
+    def configure
+      config = configuration
+      yield config if block_given?
+      config
+    end
+
+    # The process's shared Client: lazy (see Client.new), so getting it loads
+    # nothing and is safe at boot; the library is loaded, and the client
+    # opened, by its first call in each process. +config+ (Client.new
+    # arguments) is merged over configuration.client_options. Later calls
+    # return the same client; passing a different configuration then is an
+    # ArgumentError. A forked child uses it too when the parent never opened
+    # it; when the parent had loaded the library, ForkError (saying which call
+    # loaded it and what to do).
     def client(**config)
       CLIENT_LOCK.synchronize do
-        if @client && @client_pid == Process.pid && !@client.closed?
+        if @client && !@client.closed? && @client.usable_in_this_process?
           if !config.empty? && config != @client_config
             raise ArgumentError, "TaskerCore.client is already configured; call TaskerCore.reset_client! first"
           end
@@ -150,9 +176,9 @@ module TaskerCore
         end
 
         Native.check_pid!
-        @client = Client.new(**config)
+        options = (@configuration&.client_options || {}).merge(config)
+        @client = Client.new(**options, lazy: true)
         @client_config = config
-        @client_pid = Process.pid
         @client
       end
     end
@@ -160,9 +186,24 @@ module TaskerCore
     # Closes the shared client (if this process created it) and forgets it.
     def reset_client!
       CLIENT_LOCK.synchronize do
-        @client.close if @client && @client_pid == Process.pid
-        @client = @client_config = @client_pid = nil
+        @client.close if @client&.usable_in_this_process?
+        @client = @client_config = nil
       end
+    end
+
+    # Starts the async worker (a TaskerCore::Worker on a thread of this
+    # process, AsyncWorker) when the execution mode is :async; a no-op
+    # otherwise or when it runs in this process already. Called by the shared
+    # client's first call in each process; call it from Puma's on_worker_boot
+    # or Unicorn's after_fork to start at once. → the AsyncWorker or nil
+    def start_async_worker
+      AsyncWorker.start_if_configured
+    end
+
+    # Stops this process's async worker gracefully (running handlers get
+    # execution.shutdown_timeout_seconds). → true when one was stopped
+    def stop_async_worker(timeout: nil)
+      AsyncWorker.stop(timeout: timeout)
     end
 
     # Versions: the gem's, the library's, the database schema's it expects, its

@@ -12,15 +12,14 @@ module TaskerCore
   #   client.close
   #
   # Thread-safe: calls from many threads run in parallel (the GVL is released
-  # while the library works). Not fork-safe: a client belongs to the process that
-  # created it; create clients after forking (TaskerCore::ForkError otherwise).
+  # while the library works). An open client belongs to the process that opened
+  # it (TaskerCore::ForkError in a forked child); a lazy one (lazy: true, as
+  # TaskerCore.client is) opens on its first call in the process that makes it,
+  # so it may be built before a fork.
   # Failures raise TaskerCore::Error subclasses (see ErrorMapper).
   class Client
-    # The schema (PostgreSQL search_path) the client works in, or nil for the
-    # server's default.
-    attr_reader :schema
-
-    # The pid of the process that created the client.
+    # The pid of the process that created the client (for a lazy client: of
+    # the process that opened it, once opened).
     attr_reader :pid
 
     # database_url: falls back to DATABASE_URL (then the config file).
@@ -28,10 +27,17 @@ module TaskerCore
     # creates it when missing and runs the migrations there.
     # config_file:, environment: the YAML file and its section (under Rails:
     # config/tasker.yml and Rails.env).
+    # lazy: false opens the library's client (loading the library, connecting)
+    # now; true defers that to the first call in a process (TaskerCore.client
+    # is lazy), so a lazy client built before a fork is opened by the child
+    # that uses it. migrate! and register_templates on a lazy client whose
+    # process has not loaded the library yet run in a short-lived child process
+    # (BootCall), leaving this one without a Go runtime (safe to fork).
     # options: any other configuration key of docs/configuration.md, nested
     # (execution: {lease_seconds: 10}) or shorthand (max_connections:, retry_policy: {...}).
     # Explicit arguments win over TASKER_* variables, which win over the file.
-    def initialize(database_url: nil, schema: nil, migrate: nil, config_file: nil, environment: nil, **options)
+    def initialize(database_url: nil, schema: nil, migrate: nil, config_file: nil, environment: nil, lazy: false,
+                   **options)
       config = options.transform_keys(&:to_s)
       config["database_url"] = database_url unless database_url.nil?
       config["schema"] = schema.to_s unless schema.nil?
@@ -40,30 +46,42 @@ module TaskerCore
       environment ||= rails_environment
       config["config_file"] = config_file.to_s unless config_file.nil?
       config["environment"] = environment.to_s unless environment.nil?
-      # The Go runtime copied the environment when the library loaded; send it as
-      # it is now, all of it: ${VAR} in the config file may name any variable.
-      # Only TASKER_* and DATABASE_URL are settings (docs/configuration.md).
-      config["env"] ||= environment_variables
+      @config = config
       @schema = schema&.to_s
       @pid = Process.pid
-      data = unwrap(Native.client_new(encode(config)))
-      handle_id = data.is_a?(Hash) ? data["handle"] : nil
-      unless handle_id.is_a?(Integer)
-        raise FFIError.new("tasker_client_new returned no handle: #{data.inspect}", type: "ffi_error")
-      end
-
-      @handle = Handle.new(handle_id, pid: @pid)
-      ObjectSpace.define_finalizer(self, Handle.finalizer(@handle))
+      @handle = nil
+      @closed = false
+      @open_lock = Mutex.new
+      open_handle unless lazy
     end
 
-    # The library's handle number (for diagnostics).
+    # False for a lazy client until its first call (in this process).
+    def opened?
+      !@handle.nil?
+    end
+
+    # The schema (PostgreSQL search_path) the client works in: the one given
+    # to new, else the effective configuration's database.schema (from
+    # tasker.yml or TASKER_DATABASE_SCHEMA; reading it opens a lazy client),
+    # or nil for the server's default.
+    def schema
+      return @schema unless @schema.nil?
+
+      row = Array(effective_config["values"]).find { |r| r["key"] == "database.schema" }
+      value = row && row["value"]
+      @schema = value.is_a?(String) && !value.empty? ? value : nil
+    end
+
+    # The library's handle number (for diagnostics; opens a lazy client).
     def handle_id
-      @handle.id
+      native_handle.id
     end
 
     # Runs the migrations (idempotent). → MigrationResult
+    # Safe at boot: on a lazy client whose process has not loaded the library,
+    # this runs in a short-lived child process (see new).
     def migrate!
-      MigrationResult.from_h(invoke(:run_migrations, {}))
+      MigrationResult.from_h(boot_invoke(:run_migrations, {}))
     end
 
     # Creates a task from a spec (docs/ffi.md "Task spec"): name:, steps: [{name:,
@@ -160,8 +178,12 @@ module TaskerCore
     # then age) for +worker_id+, moving them to in_progress under a lease. Concurrent
     # workers never get the same step. → [ClaimedStep]
     # namespaces: only tasks of these namespaces (a worker pool per queue).
-    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
-      payload = claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
+    # runnable: only the tasks a worker can run, {tasks: [{namespace:, name:,
+    # version:}], database_handlers: true|false} (the named templates and, with
+    # database_handlers, the tasks whose template in the database names handler
+    # classes); ignored with task_id.
+    def claim_steps(worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil, runnable: nil)
+      payload = claim_payload(worker_id, task_id, limit, lease_seconds, namespaces, runnable)
       Array(invoke(:claim_steps, payload)["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze
     end
 
@@ -169,11 +191,13 @@ module TaskerCore
     # transaction: one round trip and one commit for a worker's round; steps the
     # reports made ready can come back in the same call. Either both happen or
     # neither does. → [ReportResult, [ClaimedStep]]
-    def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil)
+    def report_and_claim(reports, worker_id:, task_id: nil, limit: nil, lease_seconds: nil, namespaces: nil,
+                         runnable: nil)
       array!(reports, "reports")
 
       data = invoke(:report_and_claim, { reports: normalize_reports(reports),
-                                         claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces) })
+                                         claim: claim_payload(worker_id, task_id, limit, lease_seconds, namespaces,
+                                                              runnable) })
       [ReportResult.from_h(data), Array(data["steps"]).map { |row| ClaimedStep.from_h(row) }.freeze]
     end
 
@@ -210,9 +234,20 @@ module TaskerCore
     # Up to +limit+ (default: events.batch_size) lifecycle events +subscriber+ has
     # not acknowledged, in order per task, waiting up to +wait_ms+ (at most 60000
     # and below api.call_timeout_ms) for a notification when there is none.
-    # The same events come back until the batch is given to ack_events. → EventBatch
-    def fetch_events(subscriber:, limit: nil, wait_ms: nil)
-      EventBatch.from_h(invoke(:fetch_events, with_optional({ subscriber: subscriber }, limit: limit, wait_ms: wait_ms)))
+    # The same events come back until the batch is given to ack_events.
+    # from: where a subscriber name the database has not seen yet starts:
+    # :beginning (the default here: everything in the outbox), :now (the events
+    # committed from now on) or a Time (the events created since); ignored for
+    # a name that exists (its cursor wins). → EventBatch
+    def fetch_events(subscriber:, limit: nil, wait_ms: nil, from: nil)
+      from = case from
+             when nil, :beginning, "beginning" then nil
+             when :now, "now" then "now"
+             when Time then from.getutc.iso8601(6)
+             else raise ArgumentError, "from must be :now, :beginning or a Time, got #{from.inspect}"
+             end
+      EventBatch.from_h(invoke(:fetch_events, with_optional({ subscriber: subscriber }, limit: limit, wait_ms: wait_ms,
+                                                                                        from: from)))
     end
 
     # Acknowledges a batch fetch_events returned for +subscriber+: its events
@@ -291,12 +326,14 @@ module TaskerCore
 
     # Parses YAML task templates (files or directories in +paths+, or a +yaml+
     # string named +file+ in messages) for +environment+ (default: the client's)
-    # and registers them as versioned named tasks. A broken template raises
+    # and registers them as versioned named tasks (safe at boot, like migrate!:
+    # on a lazy client not yet opened, in a short-lived child process). A broken template raises
     # ValidationError (or DependencyCycleError) naming the file, line and step.
     # → [{"key", "named_task_id", "namespace", "name", "version", "steps", "file"}]
     def register_templates(paths: nil, yaml: nil, file: nil, environment: nil)
-      payload = with_optional({}, paths: paths && Array(paths), yaml: yaml, file: file, environment: environment)
-      Array(invoke(:register_task_templates, payload)["templates"]).freeze
+      payload = with_optional({}, paths: paths && Array(paths).map(&:to_s), yaml: yaml, file: file,
+                                  environment: environment)
+      Array(boot_invoke(:register_task_templates, payload)["templates"]).freeze
     end
 
     # Creates a task from a registered template; the context is validated against
@@ -316,21 +353,35 @@ module TaskerCore
     # Frees the library's handle (and its pool). Idempotent; afterwards every
     # call raises FFIError without reaching the library.
     def close
-      return nil if @handle.released?
+      handle = @open_lock.synchronize do
+        return nil if @closed
+
+        @closed = true
+        @handle
+      end
+      return nil if handle.nil? || handle.released?
 
       check_pid!
       ObjectSpace.undefine_finalizer(self)
-      @handle.release
+      handle.release
       nil
     end
 
     def closed?
-      @handle.released?
+      @closed || (!@handle.nil? && @handle.released?)
+    end
+
+    # True when this process may use the client: it was opened here, or (lazy)
+    # not opened yet and the library is not loaded in a parent process.
+    def usable_in_this_process?
+      return @handle.pid == Process.pid if @handle
+
+      !Native.loaded? || Native.loaded_pid == Process.pid
     end
 
     def inspect
       "#<#{self.class.name} handle=#{@handle&.id.inspect} schema=#{@schema.inspect} pid=#{@pid}" \
-        "#{closed? ? ' closed' : ''}>"
+        "#{@handle.nil? && !@closed ? ' not opened' : ''}#{closed? ? ' closed' : ''}>"
     end
 
     private
@@ -380,10 +431,56 @@ module TaskerCore
     # Calls an operation and returns the envelope's data; raises the mapped
     # exception for an error envelope.
     def invoke(operation, payload)
-      raise FFIError.new("the Tasker Core client is closed", type: "ffi_error") if @handle.released?
+      unwrap(Native.call(operation, native_handle.id, encode(payload, items: ITEM_LISTS[operation])))
+    end
 
+    # invoke for the calls an application makes at boot (migrate!,
+    # register_templates): when this client is not open and this process has
+    # not loaded the library, the call runs in a short-lived child process
+    # that loads it, so this process stays fork-safe.
+    def boot_invoke(operation, payload)
+      return invoke(operation, payload) if @handle || Native.loaded?
+      raise FFIError.new("the Tasker Core client is closed", type: "ffi_error") if @closed
+
+      unwrap(BootCall.run(library_config, operation, encode(payload)))
+    end
+
+    # The handle of this process, opening a lazy client on first use.
+    def native_handle
+      handle = @handle
+      if handle.nil? || handle.released? || handle.pid != Process.pid
+        raise FFIError.new("the Tasker Core client is closed", type: "ffi_error") if closed?
+
+        handle = @handle || @open_lock.synchronize { @handle || open_handle }
+      end
       check_pid!
-      unwrap(Native.call(operation, @handle.id, encode(payload, items: ITEM_LISTS[operation])))
+      handle
+    end
+
+    # Opens the library's client (loads the library). → the Handle
+    def open_handle
+      Native.check_pid!
+      data = unwrap(Native.client_new(library_config))
+      handle_id = data.is_a?(Hash) ? data["handle"] : nil
+      unless handle_id.is_a?(Integer)
+        raise FFIError.new("tasker_client_new returned no handle: #{data.inspect}", type: "ffi_error")
+      end
+
+      @pid = Process.pid
+      @handle = Handle.new(handle_id, pid: @pid)
+      ObjectSpace.define_finalizer(self, Handle.finalizer(@handle))
+      TaskerCore.send(:client_opened, self)
+      @handle
+    end
+
+    # The configuration JSON for tasker_client_new. The Go runtime copied the
+    # environment when the library loaded; the variables are sent as they are now.
+    def library_config
+      config = @config.dup
+      # ${VAR} in the config file may name any variable, so all of them are
+      # sent; only TASKER_* and DATABASE_URL are settings (docs/configuration.md).
+      config["env"] ||= environment_variables
+      encode(config)
     end
 
     def hash!(value, field)
@@ -409,9 +506,7 @@ module TaskerCore
 
       raise ForkError.new(
         "this TaskerCore::Client was created in process #{@pid} and is used in process #{Process.pid} " \
-        "(forked from it); a Go runtime cannot be used across fork. Do not call Tasker Core before forking " \
-        "(the gem loads its library lazily: requiring it is safe), e.g. create clients in Puma's " \
-        "on_worker_boot / Unicorn's after_fork.",
+        "(forked from it); a Go runtime cannot be used across fork. #{Native.loaded_by_note}#{ForkError::ADVICE}",
         type: "ffi_error", details: { "client_pid" => @pid, "pid" => Process.pid }
       )
     end
@@ -442,9 +537,10 @@ module TaskerCore
       end
     end
 
-    def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces)
+    def claim_payload(worker_id, task_id, limit, lease_seconds, namespaces, runnable = nil)
       with_optional({ worker_id: worker_id }, task_id: task_id && id_param(task_id, "task_id"), limit: limit, lease_seconds: lease_seconds,
-                                              namespaces: namespaces && Array(namespaces).map(&:to_s))
+                                              namespaces: namespaces && Array(namespaces).map(&:to_s),
+                                              runnable: runnable)
     end
 
     # Reports with an exception as error get the exception's report error; a

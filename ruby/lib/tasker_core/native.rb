@@ -78,6 +78,9 @@ module TaskerCore
 
     LOAD_LOCK = Mutex.new
     private_constant :LOAD_LOCK
+    # lib/: frames under it are the gem's own (ForkError names the first other).
+    GEM_DIR = File.expand_path("..", __dir__)
+    private_constant :GEM_DIR
 
     @loaded = false
     @loaded_pid = nil
@@ -92,6 +95,15 @@ module TaskerCore
 
       # The pid of the process that loaded the library (nil before loading).
       attr_reader :loaded_pid
+
+      # The first caller outside the gem of the call that loaded the library
+      # ("config/initializers/tasker.rb:3:in `<main>'"), for ForkError.
+      attr_reader :loaded_by
+
+      # "It was loaded by ... . " for error messages ("" when unknown).
+      def loaded_by_note
+        @loaded_by ? "It was loaded by #{@loaded_by}. " : ""
+      end
 
       # The path the library was loaded from (nil before loading).
       attr_reader :loaded_path
@@ -136,6 +148,7 @@ module TaskerCore
             attach_all(path)
             @loaded_path = path
             @loaded_pid = Process.pid
+            @loaded_by = first_caller_outside_gem
             @loaded = true
             TaskerCore.logger.debug { "tasker_core: loaded #{path} in process #{@loaded_pid}" }
           end
@@ -151,10 +164,9 @@ module TaskerCore
 
         raise ForkError.new(
           "the Tasker Core native library was loaded in process #{@loaded_pid} before this process " \
-          "(#{Process.pid}) was forked; a Go runtime cannot be used across fork. Do not call Tasker Core " \
-          "before forking (the gem loads its library lazily: requiring it is safe), e.g. create clients " \
-          "in Puma's on_worker_boot / Unicorn's after_fork.",
-          type: "ffi_error", details: { "loaded_pid" => @loaded_pid, "pid" => Process.pid }
+          "(#{Process.pid}) was forked; a Go runtime cannot be used across fork. #{loaded_by_note}" \
+          "#{ForkError::ADVICE}",
+          type: "ffi_error", details: { "loaded_pid" => @loaded_pid, "pid" => Process.pid, "loaded_by" => @loaded_by }
         )
       end
 
@@ -205,6 +217,11 @@ module TaskerCore
       end
 
       private
+
+      def first_caller_outside_gem
+        loc = caller_locations.find { |l| !l.absolute_path.to_s.start_with?(GEM_DIR) && !l.path.to_s.start_with?("<internal:") }
+        loc&.to_s
+      end
 
       def library_candidates
         env = ENV.fetch("TASKER_CORE_LIB", nil)
@@ -284,7 +301,10 @@ module TaskerCore
 
       def parse_envelope(json)
         envelope = JSON.parse(json, max_nesting: false)
-        return envelope if envelope.is_a?(Hash) && [true, false].include?(envelope["ok"])
+        if envelope.is_a?(Hash) && [true, false].include?(envelope["ok"])
+          NativeLog.deliver(envelope.delete("logs"), envelope.delete("logs_dropped")) if envelope.key?("logs") || envelope.key?("logs_dropped")
+          return envelope
+        end
 
         raise FFIError.new("malformed envelope from the Tasker Core native library: #{json[0, 200].inspect}",
                            type: "ffi_error")

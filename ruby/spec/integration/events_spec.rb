@@ -73,9 +73,12 @@ RSpec.describe "Events: durable outbox delivered to subscribers", :integration d
     events = []
     lock = Mutex.new
     collect(task, into: events, lock: lock)
-    listener = TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 200)
-    expect(listener.limit).to eq(100) # events.batch_size
+    listener = TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 200,
+                                                from: :beginning)
+    expect(listener.limit).to be_nil # read when it starts: building a listener loads nothing
     listener.start
+    wait_for { listener.limit }
+    expect(listener.limit).to eq(100) # events.batch_size
     wait_for { lock.synchronize { events.size >= n } }
     sleep 0.5 # a repeat would show up here
     expect(listener.stop(timeout: 10)).to be(true)
@@ -118,17 +121,79 @@ RSpec.describe "Events: durable outbox delivered to subscribers", :integration d
       listener.stop if listener.equal?(@first_listener) # from the listener's thread: ends after this batch
     end
     @first_listener = listener = TaskerCore::Events::Listener.new(client: client, subscriber: name, limit: 3,
-                                                                  wait_ms: 200)
+                                                                  wait_ms: 200, from: :beginning)
     listener.start
     wait_for { !listener.running? }
     # The first listener stopped after its first batch with events of the task.
     expect(first_run.size).to be_between(1, 3)
 
+    # The name's cursor wins over from: (the default :now would skip the task's events otherwise).
     listener = TaskerCore::Events::Listener.new(client: client, subscriber: name, limit: 3, wait_ms: 200).start
     wait_for { lock.synchronize { first_run.size + second_run.size >= n } }
     sleep 0.5
     listener.stop(timeout: 10)
     expect(first_run + second_run).to eq((1..n).to_a)
+  end
+
+  describe "where a new listener starts (from:)" do
+    # Starts a listener, waits until its first round is done (its cursor
+    # exists), then creates a task: the listener's task ids, after the new one's
+    # events arrived.
+    def subscriber_exists?(name)
+      TaskerCoreSpec::Database.psql(TaskerCoreSpec::Database.url,
+                                    "SELECT count(*) FROM #{client.schema}.tasker_event_subscribers " \
+                                    "WHERE subscriber = '#{name}'").strip == "1"
+    end
+
+    def seen_tasks(listener, old_task)
+      seen = []
+      lock = Mutex.new
+      TaskerCore::Events.subscribe("task.*") { |e| lock.synchronize { seen << e.task_id } }
+      listener.start
+      wait_for { subscriber_exists?(listener.subscriber) } # its first fetch created the cursor
+      fresh = client.create_task(name: "fresh", steps: [{ name: "a" }])
+      wait_for { lock.synchronize { seen.include?(fresh.task_id) } }
+      listener.stop(timeout: 10)
+      [lock.synchronize { seen.dup }, fresh, old_task]
+    end
+
+    it "defaults to :now: the outbox's past is not replayed, what comes after is delivered" do
+      old = client.create_task(name: "old", steps: [{ name: "a" }])
+      listener = TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 100)
+      expect(listener.from).to eq(:now)
+      seen, fresh, = seen_tasks(listener, old)
+      expect(seen).to include(fresh.task_id)
+      expect(seen).not_to include(old.task_id)
+    end
+
+    it "replays everything with :beginning, and the events since a Time with a Time" do
+      old = client.create_task(name: "old", steps: [{ name: "a" }])
+      cut = Time.now
+      sleep 0.05
+      mid = client.create_task(name: "mid", steps: [{ name: "a" }])
+      seen, = seen_tasks(TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 100,
+                                                           from: :beginning), old)
+      expect(seen).to include(old.task_id, mid.task_id)
+      TaskerCore::Events.reset!
+      seen, = seen_tasks(TaskerCore::Events::Listener.new(client: client, subscriber: fresh_name, wait_ms: 100,
+                                                           from: cut), old)
+      expect(seen).to include(mid.task_id)
+      expect(seen).not_to include(old.task_id)
+    end
+
+    it "lets an existing durable cursor win over from:" do
+      name = fresh_name
+      client.fetch_events(subscriber: name, limit: 1) # the name exists, at the beginning, nothing acknowledged
+      old = client.create_task(name: "old", steps: [{ name: "a" }])
+      seen, = seen_tasks(TaskerCore::Events::Listener.new(client: client, subscriber: name, wait_ms: 100), old)
+      expect(seen).to include(old.task_id)
+    end
+
+    it "refuses anything else" do
+      expect { TaskerCore::Events::Listener.new(client: client, subscriber: "x", from: :yesterday) }
+        .to raise_error(ArgumentError, /from must be :now, :beginning or a Time/)
+      expect { client.fetch_events(subscriber: "x", from: 3) }.to raise_error(ArgumentError, /from must be/)
+    end
   end
 
   it "logs a library error and retries after a pause" do

@@ -74,7 +74,9 @@ RSpec.describe TaskerCore::Native do
       expect { described_class.noop("{}") }.to raise_error(TaskerCore::ForkError) { |e|
         expect(e.message).to include("loaded in process #{loaded} before this process (#{loaded + 1}) was forked")
         expect(e.message).to include("on_worker_boot").and include("after_fork").and include("lazily")
-        expect(e.details).to eq("loaded_pid" => loaded, "pid" => loaded + 1)
+        expect(e.details).to include("loaded_pid" => loaded, "pid" => loaded + 1)
+        expect(e.details["loaded_by"]).to be_a(String) # the first caller outside the gem
+        expect(e.message).to include("It was loaded by #{e.details['loaded_by']}")
         expect(e).to be_a(TaskerCore::FFIError)
       }
     end

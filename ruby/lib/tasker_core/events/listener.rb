@@ -18,6 +18,14 @@ module TaskerCore
     # not block others. A library error is logged and retried after error_pause.
     # #metrics (DispatchLoop): the outbox is the buffer, so a listener that falls
     # behind never drops an event, it only lags.
+    #
+    # Where a new subscriber starts (+from+): a name the database has not seen
+    # yet begins at :now (DEFAULT_FROM: the events committed from then on),
+    # :beginning (everything still in the outbox) or a Time (the events created
+    # since then). A name that exists continues from its durable cursor,
+    # whatever +from+ says.
+    #
+    # Building a listener loads nothing (safe before a fork); #start does.
     class Listener
       include DispatchLoop
 
@@ -26,21 +34,33 @@ module TaskerCore
       DEFAULT_WAIT_MS = 1000
       # Seconds between a failed round and the next.
       DEFAULT_ERROR_PAUSE = 1.0
+      # Where a subscriber name the database has not seen starts.
+      DEFAULT_FROM = :now
+      # The symbolic start positions (besides a Time).
+      FROM_POSITIONS = %i[now beginning].freeze
 
-      attr_reader :client, :subscriber, :limit, :wait_ms, :error_pause
+      attr_reader :client, :subscriber, :wait_ms, :error_pause, :from
 
       # client: a TaskerCore::Client (default TaskerCore.client).
       # subscriber: the durable subscriber name (1..128 characters).
-      # limit: events per batch (default: the configuration's events.batch_size).
+      # limit: events per batch (default: the configuration's events.batch_size,
+      # read when the listener starts).
+      # from: where a new subscriber starts (see the class comment): :now
+      # (DEFAULT_FROM), :beginning or a Time.
       # wait_ms: DEFAULT_WAIT_MS; error_pause: DEFAULT_ERROR_PAUSE seconds.
       # dispatcher: what receives each event (responds to publish_locally; default Events).
-      def initialize(subscriber:, client: TaskerCore.client, limit: nil, wait_ms: DEFAULT_WAIT_MS,
+      def initialize(subscriber:, client: TaskerCore.client, limit: nil, from: DEFAULT_FROM, wait_ms: DEFAULT_WAIT_MS,
                      error_pause: DEFAULT_ERROR_PAUSE, dispatcher: Events)
         raise ArgumentError, "subscriber must be a non-empty String" if subscriber.to_s.empty?
+        unless from.is_a?(Time) || FROM_POSITIONS.include?(from)
+          raise ArgumentError, "from must be :now, :beginning or a Time, got #{from.inspect}"
+        end
 
         @client = client
         @subscriber = subscriber.to_s
-        @limit = limit || configured_batch_size
+        @from = from
+        @started_cursor = false
+        @limit = limit
         @wait_ms = Integer(wait_ms)
         @error_pause = Float(error_pause)
         @dispatcher = dispatcher
@@ -85,9 +105,15 @@ module TaskerCore
           "#{running? ? 'running' : 'stopped'}>"
       end
 
+      # Events per batch: as given, else (once started) events.batch_size.
+      def limit
+        @limit
+      end
+
       private
 
       def run
+        @limit ||= configured_batch_size
         until @stopping
           begin
             process_batch
@@ -103,7 +129,11 @@ module TaskerCore
       # One round: fetch, dispatch in order, acknowledge (an empty drained batch
       # too: it moves the subscriber's horizon forward).
       def process_batch
-        batch = @client.fetch_events(subscriber: @subscriber, limit: @limit, wait_ms: @wait_ms)
+        # The start position counts for a name the database has not seen; sent
+        # until a fetch succeeded.
+        from = @started_cursor ? nil : @from
+        batch = @client.fetch_events(subscriber: @subscriber, limit: @limit, wait_ms: @wait_ms, from: from)
+        @started_cursor = true
 
         batch.each do |event|
           delivered = @dispatcher.publish_locally(event)

@@ -51,6 +51,13 @@ module TaskerCore
   # - task_id: serve the steps of this one task only (TaskerCore.run_task);
   # - namespaces: serve only tasks of these namespaces (a worker pool per queue);
   # - registry: the HandlerRegistry (default TaskerCore.handler_registry);
+  # - runnable_only: claim only the tasks this worker can run (default true):
+  #   those of the templates in its registry (read at every claim, so templates
+  #   registered later count) and those whose template registered in the
+  #   database (Client#register_templates) names handler classes; tasks of
+  #   other templates are left for the workers that have their handlers
+  #   instead of failing here with TemplateNotFoundError. false claims every
+  #   ready task. A worker of one task (task_id) claims it whatever its template;
   # - on_event: anything with #call(event, data), called on the worker's
   #   coordinating thread for every transition it causes or sees (EVENTS);
   # - worker_id: the lease holder's name (default "host:pid:random");
@@ -156,7 +163,7 @@ module TaskerCore
     def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
                    recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
                    step_timeout: nil, report_isolation_failures: nil, task_id: nil, namespaces: nil, registry: nil,
-                   on_event: nil, worker_id: nil, logger: nil)
+                   on_event: nil, worker_id: nil, logger: nil, runnable_only: true)
       @client = client
       given = { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
                 poll_interval: poll_interval, recovery_interval: recovery_interval,
@@ -174,6 +181,7 @@ module TaskerCore
         raise ArgumentError, "namespaces must be non-empty names, got #{namespaces.inspect}"
       end
       @registry = registry || TaskerCore.handler_registry
+      @runnable_only = runnable_only ? true : false
       if on_event && !on_event.respond_to?(:call)
         raise ArgumentError, "on_event must respond to #call(event, data), got #{on_event.class}"
       end
@@ -216,6 +224,11 @@ module TaskerCore
 
     def recover_leases?
       @recover_leases ? true : false
+    end
+
+    # Whether the worker claims only the tasks it can run (see the class comment).
+    def runnable_only?
+      @runnable_only
     end
 
     # Runs until #stop, a trapped SIGTERM/SIGINT, or +until+ (a callable checked
@@ -383,7 +396,16 @@ module TaskerCore
       return 0 if free <= 0
 
       enqueue(client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds,
-                                 namespaces: namespaces))
+                                 namespaces: namespaces, runnable: runnable_filter))
+    end
+
+    # The claim filter of runnable_only: the registry's templates and the
+    # database's templates with handler classes (nil: claim everything).
+    def runnable_filter
+      return nil unless @runnable_only && task_id.nil?
+
+      tasks = @registry.templates.map { |t| { namespace: t.namespace, name: t.name, version: t.version } }
+      { tasks: tasks, database_handlers: true }
     end
 
     # Hands claimed steps to the handler threads. → how many
@@ -522,7 +544,8 @@ module TaskerCore
         begin
           result, steps = client.report_and_claim(
             executions.map { |x| x.report(worker_id) },
-            worker_id: worker_id, task_id: task_id, limit: room, lease_seconds: lease_seconds, namespaces: namespaces
+            worker_id: worker_id, task_id: task_id, limit: room, lease_seconds: lease_seconds, namespaces: namespaces,
+            runnable: runnable_filter
           )
           return [executions.zip(result.outcomes), result.tasks, steps]
         rescue ValidationError

@@ -326,12 +326,12 @@ RSpec.describe TaskerCore::Worker do
       expect(log.string).to include("on_event raised for claimed: RuntimeError: observer bug")
     end
 
-    it "fails the step of a template this process does not know, and carries on" do
+    it "claiming everything (runnable_only: false), fails the step of a template this process does not know, and carries on" do
       name = unique_name("unknown")
       known = create("single")
       unknown = client.create_task(name: name, namespace: namespace, steps: [{ name: "a", retry_limit: 1 }])
       events = []
-      worker = described_class.new(client: client, concurrency: 2, logger: logger,
+      worker = described_class.new(client: client, concurrency: 2, logger: logger, runnable_only: false,
                                    on_event: ->(event, data) { events << [event, data[:task_id]] })
       worker.run(install_signal_traps: false, until: -> { done?(known) && done?(unknown) })
       expect(status(known)).to eq("complete")
