@@ -399,10 +399,13 @@ func TestCallerEnvironmentLayer(t *testing.T) {
 // The gem sends config/tasker.yml's text (ERB evaluated) and the Rails app's
 // ActiveRecord database as defaults below everything else.
 // run_migrations {"dry_run": true} reports the schema's migrations and changes
-// nothing (rake tasker_core:status).
+// nothing (rake tasker_core:status); run_migrations creates a missing schema.
 func TestRunMigrationsDryRun(t *testing.T) {
 	t.Parallel()
-	_, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	pool, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	// run_migrations creates a missing schema, as Open does with migrate: true.
+	_, err := pool.Exec(context.Background(), `DROP SCHEMA `+schema)
+	require.NoError(t, err)
 	c, err := Open(context.Background(), []byte(fmt.Sprintf(`{"database_url": %q, "schema": %q}`, testdb.URL(t), schema)))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)

@@ -173,6 +173,11 @@ func runMigrations(ctx context.Context, c *Client, payload []byte) (any, error) 
 	if r.DryRun {
 		return migrations.ReadStatus(ctx, c.store.Pool())
 	}
+	// A client opened without migrate: true may name a schema that does not
+	// exist yet (a Rails app's first `db:migrate`).
+	if err := createSchema(ctx, c.store.Pool(), c.cfg.String("database.schema")); err != nil {
+		return nil, err
+	}
 	res, err := migrations.Migrate(ctx, c.store.Pool())
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ require_relative "tasker_core/logging/structured_logger"
 require_relative "tasker_core/rack/correlation_middleware"
 require_relative "tasker_core/values/value_object"
 require_relative "tasker_core/values/migration_result"
+require_relative "tasker_core/values/migration_status"
 require_relative "tasker_core/values/created_task"
 require_relative "tasker_core/values/task_execution_context"
 require_relative "tasker_core/values/viable_step"
@@ -45,6 +46,7 @@ require_relative "tasker_core/values/event"
 require_relative "tasker_core/values/event_collection"
 require_relative "tasker_core/values/event_batch"
 require_relative "tasker_core/values/live_event_batch"
+require_relative "tasker_core/config_file"
 require_relative "tasker_core/client"
 require_relative "tasker_core/client/handle"
 require_relative "tasker_core/errors/template_not_found_error"
@@ -70,6 +72,15 @@ require_relative "tasker_core/events/dry_events_bridge"
 require_relative "tasker_core/events/dispatch_loop"
 require_relative "tasker_core/events/listener"
 require_relative "tasker_core/events/live_relay"
+require_relative "tasker_core/rails"
+require_relative "tasker_core/rails/database_url"
+require_relative "tasker_core/rails/configuration"
+require_relative "tasker_core/rails/handler_wrapper"
+require_relative "tasker_core/rails/migrator"
+require_relative "tasker_core/rails/schema_load_hook"
+# The Railtie only inside a Rails app (Bundler requires rails first); the rest
+# of tasker_core/rails/ is plain Ruby that touches Rails only when called.
+require_relative "tasker_core/rails/railtie" if defined?(::Rails::Railtie)
 
 # Tasker Core: workflows (DAGs of steps) kept in PostgreSQL, driven from Ruby
 # through the native library libtasker_core.so.
@@ -88,6 +99,27 @@ module TaskerCore
 
   class << self
     attr_writer :logger
+
+    # Called around every handler run (the handler's lookup and #call, on the
+    # handler's thread) with the run as a block; it must call the block once
+    # and return its value. nil: the handler runs as is. Under Rails the
+    # Railtie sets Rails.application.executor.wrap (and reloader.wrap in
+    # development), so each run gets and returns its ActiveRecord connection
+    # and sees reloaded code.
+    attr_accessor :handler_wrapper
+
+    # What TaskerCore.client passes to Client.new when called without
+    # arguments: a Hash, or a callable returning one, called when the client
+    # is created (under Rails, the Railtie's TaskerCore::Rails::Configuration;
+    # nothing is read at boot).
+    attr_writer :client_options
+
+    # The options the next TaskerCore.client will be created with.
+    def client_options
+      options = @client_options
+      options = options.call if options.respond_to?(:call)
+      options || {}
+    end
 
     # The gem's logger: Rails.logger inside Rails, else a Logger on $stderr at WARN.
     def logger
@@ -124,6 +156,7 @@ module TaskerCore
         end
 
         Native.check_pid!
+        config = client_options if config.empty?
         @client = Client.new(**config)
         @client_config = config
         @client_pid = Process.pid

@@ -23,6 +23,10 @@ module TaskerCore
     # The pid of the process that created the client.
     attr_reader :pid
 
+    # The file the library reads when none is named (relative to the working
+    # directory), as core/config.DefaultFile.
+    DEFAULT_CONFIG_FILE = "config/tasker.yml"
+
     # Environment variables the library reads (docs/configuration.md).
     ENV_PATTERN = /\A(TASKER_|DATABASE_URL\z|RAILS_ENV\z|RACK_ENV\z)/.freeze
 
@@ -30,7 +34,10 @@ module TaskerCore
     # schema: the PostgreSQL schema to work in; with migrate: true the library
     # creates it when missing and runs the migrations there.
     # config_file:, environment: the YAML file and its section (under Rails:
-    # config/tasker.yml and Rails.env).
+    # config/tasker.yml and Rails.env); ERB in the file is evaluated here
+    # (ConfigFile) before the library reads it.
+    # defaults:, defaults_origin: values below the file and the environment
+    # (docs/configuration.md "Host defaults"; the Rails integration's database).
     # options: any other configuration key of docs/configuration.md, nested
     # (execution: {lease_seconds: 10}) or shorthand (max_connections:, retry_policy: {...}).
     # Explicit arguments win over TASKER_* variables, which win over the file.
@@ -39,9 +46,13 @@ module TaskerCore
       config["database_url"] = database_url unless database_url.nil?
       config["schema"] = schema.to_s unless schema.nil?
       config["migrate"] = migrate ? true : false unless migrate.nil?
-      config_file ||= rails_config_file
+      config_file ||= rails_config_file || (File.file?(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : nil)
       environment ||= rails_environment
       config["config_file"] = config_file.to_s unless config_file.nil?
+      # The library parses the YAML; ERB in it is Ruby's to evaluate.
+      if !config_file.nil? && !config.key?("config_yaml") && File.file?(config_file.to_s)
+        config["config_yaml"] = ConfigFile.render(config_file)
+      end
       config["environment"] = environment.to_s unless environment.nil?
       # The Go runtime copied the environment when the library loaded; send the
       # variables as they are now.
@@ -66,6 +77,12 @@ module TaskerCore
     # Runs the migrations (idempotent). → MigrationResult
     def migrate!
       MigrationResult.from_h(invoke(:run_migrations, {}))
+    end
+
+    # What migrate! would do, changing nothing (schema version, pending
+    # migration files, whether the SQL functions are current). → MigrationStatus
+    def migration_status
+      MigrationStatus.from_h(invoke(:run_migrations, { dry_run: true }))
     end
 
     # Creates a task from a spec (docs/ffi.md "Task spec"): name:, steps: [{name:,
