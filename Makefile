@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench clean
+.PHONY: all deps ruby-deps rails-deps demo-go test test-go demo lib vet bench clean
 
 all: test
 
@@ -23,9 +23,13 @@ deps:
 ruby-deps:
 	scripts/ensure-deps.sh ruby
 
+# Rails 6.1, puma and unicorn from Debian for the gem's Rails specs (ruby/spec/rails/).
+rails-deps:
+	scripts/ensure-deps.sh ruby rails
+
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.
-test: deps ruby-deps lib
+test: deps ruby-deps rails-deps lib
 	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
 

@@ -10,6 +10,10 @@
 #   postgres-client  psql and pg_isready only.
 #   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec.
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
+#   rails       Rails 6.1 and what the gem's Rails specs run (ruby-rails,
+#               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug and
+#               ruby-web-console, which the Gemfile of `rails new` names: the
+#               README's quick start bundles them from Debian's gems).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -117,6 +121,18 @@ ruby_ok() {
   return 0
 }
 
+rails_ok() {
+  ruby -e 'require "rails"; require "active_record"; require "pg"; require "rack/test"; require "byebug"; require "web-console"' \
+    >/dev/null 2>&1 || return 1
+  command -v puma >/dev/null 2>&1 || return 1
+  command -v unicorn >/dev/null 2>&1 || return 1
+  return 0
+}
+
+ensure_rails() {
+  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug ruby-web-console
+}
+
 ensure_ruby() {
   local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec)
   if [[ $1 == bench ]]; then
@@ -126,7 +142,7 @@ ensure_ruby() {
 }
 
 main() {
-  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -137,11 +153,12 @@ main() {
       make) want_make=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
+      rails) want_rails=1 ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, rails, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -149,6 +166,7 @@ main() {
   [[ $want_pg -eq 0 ]] || ensure_postgres
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+  [[ $want_rails -eq 0 ]] || ensure_rails
 }
 
 main "$@"
