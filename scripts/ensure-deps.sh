@@ -11,9 +11,9 @@
 #   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec.
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
 #   rails       Rails 6.1 and what the gem's Rails specs run (ruby-rails,
-#               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug and
-#               ruby-web-console, which the Gemfile of `rails new` names: the
-#               README's quick start bundles them from Debian's gems).
+#               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug, which
+#               the Gemfile of the README's `rails new --api` names: its quick
+#               start bundles Debian's gems).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -122,7 +122,7 @@ ruby_ok() {
 }
 
 rails_ok() {
-  ruby -e 'require "rails"; require "active_record"; require "pg"; require "rack/test"; require "byebug"; require "web-console"' \
+  ruby -e 'require "rails"; require "active_record"; require "pg"; require "rack/test"; require "byebug"' \
     >/dev/null 2>&1 || return 1
   command -v puma >/dev/null 2>&1 || return 1
   command -v unicorn >/dev/null 2>&1 || return 1
@@ -130,7 +130,7 @@ rails_ok() {
 }
 
 ensure_rails() {
-  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug ruby-web-console
+  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug
 }
 
 ensure_ruby() {
