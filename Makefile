@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps web-deps demo-go test test-go demo lib vet bench fuzz clean
+.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz clean
 
 all: test
 
@@ -27,9 +27,13 @@ ruby-deps:
 web-deps:
 	scripts/ensure-deps.sh web
 
+# Rails 6.1, puma and unicorn from Debian for the gem's Rails specs (ruby/spec/rails/).
+rails-deps:
+	scripts/ensure-deps.sh ruby rails
+
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.
-test: deps ruby-deps web-deps lib
+test: deps ruby-deps web-deps rails-deps lib
 	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
 

@@ -212,3 +212,53 @@ func SchemaVersion(ctx context.Context, q interface {
 	}
 	return v, nil
 }
+
+// Status is what Migrate would do in the current schema, read without changing
+// anything (the Rails integration's `tasker_core:status`).
+type Status struct {
+	SchemaVersion    int      `json:"schema_version"`    // the highest applied migration, 0 when none
+	LatestVersion    int      `json:"latest_version"`    // the highest migration this binary has
+	Pending          []string `json:"pending"`           // migration files not applied yet, in order
+	FunctionsCurrent bool     `json:"functions_current"` // the installed SQL functions are this binary's
+}
+
+// ReadStatus reports the current schema's migrations against the embedded ones.
+func ReadStatus(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (Status, error) {
+	st := Status{LatestVersion: LatestVersion(), Pending: []string{}}
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, recordTable).Scan(&exists); err != nil {
+		return st, errs.Wrap(errs.Database, err, "migration status")
+	}
+	applied := map[int]string{}
+	if exists {
+		rows, err := q.Query(ctx, `SELECT version, checksum FROM `+recordTable)
+		if err != nil {
+			return st, errs.Wrap(errs.Database, err, "migration status")
+		}
+		for rows.Next() {
+			var v int
+			var sum string
+			if err := rows.Scan(&v, &sum); err != nil {
+				return st, errs.Wrap(errs.Database, err, "migration status")
+			}
+			applied[v] = sum
+		}
+		if err := rows.Err(); err != nil {
+			return st, errs.Wrap(errs.Database, err, "migration status")
+		}
+	}
+	for _, m := range All() {
+		if _, ok := applied[m.Version]; ok {
+			if m.Version > st.SchemaVersion {
+				st.SchemaVersion = m.Version
+			}
+			continue
+		}
+		st.Pending = append(st.Pending, m.Name)
+	}
+	st.FunctionsCurrent = applied[0] == sqlfuncs.Checksum()
+	return st, nil
+}

@@ -70,3 +70,37 @@ func TestEditedMigrationIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "different contents")
 }
+
+func TestReadStatusBeforeAndAfterMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.Schema(t, testdb.Options{SkipMigrate: true})
+
+	before, err := migrations.ReadStatus(ctx, pool)
+	require.NoError(t, err)
+	assert.Equal(t, 0, before.SchemaVersion)
+	assert.Equal(t, migrations.LatestVersion(), before.LatestVersion)
+	assert.Len(t, before.Pending, len(migrations.All()))
+	assert.Equal(t, migrations.All()[0].Name, before.Pending[0])
+	assert.False(t, before.FunctionsCurrent)
+	v, err := migrations.SchemaVersion(ctx, pool)
+	require.NoError(t, err)
+	assert.Equal(t, 0, v, "reading the status changes nothing")
+
+	_, err = migrations.Migrate(ctx, pool)
+	require.NoError(t, err)
+	after, err := migrations.ReadStatus(ctx, pool)
+	require.NoError(t, err)
+	assert.Equal(t, migrations.Status{SchemaVersion: migrations.LatestVersion(), LatestVersion: migrations.LatestVersion(),
+		Pending: []string{}, FunctionsCurrent: true}, after)
+
+	last := migrations.All()[len(migrations.All())-1]
+	_, err = pool.Exec(ctx, `DELETE FROM tasker_core_schema_migrations WHERE version = $1`, last.Version)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE tasker_core_schema_migrations SET checksum = 'old' WHERE version = 0`)
+	require.NoError(t, err)
+	behind, err := migrations.ReadStatus(ctx, pool)
+	require.NoError(t, err)
+	assert.Equal(t, []string{last.Name}, behind.Pending)
+	assert.False(t, behind.FunctionsCurrent)
+}

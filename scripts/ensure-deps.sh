@@ -17,6 +17,10 @@
 #               ruby-graphql, puma (rackup), chromium and chromium-driver (the
 #               browser spec).
 #   servers     Puma and Unicorn (the forking-server specs, spec/servers/).
+#   rails       Rails 6.1 and what the gem's Rails specs run (ruby-rails,
+#               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug, which
+#               the Gemfile of the README's `rails new --api` names: its quick
+#               start bundles Debian's gems).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -125,6 +129,18 @@ ruby_ok() {
   return 0
 }
 
+rails_ok() {
+  ruby -e 'require "rails"; require "active_record"; require "pg"; require "rack/test"; require "byebug"' \
+    >/dev/null 2>&1 || return 1
+  command -v puma >/dev/null 2>&1 || return 1
+  command -v unicorn >/dev/null 2>&1 || return 1
+  return 0
+}
+
+ensure_rails() {
+  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug
+}
+
 ensure_ruby() {
   local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec ruby-dry-core ruby-concurrent)
   if [[ $1 == bench ]]; then
@@ -145,8 +161,17 @@ ensure_web() {
   web_ok || apt_install ruby-rack ruby-erubi ruby-rack-test ruby-graphql puma chromium chromium-driver
 }
 
+servers_ok() {
+  command -v puma >/dev/null 2>&1 && command -v unicorn >/dev/null 2>&1 &&
+    ruby -e 'require "puma"; require "unicorn"' >/dev/null 2>&1
+}
+
+ensure_servers() {
+  servers_ok || apt_install puma unicorn
+}
+
 main() {
-  local want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -159,11 +184,12 @@ main() {
       ruby-bench) want_ruby=bench ;;
       web) want_web=1 ;;
       servers) want_servers=1 ;;
+      rails) want_rails=1 ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, rails, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -173,6 +199,7 @@ main() {
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
   [[ $want_web -eq 0 ]] || ensure_web
   [[ $want_servers -eq 0 ]] || ensure_servers
+  [[ $want_rails -eq 0 ]] || ensure_rails
 }
 
 main "$@"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/internal/testdb"
+	"github.com/taskercore/tasker-core/migrations"
 )
 
 func openClient(t *testing.T, extra string) *Client {
@@ -394,6 +395,60 @@ func TestCallerEnvironmentLayer(t *testing.T) {
 	assert.Equal(t, 0.25, cfg.Float("retry.jitter"), "explicit wins over env")
 	_, err = ParseConfig([]byte(`{"env": {"X": 1}}`))
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+}
+
+// The gem sends config/tasker.yml's text (ERB evaluated) and the Rails app's
+// ActiveRecord database as defaults below everything else.
+// run_migrations {"dry_run": true} reports the schema's migrations and changes
+// nothing (rake tasker_core:status); run_migrations creates a missing schema.
+func TestRunMigrationsDryRun(t *testing.T) {
+	t.Parallel()
+	pool, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	// run_migrations creates a missing schema, as Open does with migrate: true.
+	_, err := pool.Exec(context.Background(), `DROP SCHEMA `+schema)
+	require.NoError(t, err)
+	c, err := Open(context.Background(), []byte(fmt.Sprintf(`{"database_url": %q, "schema": %q}`, testdb.URL(t), schema)))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	var st map[string]any
+	callOK(t, c, "run_migrations", `{"dry_run": true}`, &st)
+	assert.Equal(t, float64(0), st["schema_version"])
+	assert.Len(t, st["pending"], len(migrations.All()))
+	assert.Equal(t, false, st["functions_current"])
+	callOK(t, c, "run_migrations", `{"dry_run": true}`, &st)
+	assert.Len(t, st["pending"], len(migrations.All()), "a dry run applies nothing")
+	var mig map[string]any
+	callOK(t, c, "run_migrations", `{}`, &mig)
+	assert.Len(t, mig["applied"], len(migrations.All()))
+	st = nil
+	callOK(t, c, "run_migrations", `{"dry_run": true}`, &st)
+	assert.Equal(t, []any{}, st["pending"])
+	assert.Equal(t, float64(migrations.LatestVersion()), st["schema_version"])
+	assert.Equal(t, true, st["functions_current"])
+	e := callErr(t, c, "run_migrations", `{"dry_run": "yes"}`)
+	assert.Equal(t, errs.Validation, e.Type)
+}
+
+func TestConfigYAMLAndDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseConfig([]byte(`{"env": {}, "environment": "test", "config_file": "config/tasker.yml",
+		"config_yaml": "test:\n  database:\n    schema: app_tasker\n",
+		"defaults": {"database": {"url": "postgres://ar@h/app", "schema": "tasker"}}, "defaults_origin": "ActiveRecord"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "app_tasker", cfg.String("database.schema"), "the text is read as the file")
+	assert.Equal(t, "postgres://ar@h/app", cfg.String("database.url"), "defaults fill what nothing else sets")
+	for _, v := range cfg.Effective() {
+		if v.Key == "database.url" {
+			assert.Equal(t, "ActiveRecord", v.Origin)
+		}
+	}
+	cfg, err = ParseConfig([]byte(`{"env": {"DATABASE_URL": "postgres://env@h/app"}, "defaults": {"database.url": "postgres://ar@h/app"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://env@h/app", cfg.String("database.url"))
+	for _, bad := range []string{`{"defaults": "x"}`, `{"config_yaml": 1}`, `{"defaults_origin": []}`} {
+		_, err = ParseConfig([]byte(bad))
+		assert.Equal(t, errs.Configuration, errs.KindOf(err), bad)
+	}
 }
 
 func TestEventsThroughTheAPI(t *testing.T) {

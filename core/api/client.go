@@ -121,16 +121,8 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	}
 	migrate := cfg.Bool("database.migrate")
 	if migrate {
-		if schema != "" {
-			// Clients of several processes may start together: IF NOT EXISTS still
-			// races in the catalog, and losing that race is success.
-			_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
-			if c := pgerr.Code(err); c == pgerr.UniqueViolation || c == pgerr.DuplicateSchema {
-				err = nil
-			}
-			if err != nil {
-				return fail(pgerr.Wrap(err, "create schema "+schema))
-			}
+		if err := createSchema(ctx, pool, schema); err != nil {
+			return fail(err)
 		}
 		if _, err := migrations.Migrate(ctx, pool); err != nil {
 			return fail(err)
@@ -164,6 +156,24 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// createSchema creates the client's schema (database.schema) when it is set and
+// missing, before migrating into it.
+func createSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	if schema == "" {
+		return nil
+	}
+	// Clients of several processes may start together: IF NOT EXISTS still
+	// races in the catalog, and losing that race is success.
+	_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
+	if c := pgerr.Code(err); c == pgerr.UniqueViolation || c == pgerr.DuplicateSchema {
+		err = nil
+	}
+	if err != nil {
+		return pgerr.Wrap(err, "create schema "+schema)
+	}
+	return nil
 }
 
 // Config returns the client's effective configuration.

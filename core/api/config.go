@@ -37,7 +37,9 @@ type settings struct {
 }
 
 // ParseConfig reads a client configuration: a JSON object whose "config_file" and
-// "environment" say which YAML file and section to read, whose "env" (optional)
+// "environment" say which YAML file and section to read ("config_yaml", when
+// present, is that file's text as the caller read it; "defaults", with
+// "defaults_origin", replace built-in defaults), whose "env" (optional)
 // holds the caller's environment variables (else the process environment is read;
 // all of them serve ${VAR} in the file, only TASKER_* and DATABASE_URL are settings),
 // and whose other keys are
@@ -74,7 +76,21 @@ func ParseConfig(raw []byte) (*config.Config, error) {
 		opts.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 		delete(opts.Explicit, "env")
 	}
-	for key, dst := range map[string]*string{"config_file": &opts.File, "environment": &opts.Environment} {
+	// "defaults": values below the file and the environment (the Rails
+	// integration's ActiveRecord database), named by "defaults_origin".
+	if raw, ok := opts.Explicit["defaults"]; ok {
+		m, isMap := raw.(map[string]any)
+		if !isMap {
+			return nil, errs.New(errs.Configuration, map[string]any{"key": "defaults"}, "client configuration: defaults must be an object")
+		}
+		opts.Defaults = m
+		delete(opts.Explicit, "defaults")
+	}
+	// "config_yaml": the configuration file's text, read (and ERB-evaluated) by
+	// the caller; "config_file" then only names it.
+	var content string
+	for key, dst := range map[string]*string{"config_file": &opts.File, "environment": &opts.Environment,
+		"config_yaml": &content, "defaults_origin": &opts.DefaultsOrigin} {
 		if v, ok := opts.Explicit[key]; ok {
 			s, isString := v.(string)
 			if !isString {
@@ -82,6 +98,9 @@ func ParseConfig(raw []byte) (*config.Config, error) {
 			}
 			*dst = s
 			delete(opts.Explicit, key)
+			if key == "config_yaml" {
+				opts.Content = []byte(s)
+			}
 		}
 	}
 	return config.Load(opts)

@@ -201,9 +201,21 @@ type stepRef struct {
 	StepID int64 `json:"step_id"`
 }
 
+// runMigrations migrates, or with {"dry_run": true} reports what migrating would
+// do (migrations.Status) and changes nothing.
 func runMigrations(ctx context.Context, c *Client, payload []byte) (any, error) {
-	var none struct{}
-	if err := decode(payload, &none); err != nil {
+	var r struct {
+		DryRun bool `json:"dry_run"`
+	}
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.DryRun {
+		return migrations.ReadStatus(ctx, c.store.Pool())
+	}
+	// A client opened without migrate: true may name a schema that does not
+	// exist yet (a Rails app's first `db:migrate`).
+	if err := createSchema(ctx, c.store.Pool(), c.cfg.String("database.schema")); err != nil {
 		return nil, err
 	}
 	res, err := migrations.Migrate(ctx, c.store.Pool())

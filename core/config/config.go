@@ -51,6 +51,18 @@ type Options struct {
 	// Environment picks the file's section; "" reads TASKER_ENV, RAILS_ENV,
 	// RACK_ENV, then "development".
 	Environment string
+	// Content, when not nil, is the file's text as the caller read it (the Ruby
+	// gem evaluates ERB in config/tasker.yml first, as Rails does with its YAML);
+	// File then only names it in messages and in Effective's origins.
+	Content []byte
+	// Defaults replace built-in defaults, below the file, the environment and
+	// explicit values: what a host application knows (the Rails integration
+	// gives its ActiveRecord database here, used only when nothing else names
+	// one). Nested or dotted keys, like Explicit.
+	Defaults map[string]any
+	// DefaultsOrigin names where Defaults came from ("ActiveRecord"), shown as
+	// their origin in Effective.
+	DefaultsOrigin string
 	// Explicit values (nested JSON objects or dotted keys, or client shorthand
 	// keys) win over everything.
 	Explicit map[string]any
@@ -97,6 +109,14 @@ func Load(o Options) (*Config, error) {
 		c.values[k.Path] = Value{Key: k.Path, Value: v, Source: SourceDefault}
 	}
 
+	if len(o.Defaults) > 0 {
+		flat := map[string]any{}
+		flatten("", o.Defaults, flat)
+		if err := c.apply(resolveAliases(flat), SourceDefault, o.DefaultsOrigin); err != nil {
+			return nil, err
+		}
+	}
+
 	// Environment variables and explicit values are read before the file, though
 	// they are applied after it: the file's own size limit (files.max_bytes) must
 	// be known before the file is read, so it comes from them, not from the file.
@@ -122,7 +142,15 @@ func Load(o Options) (*Config, error) {
 	if file == "" {
 		file = DefaultFile
 	}
-	data, err := safefile.Read(file, maxBytes)
+	// Content is the file's text as the caller read it (the gem renders ERB
+	// first); it is held to the same size limit as a file read here.
+	data, err := o.Content, error(nil)
+	if data == nil {
+		data, err = safefile.Read(file, maxBytes)
+	} else if int64(len(data)) > maxBytes {
+		err = errs.New(errs.Configuration, map[string]any{"path": file, "max_bytes": maxBytes},
+			"%s: larger than files.max_bytes (%d)", file, maxBytes)
+	}
 	switch {
 	case err == nil:
 		flat, err := parseFile(data, file, env, lookup)

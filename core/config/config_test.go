@@ -74,6 +74,43 @@ func TestPrecedenceAndSources(t *testing.T) {
 	assert.Equal(t, 1.0, stage.Float("retry.base_seconds"))
 }
 
+// The Ruby gem reads config/tasker.yml itself (to evaluate ERB) and passes the
+// text; a host application's defaults sit below the file and the environment.
+func TestContentAndDefaults(t *testing.T) {
+	t.Parallel()
+	content := []byte("test:\n  database:\n    schema: from_content\n  logging:\n    level: warn\n")
+	c, err := Load(Options{File: "config/not_on_disk.yml", Content: content, Environment: "test", LookupEnv: env(nil),
+		Defaults:       map[string]any{"database": map[string]any{"url": "postgres://ar@h/app", "schema": "tasker"}, "max_connections": 3},
+		DefaultsOrigin: "ActiveRecord"})
+	require.NoError(t, err, "Content is used instead of reading File")
+	eff := map[string]Value{}
+	for _, v := range c.Effective() {
+		eff[v.Key] = v
+	}
+	assert.Equal(t, Value{Key: "database.schema", Value: "from_content", Source: SourceFile, Origin: "config/not_on_disk.yml"},
+		eff["database.schema"], "the file beats the defaults")
+	assert.Equal(t, Value{Key: "database.url", Value: "postgres://ar@h/app", Source: SourceDefault, Origin: "ActiveRecord"},
+		eff["database.url"], "a default is used when nothing else sets the key")
+	assert.Equal(t, int64(3), c.Int("database.pool.max_connections"), "shorthand keys in defaults")
+	assert.Equal(t, "warn", c.String("logging.level"))
+
+	withEnv, err := Load(Options{Content: content, Environment: "test",
+		LookupEnv: env(map[string]string{"DATABASE_URL": "postgres://env@h/app"}),
+		Defaults:  map[string]any{"database.url": "postgres://ar@h/app"}})
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://env@h/app", withEnv.String("database.url"), "the environment beats the defaults")
+
+	_, err = Load(Options{Content: []byte("test: [unclosed"), File: "config/tasker.yml", Environment: "test", LookupEnv: env(nil)})
+	require.Error(t, err)
+	assert.Equal(t, errs.Configuration, errs.KindOf(err))
+	assert.Contains(t, err.Error(), "config/tasker.yml", "a broken content is named by File")
+
+	_, err = Load(Options{LookupEnv: env(nil), Defaults: map[string]any{"database.urll": "x"}, DefaultsOrigin: "ActiveRecord"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ActiveRecord")
+	assert.Contains(t, err.Error(), `did you mean "database.url"`)
+}
+
 func TestErrorsNameFileKeyValueAndExpectation(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

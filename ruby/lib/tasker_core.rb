@@ -28,6 +28,7 @@ require_relative "tasker_core/logging/native_log"
 require_relative "tasker_core/rack/correlation_middleware"
 require_relative "tasker_core/values/value_object"
 require_relative "tasker_core/values/migration_result"
+require_relative "tasker_core/values/migration_status"
 require_relative "tasker_core/values/created_task"
 require_relative "tasker_core/values/task_execution_context"
 require_relative "tasker_core/values/viable_step"
@@ -57,6 +58,7 @@ require_relative "tasker_core/values/operator_step_change"
 require_relative "tasker_core/values/operator_transition"
 require_relative "tasker_core/values/operator_result"
 require_relative "tasker_core/values/operator_action"
+require_relative "tasker_core/config_file"
 require_relative "tasker_core/client"
 require_relative "tasker_core/client/task_queries"
 require_relative "tasker_core/client/handle"
@@ -86,6 +88,15 @@ require_relative "tasker_core/events/dry_events_bridge"
 require_relative "tasker_core/events/dispatch_loop"
 require_relative "tasker_core/events/listener"
 require_relative "tasker_core/events/live_relay"
+require_relative "tasker_core/rails"
+require_relative "tasker_core/rails/database_url"
+require_relative "tasker_core/rails/configuration"
+require_relative "tasker_core/rails/handler_wrapper"
+require_relative "tasker_core/rails/migrator"
+require_relative "tasker_core/rails/schema_load_hook"
+# The Railtie only inside a Rails app (Bundler requires rails first); the rest
+# of tasker_core/rails/ is plain Ruby that touches Rails only when called.
+require_relative "tasker_core/rails/railtie" if defined?(::Rails::Railtie)
 
 # Tasker Core: workflows (DAGs of steps) kept in PostgreSQL, driven from Ruby
 # through the native library libtasker_core.so.
@@ -118,6 +129,27 @@ module TaskerCore
       logger.error("tasker_core: starting the async worker: #{e.class}: #{e.message}")
     end
     private :client_opened
+
+    # Called around every handler run (the handler's lookup and #call, on the
+    # handler's thread) with the run as a block; it must call the block once
+    # and return its value. nil: the handler runs as is. Under Rails the
+    # Railtie sets Rails.application.executor.wrap (and reloader.wrap in
+    # development), so each run gets and returns its ActiveRecord connection
+    # and sees reloaded code.
+    attr_accessor :handler_wrapper
+
+    # Client.new options for TaskerCore.client, over configuration.client_options
+    # and under the call's own arguments: a Hash, or a callable returning one,
+    # called when the client is created (under Rails, the Railtie's TaskerCore::Rails::Configuration;
+    # nothing is read at boot).
+    attr_writer :client_options
+
+    # The options the next TaskerCore.client will be created with.
+    def client_options
+      options = @client_options
+      options = options.call if options.respond_to?(:call)
+      options || {}
+    end
 
     # The gem's logger: Rails.logger inside Rails, else a Logger on $stderr at WARN.
     def logger
@@ -176,7 +208,9 @@ module TaskerCore
         end
 
         Native.check_pid!
-        options = (@configuration&.client_options || {}).merge(config)
+        # Lowest first: configuration.client_options (TaskerCore.configure),
+        # TaskerCore.client_options (the Railtie's, read now), then +config+.
+        options = (@configuration&.client_options || {}).merge(client_options.transform_keys(&:to_sym)).merge(config)
         @client = Client.new(**options, lazy: true)
         @client_config = config
         @client

@@ -86,6 +86,8 @@ RSpec.describe TaskerCore do
     # Folders that group files without being a namespace (Zeitwerk's `collapse`):
     # tasker_core/errors/validation_error.rb defines TaskerCore::ValidationError.
     collapsed = TaskerCore::COLLAPSED_DIRS
+    # Files that define their constant only when Rails is loaded.
+    rails_only = %w[tasker_core/rails/railtie]
 
     it "has a file per class under lib/tasker_core" do
       expect(files.size).to be > 20
@@ -100,9 +102,20 @@ RSpec.describe TaskerCore do
       constant = nesting.join("::")
 
       it "#{relative}.rb defines #{constant} and nothing else" do
-        expect(Object.const_defined?(constant)).to be(true), "#{constant} is not defined"
-        location = Object.const_source_location(constant)
-        expect(location&.first).to eq(file)
+        if rails_only.include?(relative)
+          # Loaded only when Rails is: checked in a process that requires rails first.
+          result = run_ruby(<<~RUBY, require_gem: false)
+            require "rails"
+            require "tasker_core"
+            print Object.const_source_location(#{constant.inspect})&.first.inspect
+          RUBY
+          expect(result).to be_success, result.describe
+          expect(result.stdout).to eq(file.inspect)
+        else
+          expect(Object.const_defined?(constant)).to be(true), "#{constant} is not defined"
+          location = Object.const_source_location(constant)
+          expect(location&.first).to eq(file)
+        end
         declared = File.read(file).scan(/^\s*(?:class|module)\s+([A-Z]\w*)/).flatten
         declared << File.read(file)[/^\s*(VERSION)\s*=/, 1] if nesting.last == "VERSION"
         expect(declared).to eq(nesting)
@@ -120,6 +133,15 @@ RSpec.describe TaskerCore do
       expect(TaskerCore::ForkError.superclass).to eq(TaskerCore::FFIError)
       expect(TaskerCore::RetryableError.superclass).to eq(TaskerCore::ProceduralError)
       expect(TaskerCore::PermanentError.superclass).to eq(TaskerCore::ProceduralError)
+    end
+
+    it "loads the Railtie only with Rails: without it, TaskerCore::Rails is plain Ruby and ::Rails stays undefined" do
+      result = run_ruby(<<~RUBY)
+        print [defined?(::Rails::Railtie).inspect, TaskerCore::Rails.const_defined?(:Railtie, false),
+               TaskerCore::Rails::DatabaseUrl.name].inspect
+      RUBY
+      expect(result).to be_success, result.describe
+      expect(result.stdout).to eq('["nil", false, "TaskerCore::Rails::DatabaseUrl"]')
     end
 
     it "keeps FFI out of every file but native.rb" do

@@ -22,11 +22,18 @@ module TaskerCore
     # the process that opened it, once opened).
     attr_reader :pid
 
+    # The file the library reads when none is named (relative to the working
+    # directory), as core/config.DefaultFile.
+    DEFAULT_CONFIG_FILE = "config/tasker.yml"
+
     # database_url: falls back to DATABASE_URL (then the config file).
     # schema: the PostgreSQL schema to work in; with migrate: true the library
     # creates it when missing and runs the migrations there.
     # config_file:, environment: the YAML file and its section (under Rails:
-    # config/tasker.yml and Rails.env).
+    # config/tasker.yml and Rails.env); ERB in the file is evaluated here
+    # (ConfigFile) before the library reads it.
+    # defaults:, defaults_origin: values below the file and the environment
+    # (docs/configuration.md "Host defaults"; the Rails integration's database).
     # lazy: false opens the library's client (loading the library, connecting)
     # now; true defers that to the first call in a process (TaskerCore.client
     # is lazy), so a lazy client built before a fork is opened by the child
@@ -42,9 +49,13 @@ module TaskerCore
       config["database_url"] = database_url unless database_url.nil?
       config["schema"] = schema.to_s unless schema.nil?
       config["migrate"] = migrate ? true : false unless migrate.nil?
-      config_file ||= rails_config_file
+      config_file ||= rails_config_file || (File.file?(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : nil)
       environment ||= rails_environment
       config["config_file"] = config_file.to_s unless config_file.nil?
+      # The library parses the YAML; ERB in it is Ruby's to evaluate.
+      if !config_file.nil? && !config.key?("config_yaml") && File.file?(config_file.to_s)
+        config["config_yaml"] = ConfigFile.render(config_file)
+      end
       config["environment"] = environment.to_s unless environment.nil?
       @config = config
       @schema = schema&.to_s
@@ -82,6 +93,12 @@ module TaskerCore
     # this runs in a short-lived child process (see new).
     def migrate!
       MigrationResult.from_h(boot_invoke(:run_migrations, {}))
+    end
+
+    # What migrate! would do, changing nothing (schema version, pending
+    # migration files, whether the SQL functions are current). → MigrationStatus
+    def migration_status
+      MigrationStatus.from_h(invoke(:run_migrations, { dry_run: true }))
     end
 
     # Creates a task from a spec (docs/ffi.md "Task spec"): name:, steps: [{name:,

@@ -86,6 +86,50 @@ RSpec.describe "Templates and configuration", :integration do
       end
     end
 
+    it "evaluates ERB in the file (as Rails does) before the library reads it" do
+      Dir.mktmpdir do |dir|
+        path = File.join(dir, "tasker.yml")
+        File.write(path, <<~YAML)
+          test:
+            execution:
+              lease_seconds: <%= ENV.fetch("CONFIG_SPEC_LEASE", 25) %>
+            retry:
+              base_seconds: <%= 1 + 2 %>
+        YAML
+        c = TaskerCore::Client.new(**base, config_file: path, environment: "test")
+        begin
+          expect(sources(c)["execution.lease_seconds"]).to eq([25, "file"])
+          expect(sources(c)["retry.base_seconds"]).to eq([3, "file"])
+          origin = c.effective_config["values"].find { |v| v["key"] == "retry.base_seconds" }["origin"]
+          expect(origin).to eq(path)
+        ensure
+          c.close
+        end
+        File.write(path, %(test:\n  database:\n    url: <%= ENV.fetch("CONFIG_SPEC_UNSET_URL") %>\n))
+        expect { TaskerCore::Client.new(**base, config_file: path, environment: "test") }
+          .to raise_error(TaskerCore::ConfigurationError, /#{Regexp.escape(path)}:3: ERB raised KeyError/)
+      end
+    end
+
+    it "takes host defaults below the file, the environment and explicit values (defaults:, defaults_origin:)" do
+      c = TaskerCore::Client.new(schema: tasker_schema, defaults: { "database.url" => TaskerCoreSpec::Database.url,
+                                                                    "execution" => { "lease_seconds" => 17 } },
+                                 defaults_origin: "spec host", env: {})
+      begin
+        values = c.effective_config["values"].to_h { |v| [v["key"], v] }
+        expect(values["execution.lease_seconds"]).to include("value" => 17, "source" => "default", "origin" => "spec host")
+        expect(c.migration_status.pending).to be_empty
+      ensure
+        c.close
+      end
+      c = TaskerCore::Client.new(**base, lease_seconds: 12, defaults: { "execution.lease_seconds" => 17 })
+      begin
+        expect(sources(c)["execution.lease_seconds"]).to eq([12, "explicit"])
+      ensure
+        c.close
+      end
+    end
+
     it "raises ConfigurationError naming the key, the value and what was expected" do
       expect { TaskerCore::Client.new(**base, execution: { lease_secs: 3 }) }
         .to raise_error(TaskerCore::ConfigurationError, /unknown key "execution.lease_secs".*did you mean "execution.lease_seconds"/)

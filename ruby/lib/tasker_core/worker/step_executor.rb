@@ -5,7 +5,8 @@ require "json"
 module TaskerCore
   # Runs claimed steps through their handlers: finds the handler (a
   # HandlerRegistry), builds what it sees (StepHandler::Task, Sequence, Step),
-  # calls it and turns what happened into a StepExecution. #execute never raises:
+  # calls it (inside TaskerCore.handler_wrapper when one is set) and turns what
+  # happened into a StepExecution. #execute never raises:
   # whatever the handler raises, including a missing handler class, becomes a
   # failed execution, so one bad handler never takes a worker thread down.
   class StepExecutor
@@ -23,11 +24,13 @@ module TaskerCore
       error = nil
       local_event(claimed, "step.before_handle")
       begin
-        handler = registry.handler_for(claimed)
-        local_event(claimed, "step.handle")
-        results = normalize(handler.call(StepHandler::Task.from_claimed(claimed),
-                                         StepHandler::Sequence.new(claimed.sequence),
-                                         StepHandler::Step.from_claimed(claimed)))
+        results = wrapped do
+          handler = registry.handler_for(claimed)
+          local_event(claimed, "step.handle")
+          normalize(handler.call(StepHandler::Task.from_claimed(claimed),
+                                 StepHandler::Sequence.new(claimed.sequence),
+                                 StepHandler::Step.from_claimed(claimed)))
+        end
       rescue Exception => e # rubocop:disable Lint/RescueException -- a handler's failure, whatever it is, is the step's
         error = e
       end
@@ -56,6 +59,12 @@ module TaskerCore
     end
 
     private
+
+    # The block through TaskerCore.handler_wrapper (Rails' executor), when set.
+    def wrapped(&run)
+      wrapper = TaskerCore.handler_wrapper
+      wrapper ? wrapper.call(&run) : yield
+    end
 
     def monotonic
       Process.clock_gettime(Process::CLOCK_MONOTONIC)

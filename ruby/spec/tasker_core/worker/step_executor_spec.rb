@@ -98,3 +98,50 @@ RSpec.describe TaskerCore::StepExecutor do
     expect(execute("echo", task_name: "unknown").error).to be_a(TaskerCore::TemplateNotFoundError)
   end
 end
+
+RSpec.describe TaskerCore::StepExecutor, "with TaskerCore.handler_wrapper" do
+  let(:registry) { TaskerCore::HandlerRegistry.new }
+  let(:executor) { described_class.new(registry: registry) }
+
+  before do
+    registry.register(TaskerCore::TaskTemplate.new(
+                        name: "order", namespace: "shop", version: "1.0.0",
+                        steps: [{ name: "echo", handler_class: "ExecutorSpecHandlers::Echo" },
+                                { name: "broken", handler_class: "ExecutorSpecHandlers::Broken" },
+                                { name: "missing", handler_class: "ExecutorSpecHandlers::Missing" }]
+                      ))
+  end
+
+  after { TaskerCore.handler_wrapper = nil }
+
+  it "runs the handler's lookup and call inside the wrapper, on the handler's thread, and keeps its value" do
+    seen = []
+    TaskerCore.handler_wrapper = lambda do |&run|
+      seen << [:enter, Thread.current]
+      value = run.call
+      seen << [:leave, value.keys.sort]
+      value
+    end
+    execution = executor.execute(claimed_step(step_name: "echo"))
+    expect(execution).to be_success
+    expect(seen).to eq([[:enter, Thread.current], [:leave, %w[at cart step tags total]]])
+  end
+
+  it "lets the handler's exception (and a missing handler class) pass through the wrapper to the execution" do
+    left = []
+    TaskerCore.handler_wrapper = lambda do |&run|
+      run.call
+    ensure
+      left << true
+    end
+    expect(executor.execute(claimed_step(step_name: "broken")).error).to be_a(ArgumentError)
+    expect(executor.execute(claimed_step(step_name: "missing")).error).to be_a(TaskerCore::HandlerNotFoundError)
+    expect(left).to eq([true, true])
+  end
+
+  it "turns a wrapper that raises into the step's failure, not the worker's" do
+    TaskerCore.handler_wrapper = ->(&_run) { raise IOError, "executor broke" }
+    execution = executor.execute(claimed_step(step_name: "echo"))
+    expect(execution.error).to be_a(IOError)
+  end
+end
