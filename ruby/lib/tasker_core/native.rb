@@ -59,6 +59,7 @@ module TaskerCore
       open_event_stream
       read_event_stream
       close_event_stream
+      announce_worker
     ].freeze
 
     LOAD_LOCK = Mutex.new
