@@ -376,4 +376,3 @@ func TestDeprecatedConfigIsReported(t *testing.T) {
 	assert.Equal(t, "events.buffer", p["key"])
 	assert.Equal(t, "events.buffer_size", p["replacement"])
 }
-

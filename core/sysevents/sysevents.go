@@ -93,14 +93,14 @@ type Emitter struct {
 
 // edge is one condition with a start event and an end event.
 type edge struct {
-	on, off   string
-	emitted   bool // the state subscribers were last told
-	current   bool
-	since     time.Time // when the current state began
-	lastEmit  time.Time
-	payload   map[string]any // of the current state, while held back
-	held      bool
-	changes   int // state changes since the last event
+	on, off  string
+	emitted  bool // the state subscribers were last told
+	current  bool
+	since    time.Time // when the current state began
+	lastEmit time.Time
+	payload  map[string]any // of the current state, while held back
+	held     bool
+	changes  int // state changes since the last event
 }
 
 // limiter rate-limits one warning kind.
