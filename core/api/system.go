@@ -172,7 +172,7 @@ func announceWorker(ctx context.Context, c *Client, payload []byte) (any, error)
 			details[k] = v
 		default:
 			return nil, errs.New(errs.Validation, map[string]any{"field": "details." + k},
-				"announce_worker: unknown detail %q (pid, hostname, concurrency, namespaces, stats)", k)
+				"announce_worker: details.%s is not a known detail (pid, hostname, concurrency, namespaces, stats)", k)
 		}
 	}
 	var err error
