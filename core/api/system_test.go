@@ -227,9 +227,13 @@ func TestPublisherDropsAreReported(t *testing.T) {
 	c := openClient(t, `, "events": {"buffer_size": 3, "batch_size": 1, "flush_interval_ms": 1}`+fastSystemEvents)
 	rec := systemEvents(t, c)
 	release := make(chan struct{})
-	var once sync.Once
+	var once, releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // a failing test must not leave delivery stuck (Close waits for it)
 	entered := make(chan struct{})
-	unsub, err := c.Subscribe("task.*", func(store.Event) {
+	// Any event blocks delivery: the first one may itself be dropped before the
+	// delivery goroutine takes it.
+	unsub, err := c.Subscribe("*", func(store.Event) {
 		once.Do(func() { close(entered) })
 		<-release
 	})
@@ -238,11 +242,15 @@ func TestPublisherDropsAreReported(t *testing.T) {
 	for i := range 5 {
 		callOK(t, c, "create_task", fmt.Sprintf(`{"name": "t%d", "namespace": "sys", "steps": [{"name": "a"}]}`, i), nil)
 		if i == 0 {
-			<-entered // delivery is stuck in the subscriber: the buffer fills
+			select { // delivery is stuck in the subscriber: the buffer fills
+			case <-entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no event was delivered")
+			}
 		}
 	}
 	require.Positive(t, c.EventMetrics().Dropped)
-	close(release)
+	free()
 	p := firstNamed(t, c, rec, "system.events.dropped")
 	assert.Positive(t, p["dropped"])
 	assert.Equal(t, "drop_oldest", p["overflow"])
