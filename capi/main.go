@@ -295,3 +295,8 @@ func close_event_stream(h C.uint64_t, payload *C.char) *C.char {
 func report_and_claim(h C.uint64_t, payload *C.char) *C.char {
 	return call("report_and_claim", h, payload)
 }
+
+//export announce_worker
+func announce_worker(h C.uint64_t, payload *C.char) *C.char {
+	return call("announce_worker", h, payload)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/taskercore/tasker-core/core/events"
 	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/core/sysevents"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
@@ -53,6 +54,7 @@ type Client struct {
 	logOut io.Closer
 	live   *liveHub // nil when events.enabled is false
 	opAuth operatorAuth
+	sys    *sysevents.Emitter
 
 	catMu   sync.RWMutex
 	catalog *events.Catalog // system events, events.definitions_paths, registered templates' custom events
@@ -74,6 +76,10 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 			"configuration: database.url is empty: set database_url, DATABASE_URL or database.url in the file")
 	}
 	rules, err := cfg.ForbiddenTransitions()
+	if err != nil {
+		return nil, err
+	}
+	scfg, err := systemEventsConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,11 +147,21 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	if cfg.Bool("events.enabled") {
 		c.live = newLiveHub(cfg, s, log)
 	}
+	c.startSystemEvents(scfg)
+	fail = func(err error) (*Client, error) {
+		c.sys.Stop()
+		if c.live != nil {
+			c.live.close()
+		}
+		pool.Close()
+		return nil, err
+	}
 	if err := applyRetryPolicy(ctx, cfg, s, migrate); err != nil {
 		return fail(err)
 	}
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
 		Bool("migrate", migrate).Msg("client opened")
+	c.reportDeprecations(ctx)
 	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
 		tpls, err := loadTemplatePaths(paths, cfg.Environment, cfg.Int("files.max_bytes"))
 		if err != nil {
@@ -182,6 +198,7 @@ func (c *Client) Config() *config.Config { return c.cfg }
 // Close closes the pool, waiting for calls in flight. Calls after Close fail with
 // a database error.
 func (c *Client) Close() {
+	c.sys.Stop()
 	if c.live != nil {
 		// Deliver what is buffered first, outside the lock: a subscriber may call
 		// the client while it handles the last batches.

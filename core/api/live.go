@@ -14,6 +14,7 @@ import (
 	"github.com/taskercore/tasker-core/core/events"
 	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/core/sysevents"
 )
 
 // liveHub is a client's in-process event delivery. The store hands it the events
@@ -30,7 +31,8 @@ type liveHub struct {
 	st      *store.Store
 	log     zerolog.Logger
 	pub     *events.Publisher
-	timeout time.Duration // events.delivery_timeout_ms
+	timeout time.Duration      // events.delivery_timeout_ms
+	sys     *sysevents.Emitter // set once at open, before anyone subscribes
 
 	mu     sync.Mutex
 	subs   []*subscription
@@ -81,6 +83,7 @@ func (h *liveHub) publish(evs []store.Event) {
 // drop of an episode is logged at once, the rest are summed up at the next
 // delivery (and always counted in the metrics).
 func (h *liveHub) overflowed(lost events.Event) {
+	h.sys.Dropped(h.cfgOverflow)
 	if h.droppedUnlogged.Add(1) == 1 {
 		h.log.Warn().Int64("buffer_size", h.cfgBuffer).Str("overflow", h.cfgOverflow).Str("event", lost.Name).
 			Int64(logging.TaskID, lost.TaskID).Str(logging.CorrelationID, lost.CorrelationID).
@@ -97,6 +100,7 @@ func (h *liveHub) reportDrops() {
 // deliver runs on the publisher's goroutine, one batch at a time, in order.
 func (h *liveHub) deliver(batch []events.Event) error {
 	h.reportDrops()
+	h.sys.DeliveryRound() // the buffer has just made room for the report
 	evs := make([]store.Event, len(batch))
 	for i, e := range batch {
 		evs[i] = e.Payload.(store.Event)
@@ -148,6 +152,9 @@ func (h *liveHub) call(s *subscription, e store.Event) {
 			h.subscriberErrors.Add(1)
 			h.log.Error().Str("pattern", s.pattern).Str("event", e.Name).Int64(logging.TaskID, e.TaskID).
 				Str(logging.CorrelationID, e.CorrelationID).Interface("panic", r).Msg("event subscriber panicked")
+			if e.Name != sysevents.SubscriberFailed { // a subscriber that panics on this one too would loop
+				h.sys.SubscriberPanicked(s.pattern, e.Name, r)
+			}
 		}
 	}()
 	s.fn(e)

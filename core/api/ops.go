@@ -39,6 +39,7 @@ var operations = map[string]operation{
 	"claim_steps":                claimSteps,
 	"report_step_results":        reportStepResults,
 	"report_and_claim":           reportAndClaim,
+	"announce_worker":            announceWorker,
 	"heartbeat":                  heartbeat,
 	"recover_expired_steps":      recoverExpiredSteps,
 	"next_ready_tasks":           nextReadyTasks,
@@ -681,6 +682,7 @@ func reportAndClaim(ctx context.Context, c *Client, payload []byte) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	c.warnStale(items.reports, res)
 	c.logOutcomes("step reported", res)
 	if steps == nil {
 		steps = []store.ClaimedStep{}
@@ -732,6 +734,7 @@ func reportStepResults(ctx context.Context, c *Client, payload []byte) (any, err
 	if err != nil {
 		return nil, err
 	}
+	c.warnStale(items.reports, res)
 	c.logOutcomes("step reported", res)
 	return items.merge(encodeReport(res)), nil
 }
@@ -780,6 +783,7 @@ func recoverExpiredSteps(ctx context.Context, c *Client, payload []byte) (any, e
 		return nil, err
 	}
 	c.logOutcomes("expired lease recovered", res)
+	c.warnRecovered(r.WorkerID, res)
 	return encodeReport(res), nil
 }
 

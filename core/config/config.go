@@ -72,9 +72,26 @@ type Options struct {
 
 // Config is a loaded, validated configuration.
 type Config struct {
-	Environment string
-	values      map[string]Value
+	Environment  string
+	values       map[string]Value
+	deprecations []Deprecation
 }
+
+// Renamed maps deprecated key paths to the keys that replaced them. A value
+// given under an old name (in the file or explicitly) still applies, to the new
+// key, and is listed by Deprecations. Empty until a key is first renamed; an
+// entry stays for at least one minor release.
+var Renamed = map[string]string{}
+
+// Deprecation is one value given under a deprecated name.
+type Deprecation struct {
+	Key         string `json:"key"`
+	Replacement string `json:"replacement"`
+	Source      string `json:"source"` // the file, variable or "explicit"
+}
+
+// Deprecations lists the values given under deprecated names.
+func (c *Config) Deprecations() []Deprecation { return append([]Deprecation(nil), c.deprecations...) }
 
 var byPath = func() map[string]Key {
 	m := make(map[string]Key, len(Keys))
@@ -227,7 +244,14 @@ func (c *Config) apply(flat map[string]any, source, origin string) error {
 	if origin != "" {
 		where = origin
 	}
-	for _, path := range keys {
+	for _, given := range keys {
+		path := given
+		if nw, ok := Renamed[given]; ok && byPath[nw].Path != "" {
+			// Still obeyed under its old name, and reported (Deprecations, and the
+			// client's library.warning.config_deprecated event).
+			path = nw
+			c.deprecations = append(c.deprecations, Deprecation{Key: given, Replacement: nw, Source: where})
+		}
 		k, ok := byPath[path]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", path)
@@ -237,9 +261,9 @@ func (c *Config) apply(flat map[string]any, source, origin string) error {
 			return errs.New(errs.Configuration, map[string]any{"key": path, "source": where, "suggestion": Nearest(path)},
 				"configuration %s: %s", where, msg)
 		}
-		v, err := convert(k, flat[path])
+		v, err := convert(k, flat[given])
 		if err != nil {
-			return keyError(path, flat[path], where, err.Error())
+			return keyError(path, flat[given], where, err.Error())
 		}
 		c.values[path] = Value{Key: path, Value: v, Source: source, Origin: origin}
 	}

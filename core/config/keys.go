@@ -113,6 +113,22 @@ var Keys = []Key{
 	{Path: "events.definitions_paths", Type: StringList, Default: []string{},
 		Doc: "YAML files of application events added to the catalog (the system events file's format)"},
 
+	// system events (issue 19): what a process says about itself
+	{Path: "system_events.enabled", Type: Bool, Default: true,
+		Doc: "emit the system.* health and library.warning.* / library.error.* events (and run their monitor)"},
+	{Path: "system_events.check_interval_ms", Type: Int, Default: 1000, Min: f(10), Max: f(3600000),
+		Doc: "how often the monitor samples the connection pool and releases events held back by the limits below"},
+	{Path: "system_events.pool_saturation_threshold", Type: Float, Default: 0.9, Min: f(0.01), Max: f(1),
+		Doc: "share of database.pool.max_connections in use at or above which system.pool.saturated is emitted (system.pool.recovered when it falls below)"},
+	{Path: "system_events.health_check_interval_seconds", Type: Float, Default: 60.0, Min: f(0), Max: f(86400),
+		Doc: "how often a process with a running worker reads get_system_health_counts against system_events.health_thresholds (0: never)"},
+	{Path: "system_events.health_thresholds", Type: IntMap, Default: map[string]int64{"error_tasks": 100, "exhausted_retry_steps": 100},
+		Doc: "get_system_health_counts columns and the count at or above which system.health.degraded is emitted (system.health.recovered when all are below)"},
+	{Path: "system_events.flap_interval_ms", Type: Int, Default: 5000, Min: f(0), Max: f(3600000),
+		Doc: "least time between two events of one condition (connection lost/restored, pool, health); a change sooner is held back until then, and the latest state is always reported"},
+	{Path: "system_events.warning_interval_ms", Type: Int, Default: 10000, Min: f(0), Max: f(3600000),
+		Doc: "least time between two warnings or errors of one kind (and system.events.dropped reports); the ones held back are counted in the next one's suppressed"},
+
 	// logging
 	{Path: "logging.level", Type: String, Default: "warn", Enum: []string{"trace", "debug", "info", "warn", "error"},
 		Doc: "least severe level written (info adds a line per client, task and step; debug a line per call)"},

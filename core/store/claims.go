@@ -837,7 +837,9 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 		var reqs []StepTransition
 		var id int64
 		var holder, taskState string
+		holders := map[int64]string{}
 		if _, err := pgx.ForEachRow(rows, []any{&id, &holder, &taskState}, func() error {
+			holders[id] = holder
 			meta := map[string]any{"reason": "lease_expired", "claimed_by": holder, "recovered_by": recoveredBy}
 			if state.State(taskState).Terminal() {
 				meta["reason"], meta["task_state"] = "task_terminal", taskState
@@ -868,7 +870,10 @@ func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, li
 		}
 		tasks, err := s.finalizeStepsTasks(ctx, tx, failed)
 		res = ReportResult{Outcomes: outs, Tasks: tasks}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.writeSystemEvents(ctx, tx, presumedDead(outs, holders, recoveredBy))
 	})
 	return res, err
 }
@@ -919,6 +924,9 @@ func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		}
 		if code != pgerr.DeadlockDetected && code != pgerr.SerializationRetry {
 			break
+		}
+		if s.hooks.TxAborted != nil {
+			s.hooks.TxAborted(code, attempt+1, attempt+1 < maxTxAttempts)
 		}
 	}
 	s.observe(err)

@@ -83,10 +83,10 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 			return b, dbErr(err, "snapshot")
 		}
 		rows, err := conn.Query(ctx, `
-			SELECT e.event_id, e.task_id, e.task_seq, e.step_id, e.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
+			SELECT e.event_id, COALESCE(e.task_id, 0), e.task_seq, e.step_id, e.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
 			       COALESCE(e.correlation_id::text, ''), e.payload, e.created_at
 			FROM tasker_events e
-			LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = e.task_id
+			LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = COALESCE(e.task_id, 0)
 			LEFT JOIN tasker_tasks k ON k.task_id = e.task_id
 			LEFT JOIN tasker_named_tasks nt ON nt.named_task_id = k.named_task_id
 			LEFT JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
@@ -224,7 +224,8 @@ func (s *Store) PruneEvents(ctx context.Context, retention time.Duration) (int64
 		}
 		n = tag.RowsAffected()
 		_, err = tx.Exec(ctx, `DELETE FROM tasker_event_cursors c
-			WHERE NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = c.task_id)`)
+			WHERE NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = c.task_id)
+			  AND NOT (c.task_id = 0 AND EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id IS NULL))`)
 		return err
 	})
 	return n, dbErr(err, "prune events")

@@ -175,7 +175,7 @@ func eventTail(live bool) string {
 	if !live {
 		return `SELECT ` + notifyExpr + ` FROM (SELECT 1 FROM written LIMIT 1) w`
 	}
-	return `SELECT w.event_id, w.task_id, w.task_seq, w.step_id, w.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
+	return `SELECT w.event_id, COALESCE(w.task_id, 0), w.task_seq, w.step_id, w.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
 		       COALESCE(w.correlation_id::text, ''), w.payload, w.created_at, ` + notifyExpr + `::text
 		FROM written w
 		LEFT JOIN tasker_tasks k ON k.task_id = w.task_id

@@ -39,10 +39,29 @@ type Store struct {
 
 	// reach is this process's view of the database's reachability: since when
 	// it has been reaching it without a lost connection (see RecoverExpiredLeases).
-	reachMu    sync.Mutex
-	reachSince time.Time
-	reachLost  bool
+	reachMu     sync.Mutex
+	reachSince  time.Time
+	reachLost   bool
+	reachLostAt time.Time // when the current outage began (this process's view)
+
+	hooks Hooks
 }
+
+// Hooks are the store's calls out to the system events emitter (package
+// sysevents): each only records and returns, on the caller's goroutine. Nil
+// fields are skipped.
+type Hooks struct {
+	// ConnectionChanged runs at the first lost connection of an outage (lost,
+	// with the error) and at the first success after it (with the outage's start).
+	ConnectionChanged func(lost bool, outageStart time.Time, cause error)
+	// TxAborted runs when PostgreSQL aborted a claim, report or recovery
+	// transaction for a deadlock or a serialization failure: retried says whether
+	// the store tries it again (false: it gave up after its last attempt).
+	TxAborted func(sqlstate string, attempt int, retried bool)
+}
+
+// SetHooks installs the system event hooks. Call it before the store is shared.
+func (s *Store) SetHooks(h Hooks) { s.hooks = h }
 
 // New returns a Store over pool. policy is the retry policy this process uses;
 // SyncRetryPolicy writes it where the SQL readiness functions read it.
@@ -59,12 +78,18 @@ func (s *Store) observe(err error) {
 		return // the database answered
 	}
 	s.reachMu.Lock()
-	defer s.reachMu.Unlock()
+	changed, start := false, s.reachLostAt
 	switch {
+	case lost && !s.reachLost:
+		s.reachLost, s.reachLostAt, changed = true, time.Now(), true
+		start = s.reachLostAt
 	case lost:
-		s.reachLost = true
 	case s.reachLost:
-		s.reachLost, s.reachSince = false, time.Now()
+		s.reachLost, s.reachSince, changed = false, time.Now(), true
+	}
+	s.reachMu.Unlock()
+	if changed && s.hooks.ConnectionChanged != nil {
+		s.hooks.ConnectionChanged(lost, start, err)
 	}
 }
 

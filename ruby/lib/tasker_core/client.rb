@@ -237,6 +237,17 @@ module TaskerCore
       Array(invoke(:heartbeat, payload)["extended"]).freeze
     end
 
+    # Announces that a worker of this process started or stopped (+state+
+    # "started" / "stopped"): the durable system.worker.started / stopped events,
+    # which every subscriber of every process receives; while a worker is
+    # announced, the client's monitor checks the system health
+    # (system_events.health_*). +details+: any of pid, hostname, concurrency,
+    # namespaces, stats. Worker#run does this itself. → {"announced", "state"}
+    def announce_worker(worker_id:, state:, details: {})
+      hash!(details, "details")
+      invoke(:announce_worker, { worker_id: worker_id, state: state.to_s, details: details }).freeze
+    end
+
     # Fails the steps whose lease expired (a failed attempt, audited with
     # reason lease_expired) so that a live worker can retry them. → ReportResult
     def recover_expired_steps(worker_id:, limit: nil)

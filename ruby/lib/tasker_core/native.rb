@@ -74,6 +74,7 @@ module TaskerCore
       update_step_results
       override_dependencies
       operator_actions
+      announce_worker
     ].freeze
 
     LOAD_LOCK = Mutex.new

@@ -127,6 +127,13 @@ module TaskerCoreSpec
         ["a deep result", ->(c, t) { c.report_step_results([{ step_id: t.step_id("A"), worker_id: "w", success: true, results: deep }]) }, /reports\[0\]\.results/],
         ["a huge retry_after", ->(c, t) { c.report_step_results([{ step_id: t.step_id("A"), worker_id: "w", success: false, error: { message: "m", retry_after_seconds: HUGE } }]) }, /retry_after_seconds/]
       ],
+      announce_worker: [
+        ["nil worker_id", ->(c, _) { c.announce_worker(worker_id: nil, state: "started") }, /worker_id/],
+        ["an unknown state", ->(c, _) { c.announce_worker(worker_id: "w", state: "asleep") }, /state/],
+        ["details not a Hash", ->(c, _) { c.announce_worker(worker_id: "w", state: "started", details: [1]) }, /details/],
+        ["an unknown detail", ->(c, _) { c.announce_worker(worker_id: "w", state: "started", details: { "x" => 1 }) },
+         /details\.x/]
+      ],
       heartbeat: [
         ["nil worker_id", ->(c, _) { c.heartbeat(worker_id: nil, step_ids: [1]) }, /worker_id/],
         ["a bad step id", ->(c, _) { c.heartbeat(worker_id: "w", step_ids: ["x"]) }, /step_ids\[0\]/],

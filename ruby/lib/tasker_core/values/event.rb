@@ -11,6 +11,11 @@ module TaskerCore
   # is never stored: the live stream's live-only events (before_transition,
   # observability timings; event_id and task_seq 0) and what the worker publishes
   # in-process (step.before_handle...). Defaults to true.
+  #
+  # System events (system.*: workers, the database connection, the pool, the
+  # system health; library.warning.* / library.error.*) are not tied to a task:
+  # task_id is nil, and a durable one's task_seq numbers the outbox's system
+  # stream instead of a task's.
   class Event < ValueObject
     attribute :event_id
     attribute :task_id

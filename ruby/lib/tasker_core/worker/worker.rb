@@ -85,6 +85,12 @@ module TaskerCore
   # StepExecutor publishes step.before_handle, step.handle and
   # observability.step.handle.
   #
+  # System events: #run announces the worker (Client#announce_worker) when it
+  # starts and when it returns — the durable system.worker.started / stopped
+  # events every subscriber of every process receives (a worker of one task,
+  # TaskerCore.run_task, is not announced); a worker whose expired leases another
+  # worker recovers is reported by that worker as system.worker.presumed_dead.
+  #
   # Failures: an exception in a handler fails its step (see StepHandler::Base)
   # and never the worker; an exception talking to the library is logged and the
   # call retried after error_pause (unreported results are kept and reported
@@ -326,6 +332,7 @@ module TaskerCore
       threads = start_threads
       logger.info("TaskerCore::Worker #{worker_id} started (concurrency #{concurrency}" \
                   "#{task_id ? ", task #{task_id}" : ''})")
+      announce("started")
       graceful = false
       begin
         @next_heartbeat = monotonic + heartbeat_interval
@@ -346,7 +353,22 @@ module TaskerCore
       ensure
         # An exception (not a stop) abandons the running handlers at once.
         shutdown(threads, graceful ? shutdown_timeout : 0)
+        announce("stopped", stats: stats)
       end
+    end
+
+    # system.worker.started / stopped (durable, for every subscriber): best
+    # effort, a failure is logged and the worker goes on (or stops) as it would.
+    # A worker of one task (TaskerCore.run_task) is no member of the worker pool
+    # and is not announced.
+    def announce(state, **extra)
+      return if task_id
+
+      details = { pid: Process.pid, hostname: Socket.gethostname.to_s, concurrency: concurrency,
+                  namespaces: namespaces }.merge(extra)
+      client.announce_worker(worker_id: worker_id, state: state, details: details)
+    rescue StandardError => e
+      logger.warn("TaskerCore::Worker #{worker_id}: could not announce #{state}: #{e.class}: #{e.message}")
     end
 
     # One round: report (and claim in the same call when there are results to
