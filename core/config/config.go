@@ -164,9 +164,8 @@ func Load(o Options) (*Config, error) {
 	data, err := o.Content, error(nil)
 	if data == nil {
 		data, err = safefile.Read(file, maxBytes)
-	} else if int64(len(data)) > maxBytes {
-		err = errs.New(errs.Configuration, map[string]any{"path": file, "max_bytes": maxBytes},
-			"%s: larger than files.max_bytes (%d)", file, maxBytes)
+	} else {
+		err = safefile.CheckSize(file, len(data), maxBytes)
 	}
 	switch {
 	case err == nil:

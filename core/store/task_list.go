@@ -316,7 +316,7 @@ func (s *Store) GetTask(ctx context.Context, taskID int64) (TaskDetail, error) {
 		})
 		return dbErr(err, "read steps")
 	})
-	return d, err
+	return d, dbErr(err, "read task") // a typed error passes through; a failed begin becomes one
 }
 
 // ListNamedTasks returns registered named tasks (templates), of one namespace

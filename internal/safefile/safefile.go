@@ -70,6 +70,16 @@ func check(path string, info fs.FileInfo, maxBytes int64) error {
 	return nil
 }
 
+// CheckSize refuses content of n bytes that stands for the file at path (read
+// by the caller, e.g. a host that rendered its ERB) when it exceeds maxBytes,
+// with the error Read gives for such a file.
+func CheckSize(path string, n int, maxBytes int64) error {
+	if int64(n) > maxBytes {
+		return tooLarge(path, maxBytes)
+	}
+	return nil
+}
+
 func tooLarge(path string, maxBytes int64) error {
 	return &errs.Error{Kind: errs.Configuration, Details: map[string]any{"path": path, "max_bytes": maxBytes},
 		Message: fmt.Sprintf("%s is larger than files.max_bytes (%d bytes)", path, maxBytes), Err: ErrTooLarge}

@@ -14,7 +14,8 @@ module TaskerCoreGemSource
   LIBRARY = File.join(RUBY_DIR, "lib", "tasker_core", "native", "libtasker_core.so")
   # What the library is built from (paths relative to the repository).
   FILES = %w[go.mod go.sum].freeze
-  PACKAGES = %w[capi core internal/pgerr internal/pgurl migrations sqlfuncs].freeze
+  # Whole trees, so a package the library starts to import is never left out.
+  PACKAGES = %w[capi core internal migrations sqlfuncs].freeze
   STAMP = ".source-digest"
 
   module_function

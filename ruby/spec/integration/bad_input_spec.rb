@@ -201,7 +201,7 @@ module TaskerCoreSpec
 
     # Public methods that take no input, and why they need no cases.
     NO_INPUT = {
-      migrate!: "takes no arguments", system_health: "takes no arguments", prune_events: "takes no arguments",
+      migrate!: "takes no arguments", migration_status: "takes no arguments", system_health: "takes no arguments", prune_events: "takes no arguments",
       event_metrics: "takes no arguments", event_catalog: "takes no arguments",
       close_event_stream: "takes no arguments", effective_config: "takes no arguments",
       close: "takes no arguments", closed?: "a reader", handle_id: "a reader", inspect: "a reader",

@@ -56,7 +56,7 @@ RSpec.describe "Orchestration: system events", :integration do
       Process.kill("KILL", doomed.pid)
       expect(wait_for_exit(doomed, timeout: 30).termsig).to eq(Signal.list["KILL"])
 
-      listener = TaskerCore::Events::Listener.new(client: client, subscriber: "ops", wait_ms: 100).start
+      listener = TaskerCore::Events::Listener.new(client: client, subscriber: "ops", wait_ms: 100, from: :beginning).start
       relay = TaskerCore::Events::LiveRelay.new(client: client, patterns: "library.*", wait_ms: 100).start
       done = false
       rescuer = TaskerCore::Worker.new(client: client, concurrency: 2, lease_seconds: lease, recovery_interval: 0.1,
