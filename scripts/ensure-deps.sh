@@ -14,6 +14,8 @@
 #               specs use the copy at ../shared/vendor/dry-events when present).
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
 #   make        GNU make (for machines that do not even have that).
+#   observability  prometheus and promtool (Debian's prometheus package), for
+#               the scrape test and `promtool check/test rules` of dashboards/.
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
 # registry). `apt-get update` runs at most once per invocation, and only when
@@ -129,8 +131,16 @@ ensure_ruby() {
   ruby_ok "$1" || apt_install "${pkgs[@]}"
 }
 
+ensure_observability() {
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    # The package ships a service; no init system starts it here, and the
+    # tests run their own server on a port of their own.
+    apt_install prometheus
+  fi
+}
+
 main() {
-  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_obs=0 want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -139,13 +149,14 @@ main() {
       postgres | postgresql) want_pg=1 ;;
       postgres-client) want_pgc=1 ;;
       make) want_make=1 ;;
+      observability) want_obs=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make, observability)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -153,6 +164,7 @@ main() {
   [[ $want_pg -eq 0 ]] || ensure_postgres
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+  [[ $want_obs -eq 0 ]] || ensure_observability
 }
 
 main "$@"
