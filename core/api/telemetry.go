@@ -30,7 +30,9 @@ func (c *Client) Telemetry() *telemetry.Telemetry { return c.tel }
 
 // Context returns ctx carrying the client's telemetry, for Go code that calls
 // the store (or telemetry.StartSpan) outside Call.
-func (c *Client) Context(ctx context.Context) context.Context { return telemetry.WithContext(ctx, c.tel) }
+func (c *Client) Context(ctx context.Context) context.Context {
+	return telemetry.WithContext(ctx, c.tel)
+}
 
 // openTelemetry builds the client's telemetry before its pool: the pgx tracer
 // must be in the pool's configuration.

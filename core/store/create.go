@@ -63,8 +63,8 @@ type TaskSpec struct {
 	Identity      string          `json:"identity_strategy,omitempty"`
 	// TraceParent is the W3C traceparent of the request creating the task; the
 	// creation span's (a child of it) is stored when tracing is on.
-	TraceParent string `json:"traceparent,omitempty"`
-	Steps         []StepSpec      `json:"steps"`
+	TraceParent string     `json:"traceparent,omitempty"`
+	Steps       []StepSpec `json:"steps"`
 }
 
 // StepSpec is one step of a TaskSpec.

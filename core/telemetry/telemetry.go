@@ -80,8 +80,8 @@ type Telemetry struct {
 
 	shutdown sync.Once
 	srvMu    sync.Mutex
-	srv   *http.Server
-	ln    net.Listener
+	srv      *http.Server
+	ln       net.Listener
 }
 
 // New builds the telemetry of a client. With tracing on it creates the OTLP
