@@ -83,7 +83,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		workersActive: prometheus.NewDesc(metricPrefix+"workers_active", "Distinct workers holding an unexpired step lease; computed on scrape.", nil, nil),
 		inFlight:      prometheus.NewDesc(metricPrefix+"steps_in_progress", "Steps in progress under a lease (all processes); computed on scrape.", nil, nil),
 	}
-	reg.MustRegister(m.lastClaim, m.scrapeErrors, collectors.NewGoCollector(),
+	exportErrs := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: metricPrefix + "trace_export_errors_total",
+		Help: "Errors the OpenTelemetry SDK reported in this process (failed span exports)."},
+		func() float64 { return float64(ExportErrors()) })
+	reg.MustRegister(m.lastClaim, m.scrapeErrors, exportErrs, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

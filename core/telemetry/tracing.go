@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -67,7 +70,22 @@ func exporterFor(name string) string {
 	return ExporterHTTP
 }
 
+// exportErrors counts the OpenTelemetry SDK's errors (failed exports, mostly):
+// the SDK reports them to a process-wide handler, which by default writes to
+// stderr — in a host application's process, on every failed batch.
+var (
+	exportErrors    atomic.Uint64
+	setErrorHandler sync.Once
+)
+
+// ExportErrors is the number of errors the OpenTelemetry SDK reported in this
+// process (tasker_trace_export_errors_total).
+func ExportErrors() uint64 { return exportErrors.Load() }
+
 func newTracerProvider(ctx context.Context, s Settings) (*sdktrace.TracerProvider, error) {
+	setErrorHandler.Do(func() {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) { exportErrors.Add(1) }))
+	})
 	var exp sdktrace.SpanExporter
 	var err error
 	// The exporters read OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT,

@@ -59,6 +59,8 @@ module TaskerCore
       open_event_stream
       read_event_stream
       close_event_stream
+      metrics_text
+      health_check
     ].freeze
 
     LOAD_LOCK = Mutex.new

@@ -25,9 +25,11 @@ module TaskerCore
       begin
         handler = registry.handler_for(claimed)
         local_event(claimed, "step.handle")
-        results = normalize(handler.call(StepHandler::Task.from_claimed(claimed),
-                                         StepHandler::Sequence.new(claimed.sequence),
-                                         StepHandler::Step.from_claimed(claimed)))
+        results = Observability::Tracing.step_span(claimed) do
+          normalize(handler.call(StepHandler::Task.from_claimed(claimed),
+                                 StepHandler::Sequence.new(claimed.sequence),
+                                 StepHandler::Step.from_claimed(claimed)))
+        end
       rescue Exception => e # rubocop:disable Lint/RescueException -- a handler's failure, whatever it is, is the step's
         error = e
       end
