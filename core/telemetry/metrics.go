@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"sync"
 	"time"
 
@@ -44,18 +45,23 @@ type metrics struct {
 	nsMu                                             sync.Mutex
 	namespaces                                       map[string]struct{}
 	attached                                         bool
+	collectors                                       []prometheus.Collector
+	histograms                                       map[string]bool
 	readyTasks, oldestReady, workersActive, inFlight *prometheus.Desc
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
+	var all []prometheus.Collector
+	histograms := map[string]bool{}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricPrefix + name, Help: help}, labels)
-		reg.MustRegister(c)
+		all = append(all, c)
 		return c
 	}
 	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metricPrefix + name, Help: help, Buckets: buckets}, labels)
-		reg.MustRegister(h)
+		all = append(all, h)
+		histograms[metricPrefix+name] = true
 		return h
 	}
 	m := &metrics{
@@ -86,9 +92,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	exportErrs := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: metricPrefix + "trace_export_errors_total",
 		Help: "Errors the OpenTelemetry SDK reported in this process (failed span exports)."},
 		func() float64 { return float64(ExportErrors()) })
-	reg.MustRegister(m.lastClaim, m.scrapeErrors, exportErrs, collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.histograms = histograms
+	m.register(reg, append(all, m.lastClaim, m.scrapeErrors, exportErrs, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))...)
 	return m
+}
+
+// register registers collectors and remembers them for MetricNames.
+func (m *metrics) register(reg *prometheus.Registry, cs ...prometheus.Collector) {
+	reg.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
 }
 
 // ns bounds the namespace label.
@@ -149,16 +162,16 @@ func (t *Telemetry) Attach(src Sources) {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "build_info",
 			Help: "Library and schema version of this process (always 1).", ConstLabels: src.Info})
 		g.Set(1)
-		reg.MustRegister(g)
+		t.m.register(reg, g)
 	}
 	if p := src.Pool; p != nil {
-		reg.MustRegister(poolCollector{p})
+		t.m.register(reg, poolCollector{p})
 	}
 	if src.Events != nil {
-		reg.MustRegister(eventCollector{src.Events})
+		t.m.register(reg, eventCollector{src.Events})
 	}
 	if src.Backlog != nil {
-		reg.MustRegister(backlogCollector{m: t.m, fetch: src.Backlog, timeout: t.s.ScrapeTimeout})
+		t.m.register(reg, backlogCollector{m: t.m, fetch: src.Backlog, timeout: t.s.ScrapeTimeout})
 	}
 }
 
@@ -178,24 +191,37 @@ func (t *Telemetry) Text() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// MetricNames lists the metric families the registry exports (after Attach),
-// with the series names Prometheus derives from histograms (_bucket, _sum,
-// _count) and counters (_total as registered).
-func (t *Telemetry) MetricNames() ([]string, error) {
-	mfs, err := t.reg.Gather()
-	if err != nil {
-		return nil, err
+// MetricNames lists every series name the registry can export (after Attach),
+// whether or not it has been observed yet: each collector's descriptors, with
+// the _bucket, _sum and _count series of histograms. Dashboards and alert rules
+// are checked against it.
+func (t *Telemetry) MetricNames() []string {
+	if !t.MetricsEnabled() {
+		return nil
 	}
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range t.m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
 	var out []string
-	for _, mf := range mfs {
-		name := mf.GetName()
-		out = append(out, name)
-		if mf.GetType().String() == "HISTOGRAM" {
-			out = append(out, name+"_bucket", name+"_sum", name+"_count")
+	for d := range ch {
+		m := descName.FindStringSubmatch(d.String())
+		if m == nil {
+			continue
+		}
+		out = append(out, m[1])
+		if t.m.histograms[m[1]] {
+			out = append(out, m[1]+"_bucket", m[1]+"_sum", m[1]+"_count")
 		}
 	}
-	return out, nil
+	return out
 }
+
+// descName reads a descriptor's name from its String form (Desc has no getter).
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 type poolCollector struct{ p *pgxpool.Pool }
 
