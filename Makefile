@@ -34,6 +34,7 @@ rails-deps:
 # Go tests, then $(RSPEC_TEST) if set; both run even if the first fails, and
 # the target fails if either did.
 test: deps ruby-deps web-deps rails-deps lib
+	scripts/ensure-deps.sh observability
 	scripts/with-postgres.sh bash -c 'rc=0; go test -race -count=1 $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	  if [[ -n $$RSPEC_TEST ]]; then echo "== rspec: $$RSPEC_TEST"; eval "$$RSPEC_TEST" || rc=$$?; fi; exit $$rc'
 

@@ -300,3 +300,9 @@ func report_and_claim(h C.uint64_t, payload *C.char) *C.char {
 func announce_worker(h C.uint64_t, payload *C.char) *C.char {
 	return call("announce_worker", h, payload)
 }
+
+//export metrics_text
+func metrics_text(h C.uint64_t, payload *C.char) *C.char { return call("metrics_text", h, payload) }
+
+//export health_check
+func health_check(h C.uint64_t, payload *C.char) *C.char { return call("health_check", h, payload) }

@@ -22,6 +22,8 @@
 #               the Gemfile of the README's `rails new --api` names: its quick
 #               start bundles Debian's gems).
 #   make        GNU make (for machines that do not even have that).
+#   observability  prometheus and promtool (Debian's prometheus package), for
+#               the scrape test and `promtool check/test rules` of dashboards/.
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
 # registry). `apt-get update` runs at most once per invocation, and only when
@@ -170,8 +172,16 @@ ensure_servers() {
   servers_ok || apt_install puma unicorn
 }
 
+ensure_observability() {
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    # The package ships a service; no init system starts it here, and the
+    # tests run their own server on a port of their own.
+    apt_install prometheus
+  fi
+}
+
 main() {
-  local want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0
+  local want_obs=0 want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -180,6 +190,7 @@ main() {
       postgres | postgresql) want_pg=1 ;;
       postgres-client) want_pgc=1 ;;
       make) want_make=1 ;;
+      observability) want_obs=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
       web) want_web=1 ;;
@@ -189,7 +200,7 @@ main() {
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, rails, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, rails, observability, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -200,6 +211,7 @@ main() {
   [[ $want_web -eq 0 ]] || ensure_web
   [[ $want_servers -eq 0 ]] || ensure_servers
   [[ $want_rails -eq 0 ]] || ensure_rails
+  [[ $want_obs -eq 0 ]] || ensure_observability
 }
 
 main "$@"

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ import (
 	"github.com/taskercore/tasker-core/core/logging"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/core/sysevents"
+	"github.com/taskercore/tasker-core/core/telemetry"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
@@ -55,6 +57,9 @@ type Client struct {
 	live   *liveHub // nil when events.enabled is false
 	opAuth operatorAuth
 	sys    *sysevents.Emitter
+	tel    *telemetry.Telemetry
+
+	lastEmptyAcquires atomic.Int64 // the pool's empty-acquire count at the last readiness check
 
 	catMu   sync.RWMutex
 	catalog *events.Catalog // system events, events.definitions_paths, registered templates' custom events
@@ -112,12 +117,21 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	st := newSettings(cfg)
 	ctx, cancel := context.WithTimeout(ctx, acquire+st.callTimeout)
 	defer cancel()
+	tel, err := openTelemetry(ctx, telemetry.SettingsFrom(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if tr := tel.PgxTracer(); tr != nil {
+		pcfg.ConnConfig.Tracer = tr
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
+		_ = tel.Shutdown(ctx)
 		return nil, errs.Wrap(errs.Database, pgurl.RedactError(err, url), "connect to %s", pgurl.Mask(url))
 	}
 	fail := func(err error) (*Client, error) {
 		pool.Close()
+		_ = tel.Shutdown(ctx)
 		return nil, err
 	}
 	pingCtx, cancelPing := context.WithTimeout(ctx, acquire)
@@ -143,7 +157,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		return fail(err)
 	}
 	c := &Client{settings: st, store: s, log: log.With().Str(logging.Component, "api").Logger(), logOut: logOut,
-		catalog: catalog}
+		catalog: catalog, tel: tel}
 	if cfg.Bool("events.enabled") {
 		c.live = newLiveHub(cfg, s, log)
 	}
@@ -157,6 +171,9 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		return nil, err
 	}
 	if err := applyRetryPolicy(ctx, cfg, s, migrate); err != nil {
+		return fail(err)
+	}
+	if err := c.attachTelemetry(); err != nil {
 		return fail(err)
 	}
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
@@ -204,6 +221,11 @@ func (c *Client) Close() {
 		// the client while it handles the last batches.
 		c.live.close()
 	}
+	// The listener and the exporter outside the lock: a health request in
+	// flight takes the read lock, and Shutdown waits for it.
+	if err := c.tel.Shutdown(context.Background()); err != nil {
+		c.log.Warn().Err(err).Msg("telemetry shutdown")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
@@ -243,9 +265,13 @@ func (c *Client) Call(ctx context.Context, method string, payload []byte) (data 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
 	defer cancel()
+	ctx, endSpan := c.callContext(ctx, method, payload)
 	start := time.Now()
 	data, err = op(ctx, c, payload)
-	c.logCall(method, time.Since(start), err)
+	d := time.Since(start)
+	c.observe(ctx, method, d, data, err)
+	endSpan(err)
+	c.logCall(method, d, err)
 	return data, err
 }
 

@@ -223,6 +223,7 @@ func createTaskFromTemplate(ctx context.Context, c *Client, payload []byte) (any
 		Priority      *int32          `json:"priority"`
 		CorrelationID string          `json:"correlation_id"`
 		Identity      string          `json:"identity_strategy"`
+		TraceParent   string          `json:"traceparent"`
 	}
 	if err := decode(payload, &r); err != nil {
 		return nil, err
@@ -240,6 +241,7 @@ func createTaskFromTemplate(ctx context.Context, c *Client, payload []byte) (any
 	}
 	spec.Initiator, spec.SourceSystem, spec.Reason, spec.Tags = r.Initiator, r.SourceSystem, r.Reason, r.Tags
 	spec.BypassSteps, spec.RequestedAt, spec.CorrelationID, spec.Identity = r.BypassSteps, r.RequestedAt, r.CorrelationID, r.Identity
+	spec.TraceParent = r.TraceParent
 	spec.Priority = int32(c.cfg.PriorityFor(spec.Namespace))
 	if r.Priority != nil {
 		spec.Priority = *r.Priority

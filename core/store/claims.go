@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/core/telemetry"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/sqlfuncs"
 )
@@ -85,6 +87,12 @@ type ClaimedStep struct {
 	TimeoutSeconds int32                      `json:"timeout_seconds"` // from the template (0: none)
 	CorrelationID  string                     `json:"correlation_id"`
 	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
+	// TraceParent is the W3C traceparent to run the handler under: the task's
+	// stored one (its creation span), or with tracing on the step's execution span.
+	TraceParent string `json:"traceparent,omitempty"`
+	// ReadyAt is when the task's work became ready (its ready_at at the claim),
+	// for the hand-off latency.
+	ReadyAt time.Time `json:"-"`
 }
 
 // TaskStatus is a task's state after a claim, report or recovery.
@@ -94,6 +102,8 @@ type TaskStatus struct {
 	ExecutionStatus string     `json:"execution_status"`
 	NextRetryAt     *time.Time `json:"next_retry_at"`
 	ReadyAt         *time.Time `json:"ready_at"`
+	// Finished is set when this finalize moved the task to complete or error.
+	Finished bool `json:"-"`
 }
 
 func (r ClaimRequest) validate() error {
@@ -179,6 +189,8 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 // claimTx is ClaimSteps inside tx.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
 	var out []ClaimedStep
+	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
+		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
 	err := func() error {
 		var picked pgx.Rows
 		var err error
@@ -197,25 +209,30 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
 		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
 		if req.TaskID > 0 {
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE task_id = $1 AND NOT complete
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at FROM tasker_tasks WHERE task_id = $1 AND NOT complete
 				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text FROM tasker_tasks WHERE ready_at <= now()
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at FROM tasker_tasks WHERE ready_at <= now()
 				AND `+inNamespaces+` AND `+notTerminalTask+`
 				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window, namespaces)
 		}
 		var taskIDs []int64
 		corrs := map[int64]string{}
+		readyAt := map[int64]time.Time{}
 		if err == nil {
 			var id int64
 			var corr string
-			_, err = pgx.ForEachRow(picked, []any{&id, &corr}, func() error {
+			var ready *time.Time
+			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready}, func() error {
 				taskIDs = append(taskIDs, id)
 				corrs[id] = corr
+				if ready != nil {
+					readyAt[id] = *ready
+				}
 				return nil
 			})
 		}
@@ -296,8 +313,13 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 			return err
 		}
 		out, err = loadClaimed(ctx, tx, claimed)
+		for i := range out {
+			out[i].ReadyAt = readyAt[out[i].TaskID]
+		}
 		return err
 	}()
+	span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
+	telemetry.EndSpan(span, err)
 	return out, err
 }
 
@@ -400,7 +422,7 @@ const loadClaimedSQL = `
 		       COALESCE(seq.results, '{}'::jsonb),
 		       t.correlation_id::text, ws.lease_expires_at,
 		       COALESCE(tpl.s->>'handler_class', ''), COALESCE(tpl.s->'handler_config', 'null'::jsonb),
-		       COALESCE((tpl.s->>'timeout_seconds')::int, 0)
+		       COALESCE((tpl.s->>'timeout_seconds')::int, 0), COALESCE(t.trace_parent, '')
 		FROM tasker_workflow_steps ws
 		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 		JOIN tasker_tasks t ON t.task_id = ws.task_id
@@ -427,7 +449,7 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		var c ClaimedStep
 		err := r.Scan(&c.StepID, &c.TaskID, &c.StepName, &c.TaskName, &c.Namespace, &c.Version, &c.Attempts,
 			&c.RetryLimit, &c.Retryable, &c.Inputs, &c.TaskContext, &c.Sequence, &c.CorrelationID, &c.LeaseExpiresAt,
-			&c.HandlerClass, &c.HandlerConfig, &c.TimeoutSeconds)
+			&c.HandlerClass, &c.HandlerConfig, &c.TimeoutSeconds, &c.TraceParent)
 		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
 		return c, err
 	})
@@ -594,7 +616,18 @@ func (s *Store) writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []Ba
 // all_complete → complete; blocked_by_failures → error; otherwise the task stays
 // and its ready_at says when it next has work. Task rows are locked first, so two
 // reports finishing the last two steps of a task cannot both miss the completion.
-func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) (out []TaskStatus, err error) {
+	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(taskIDs)))
+	defer func() {
+		if len(taskIDs) == 1 {
+			span.SetAttributes(attribute.Int64(telemetry.AttrTaskID, taskIDs[0]))
+		}
+		telemetry.EndSpan(span, err)
+	}()
+	return s.finalizeTasksTx(ctx, tx, taskIDs)
+}
+
+func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
 		return nil, dbErr(err, "finalize: lock tasks")
 	}
@@ -662,7 +695,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 			final = path[len(path)-1]
 		}
 		statuses = append(statuses, TaskStatus{TaskID: ec.TaskID, Status: string(final),
-			ExecutionStatus: ec.ExecutionStatus, NextRetryAt: ec.NextRetryAt})
+			ExecutionStatus: ec.ExecutionStatus, NextRetryAt: ec.NextRetryAt, Finished: len(path) > 0})
 	}
 	if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
 		return nil, err
@@ -803,7 +836,16 @@ func (s *Store) Heartbeat(ctx context.Context, workerID string, stepIDs []int64,
 // found without locks, their tasks locked with SKIP LOCKED (a task another writer
 // holds is left for the next sweep), and each step's expiry is checked again under
 // its lock (a heartbeat or report may have come first).
-func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (ReportResult, error) {
+func (s *Store) RecoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (res ReportResult, err error) {
+	ctx, span := telemetry.StartSpan(ctx, "tasker.recover", attribute.String(telemetry.AttrWorkerID, recoveredBy))
+	defer func() {
+		span.SetAttributes(attribute.Int(telemetry.AttrCount, len(res.Outcomes)))
+		telemetry.EndSpan(span, err)
+	}()
+	return s.recoverExpiredLeases(ctx, recoveredBy, limit)
+}
+
+func (s *Store) recoverExpiredLeases(ctx context.Context, recoveredBy string, limit int) (ReportResult, error) {
 	var res ReportResult
 	ctx, col := s.collect(ctx)
 	defer func() { s.published(col) }() // emptied unless the transaction committed

@@ -13,10 +13,12 @@ import (
 	"github.com/goccy/go-json"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/taskercore/tasker-core/core/dag"
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
+	"github.com/taskercore/tasker-core/core/telemetry"
 )
 
 // Defaults and limits of a task spec. The length limits are those of the engine's
@@ -59,7 +61,10 @@ type TaskSpec struct {
 	Priority      int32           `json:"priority,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Identity      string          `json:"identity_strategy,omitempty"`
-	Steps         []StepSpec      `json:"steps"`
+	// TraceParent is the W3C traceparent of the request creating the task; the
+	// creation span's (a child of it) is stored when tracing is on.
+	TraceParent string     `json:"traceparent,omitempty"`
+	Steps       []StepSpec `json:"steps"`
 }
 
 // StepSpec is one step of a TaskSpec.
@@ -117,6 +122,10 @@ func (spec *TaskSpec) normalize() error {
 	if spec.Identity != IdentityDefault && spec.Identity != IdentityHash {
 		return errs.New(errs.Validation, map[string]any{"field": "identity_strategy", "value": spec.Identity},
 			"identity_strategy %q: want %q or %q", spec.Identity, IdentityDefault, IdentityHash)
+	}
+	if spec.TraceParent != "" && !telemetry.ValidTraceparent(spec.TraceParent) {
+		return errs.New(errs.Validation, map[string]any{"field": "traceparent"},
+			"traceparent %.60q is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)", spec.TraceParent)
 	}
 	if spec.CorrelationID != "" {
 		if _, err := uuid.Parse(spec.CorrelationID); err != nil {
@@ -241,7 +250,28 @@ func (spec *TaskSpec) identityHash(requestedAt time.Time) (string, error) {
 // CreateTask validates spec and writes the task, its steps, edges and initial
 // pending transitions in one transaction. An invalid spec writes nothing. With
 // Identity "hash", repeating a request returns the task it created (Created false).
-func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, error) {
+func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (out CreatedTask, err error) {
+	ctx, span := telemetry.StartSpan(ctx, "tasker.task.create", attribute.String(telemetry.AttrNamespace, spec.Namespace),
+		attribute.String(telemetry.AttrTaskName, spec.Name))
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int64(telemetry.AttrTaskID, out.TaskID),
+				attribute.String(telemetry.AttrCorrelationID, out.CorrelationID), attribute.Bool("tasker.created", out.Created))
+		}
+		telemetry.EndSpan(span, err)
+	}()
+	out, err = s.createTask(ctx, spec)
+	if err == nil && out.Created {
+		ns := spec.Namespace
+		if ns == "" {
+			ns = DefaultNamespace
+		}
+		telemetry.From(ctx).TaskCreated(ns)
+	}
+	return out, err
+}
+
+func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, error) {
 	if err := spec.normalize(); err != nil {
 		return CreatedTask{}, err
 	}
@@ -262,6 +292,10 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		corr = u.String()
 	}
 	out := CreatedTask{IdentityHash: hash, StepIDs: make(map[string]int64, len(spec.Steps))}
+	traceParent := spec.TraceParent
+	if tp := telemetry.Traceparent(ctx); tp != "" {
+		traceParent = tp // the creation span's (CreateTask's), a child of the caller's
+	}
 	ctx, col := s.collect(ctx)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var nsID int32
@@ -290,12 +324,13 @@ func (s *Store) CreateTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		}
 		err := tx.QueryRow(ctx, `
 			INSERT INTO tasker_tasks (named_task_id, requested_at, initiator, source_system, reason, bypass_steps,
-				tags, context, identity_hash, correlation_id, priority, ready_at)
-			VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6::json, $7::jsonb, $8::jsonb, $9, $10, $11, now())
+				tags, context, identity_hash, correlation_id, priority, ready_at, trace_parent)
+			VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6::json, $7::jsonb, $8::jsonb, $9, $10, $11, now(),
+				NULLIF($12, ''))
 			ON CONFLICT (identity_hash) DO NOTHING
 			RETURNING task_id, correlation_id::text`,
 			out.NamedTaskID, requestedAt, spec.Initiator, spec.SourceSystem, spec.Reason, bypass, tags, taskContext,
-			hash, corr, spec.Priority).Scan(&out.TaskID, &out.CorrelationID)
+			hash, corr, spec.Priority, traceParent).Scan(&out.TaskID, &out.CorrelationID)
 		if err == pgx.ErrNoRows {
 			return errExisting
 		}

@@ -109,7 +109,7 @@ module TaskerCore
     # it is a UUID).
     def create_task(spec)
       hash!(spec, "spec")
-      CreatedTask.from_h(invoke(:create_task, with_current_correlation(spec)))
+      CreatedTask.from_h(invoke(:create_task, with_current_trace(with_current_correlation(spec))))
     end
 
     # The task's execution context, now or as_of a Time. → TaskExecutionContext
@@ -311,6 +311,19 @@ module TaskerCore
       invoke(:event_metrics, {}).freeze
     end
 
+    # This process's metrics in the Prometheus text exposition format
+    # (docs/observability.md): {"content_type" => ..., "text" => ...} (frozen).
+    # ConfigurationError when metrics.enabled is false.
+    def metrics_text
+      invoke(:metrics_text, {}).freeze
+    end
+
+    # One health check, "live", "ready" or "status" (docs/observability.md):
+    # {"status" => "ok"|"fail", "http_status" => 200|503, "check", "checks" => {...}} (frozen).
+    def health(check)
+      ValueObject.deep_freeze(invoke(:health_check, { check: check.to_s }))
+    end
+
     # The events this client knows: the system events, those of
     # events.definitions_paths and the custom events of the templates it
     # registered. → [{"name", "description", "fired_by", "delivery",
@@ -370,7 +383,7 @@ module TaskerCore
     # requested_at:, priority:, correlation_id:, identity_strategy:. → CreatedTask
     def create_task_from_template(name:, namespace: nil, version: nil, context: nil, **options)
       payload = with_optional({ name: name }, namespace: namespace, version: version, context: context, **options)
-      CreatedTask.from_h(invoke(:create_task_from_template, with_current_correlation(payload)))
+      CreatedTask.from_h(invoke(:create_task_from_template, with_current_trace(with_current_correlation(payload))))
     end
 
     # The registered template (name, namespace, version, steps with handler_class…). → Hash
@@ -435,6 +448,18 @@ module TaskerCore
       end
 
       values.each_with_index.map { |v, i| id_param(v, "#{field}[#{i}]") }
+    end
+
+    # +spec+ with the current trace context (Observability::Tracing) as its
+    # traceparent when it gives none: the task joins the request's trace.
+    def with_current_trace(spec)
+      return spec unless spec.is_a?(Hash) && spec[:traceparent].nil? && spec["traceparent"].nil?
+
+      current = Observability::Tracing.current_traceparent
+      return spec if current.nil?
+
+      key = spec.keys.first.is_a?(String) ? "traceparent" : :traceparent
+      spec.merge(key => current)
     end
 
     # +spec+ with a correlation_id of Correlation.id when it gives none (or nil)

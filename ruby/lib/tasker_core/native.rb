@@ -75,6 +75,8 @@ module TaskerCore
       override_dependencies
       operator_actions
       announce_worker
+      metrics_text
+      health_check
     ].freeze
 
     LOAD_LOCK = Mutex.new

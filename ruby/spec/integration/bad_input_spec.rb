@@ -37,7 +37,8 @@ module TaskerCoreSpec
         ["a huge priority", ->(c, _) { c.create_task(name: "x", steps: [{ name: "a" }], priority: HUGE) }, /priority/],
         ["a name too long", ->(c, _) { c.create_task(name: LONG, steps: [{ name: "a" }]) }, /name/],
         ["NaN in the context", ->(c, _) { c.create_task(name: "x", steps: [{ name: "a" }], context: { "n" => Float::NAN }) }, /context\.n/],
-        ["a bad requested_at", ->(c, _) { c.create_task(name: "x", steps: [{ name: "a" }], requested_at: "tomorrow") }, /requested_at/]
+        ["a bad requested_at", ->(c, _) { c.create_task(name: "x", steps: [{ name: "a" }], requested_at: "tomorrow") }, /requested_at/],
+        ["a malformed traceparent", ->(c, _) { c.create_task(name: "x", steps: [{ name: "a" }], traceparent: "00-nope") }, /traceparent/]
       ],
       task_execution_context: [
         ["nil id", ->(c, _) { c.task_execution_context(nil) }, /task_id/],
@@ -192,6 +193,12 @@ module TaskerCoreSpec
         ["a huge priority", ->(c, _) { c.create_task_from_template(name: "t", priority: HUGE) }, /priority/],
         ["an unknown template", ->(c, _) { c.create_task_from_template(name: "t#{UNKNOWN}") }, /t#{UNKNOWN}/]
       ],
+      health: [
+        ["nil check", ->(c, _) { c.health(nil) }, /check/],
+        ["an unknown check", ->(c, _) { c.health("sideways") }, /check/],
+        ["NUL in the check", ->(c, _) { c.health(NUL) }, /check/],
+        ["a check too long", ->(c, _) { c.health(LONG) }, /check/]
+      ],
       task_template: [
         ["nil name", ->(c, _) { c.task_template(name: nil) }, /name/],
         ["a version too long", ->(c, _) { c.task_template(name: "t", version: LONG) }, /version/],
@@ -202,7 +209,7 @@ module TaskerCoreSpec
     # Public methods that take no input, and why they need no cases.
     NO_INPUT = {
       migrate!: "takes no arguments", migration_status: "takes no arguments", system_health: "takes no arguments", prune_events: "takes no arguments",
-      event_metrics: "takes no arguments", event_catalog: "takes no arguments",
+      event_metrics: "takes no arguments", event_catalog: "takes no arguments", metrics_text: "takes no arguments",
       close_event_stream: "takes no arguments", effective_config: "takes no arguments",
       close: "takes no arguments", closed?: "a reader", handle_id: "a reader", inspect: "a reader",
       pid: "a reader", schema: "a reader", opened?: "a reader", usable_in_this_process?: "a reader"

@@ -11,10 +11,16 @@ module TaskerCore
     # header. (Tasks created under a non-UUID id get their own: the library
     # stores only UUIDs as correlation ids.)
     #
+    # The request's W3C traceparent header, when valid, becomes the current trace
+    # context (Observability::Tracing.with) for the app, so tasks it creates join
+    # the request's trace (with opentelemetry-ruby's Rack instrumentation, its
+    # request span is current instead and wins).
+    #
     #   use TaskerCore::Rack::CorrelationMiddleware   # config.ru
     class CorrelationMiddleware
       ENV_KEY = "tasker_core.correlation_id"
       REQUEST_HEADER = "HTTP_X_CORRELATION_ID"
+      TRACEPARENT_HEADER = "HTTP_TRACEPARENT"
       TOKEN = /\A[A-Za-z0-9._-]{1,128}\z/
 
       def initialize(app)
@@ -24,7 +30,9 @@ module TaskerCore
       def call(env)
         id = accepted(env[REQUEST_HEADER]) || Correlation.generate
         env[ENV_KEY] = id
-        status, headers, body = Correlation.with(id) { @app.call(env) }
+        status, headers, body = Correlation.with(id) do
+          Observability::Tracing.with(env[TRACEPARENT_HEADER]) { @app.call(env) }
+        end
         headers = headers.frozen? ? headers.dup : headers
         headers = {} if headers.nil?
         headers[Correlation.header_name] = id

@@ -29,6 +29,9 @@ module TaskerCore
     attribute(:timeout_seconds) { |v| v.nil? ? 0 : v }
     attribute :correlation_id
     attribute :lease_expires_at, :time
+    # The W3C trace context to run the handler under (nil: none); see
+    # Observability::Tracing.
+    attribute :traceparent
 
     alias name step_name
   end

@@ -27,9 +27,11 @@ module TaskerCore
         results = wrapped do
           handler = registry.handler_for(claimed)
           local_event(claimed, "step.handle")
-          normalize(handler.call(StepHandler::Task.from_claimed(claimed),
-                                 StepHandler::Sequence.new(claimed.sequence),
-                                 StepHandler::Step.from_claimed(claimed)))
+          Observability::Tracing.step_span(claimed) do
+            normalize(handler.call(StepHandler::Task.from_claimed(claimed),
+                                   StepHandler::Sequence.new(claimed.sequence),
+                                   StepHandler::Step.from_claimed(claimed)))
+          end
         end
       rescue Exception => e # rubocop:disable Lint/RescueException -- a handler's failure, whatever it is, is the step's
         error = e
