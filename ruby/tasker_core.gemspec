@@ -15,9 +15,11 @@ Gem::Specification.new do |spec|
   spec.license = "MIT"
   spec.required_ruby_version = ">= 3.1"
 
-  spec.files = Dir[File.join(__dir__, "lib", "**", "*")].select { |f| File.file?(f) }
+  spec.files = Dir[File.join(__dir__, "{lib,exe}", "**", "*")].select { |f| File.file?(f) }
                                                              .map { |f| f.delete_prefix("#{__dir__}/") }
   spec.require_paths = ["lib"]
+  spec.bindir = "exe"
+  spec.executables = ["tasker_core_doctor"]
 
   spec.add_runtime_dependency "ffi", ">= 1.15"
   spec.add_development_dependency "rspec", "~> 3.12"

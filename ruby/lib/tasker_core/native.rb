@@ -71,6 +71,7 @@ module TaskerCore
       update_step_results
       override_dependencies
       operator_actions
+      adoption_report
     ].freeze
 
     LOAD_LOCK = Mutex.new
