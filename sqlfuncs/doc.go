@@ -16,8 +16,10 @@
 // functions of the same names with other signatures (tasker-engine's) are dropped
 // first.
 //
-// To see how PostgreSQL runs them, EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM
-// get_step_readiness_status(<task id>) shows only the function scan; the plans of
-// the statements inside appear with auto_explain.log_nested_statements
+// The functions are LANGUAGE sql and PostgreSQL inlines them into the calling
+// statement, so EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM
+// get_step_readiness_status(<task id>) shows the plan of the body itself; to see
+// the generic plan the library's prepared statements use, PREPARE the call and
+// EXPLAIN EXECUTE it under plan_cache_mode = force_generic_plan
 // (docs/troubleshooting.md, "Slow SQL").
 package sqlfuncs
