@@ -1,9 +1,3 @@
-// Package migrations creates and upgrades Tasker Core's schema. Numbered .sql files
-// are embedded in the binary and applied in order, in one transaction, under an
-// advisory lock, with a record of what ran; then the SQL functions of package
-// sqlfuncs are (re)installed when their checksum differs from the installed one.
-// Running it twice is a no-op. Everything happens in the connection's current
-// schema (search_path), which is how tests get a schema each.
 package migrations
 
 import (

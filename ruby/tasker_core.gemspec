@@ -36,7 +36,7 @@ Gem::Specification.new do |spec|
     Dir.glob("#{dir}/**/*", File::FNM_DOTMATCH, base: __dir__).select { |f| File.file?(File.join(__dir__, f)) }
   end
   native = "lib/tasker_core/native/libtasker_core.so"
-  lib_files = files.call("lib").reject { |f| f.start_with?("lib/tasker_core/native/") }
+  lib_files = (files.call("lib") + files.call("exe")).reject { |f| f.start_with?("lib/tasker_core/native/") }
   if platform
     spec.platform = platform
     spec.files = lib_files + (File.file?(File.join(__dir__, native)) ? [native] : [])
@@ -45,6 +45,8 @@ Gem::Specification.new do |spec|
     spec.extensions = ["ext/tasker_core/extconf.rb"]
   end
   spec.require_paths = ["lib"]
+  spec.bindir = "exe"
+  spec.executables = ["tasker_core_doctor"]
 
   spec.add_runtime_dependency "ffi", ">= 1.15"
   spec.add_development_dependency "rspec", "~> 3.12"

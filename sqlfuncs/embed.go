@@ -1,8 +1,3 @@
-// Package sqlfuncs holds Tasker Core's SQL functions (readiness, execution context,
-// dependency levels, health and analytics) as embedded .sql files, and a typed Go
-// wrapper for each. The migrator (package migrations) installs the files; the
-// wrappers call them in one round trip each through any Querier (a pool, a
-// connection or a transaction).
 package sqlfuncs
 
 import (

@@ -1,8 +1,3 @@
-// Package api is Tasker Core's JSON API: a Client opened from a JSON configuration,
-// and Call, which decodes a JSON payload strictly, runs one operation of the core,
-// and encodes the result or a typed error as an envelope. The C API (capi/) is a
-// thin layer over this package that only converts C strings and handles; everything
-// it exposes is tested here in Go against a real PostgreSQL.
 package api
 
 import (

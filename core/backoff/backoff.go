@@ -1,8 +1,3 @@
-// Package backoff is Tasker Core's one retry-delay policy. The same rule is written
-// once in Go (Policy.Delay) and once in SQL (tasker_backoff_seconds, in sqlfuncs/),
-// and both read the same parameters: Go from configuration, SQL from the
-// tasker_retry_policies row that the store keeps in step with it. A test compares the
-// two over a grid of inputs so they cannot drift apart.
 package backoff
 
 import (

@@ -1,10 +1,3 @@
-// Package config is Tasker Core's configuration: one schema (Keys) with a default,
-// an environment variable, a range and a meaning for every setting, loaded from —
-// in rising precedence — built-in defaults, a YAML file (with development / test /
-// production sections like Rails and ${ENV_VAR} interpolation), TASKER_*
-// environment variables (and DATABASE_URL), and explicit values passed by the
-// caller (the Ruby gem passes its settings as JSON). The whole configuration is
-// validated before any of it is used: bad configuration never half-applies.
 package config
 
 import (

@@ -1,7 +1,3 @@
-// Package errs defines the typed errors Tasker Core returns across its layers. Each
-// error has a Kind that the C API puts in its envelope and the Ruby gem maps to an
-// exception class, plus structured details (which steps, which states) for callers
-// that need more than a message.
 package errs
 
 import (

@@ -1,8 +1,3 @@
-// Package events is Tasker Core's event catalog: the system events of REFERENCE §7
-// (names are a compatibility contract with tasker-engine), defined in an embedded
-// YAML file with a description, a payload JSON Schema and what fires each one, plus
-// the custom events task templates declare; and the payloads state transitions
-// publish. Delivery (the publisher and the durable outbox) builds on this.
 package events
 
 import (

@@ -1,6 +1,3 @@
-// Package logging builds Tasker Core's structured logger (zerolog) from the
-// configuration and names the standard fields every log line uses, so Go and
-// Ruby lines about one task can be joined by correlation_id.
 package logging
 
 import (

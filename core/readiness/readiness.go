@@ -1,7 +1,3 @@
-// Package readiness is the step-readiness rule (REFERENCE §3) in pure Go, the same
-// rule the SQL function get_step_readiness_status applies. The orchestration uses it
-// to reason about a task it already holds in memory, and a property test holds it
-// equal to the SQL on random DAGs and histories.
 package readiness
 
 import (

@@ -1,7 +1,3 @@
-// Package state defines the task and workflow-step state machines of Tasker Core:
-// the six states, the legal transitions between them, and the lifecycle event each
-// transition publishes. It is pure Go: persistence (compare-and-swap on the current
-// state, the audit trail) lives in core/store, which asks this package what is legal.
 package state
 
 import (

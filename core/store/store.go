@@ -1,10 +1,3 @@
-// Package store is Tasker Core's persistence layer on PostgreSQL (pgx/v5): task
-// creation from a spec, step and task transitions with compare-and-swap on the
-// current state and an append-only audit trail, and the reads the orchestration
-// needs. It is the only package that sends SQL from Go, besides the typed function
-// wrappers of package sqlfuncs that it re-exports through methods and the operator
-// actions of package core/operator, which compose its transactions
-// (operator_support.go).
 package store
 
 import (

@@ -77,6 +77,7 @@ module TaskerCore
       announce_worker
       metrics_text
       health_check
+      adoption_report
     ].freeze
 
     LOAD_LOCK = Mutex.new
