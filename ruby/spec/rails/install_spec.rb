@@ -90,6 +90,9 @@ RSpec.describe "Tasker Core in a Rails app: install, migrate, schema, configurat
       .and include("pending migrations: none").and include("SQL functions: current").and match(/system health: tasks \d+/)
     listed = app.rails!("-T", "tasker_core")
     expect(listed.stdout).to include("tasker_core:migrate").and include("tasker_core:status").and include("tasker_core:worker")
+      .and include("tasker_core:doctor")
+    doctor = app.rails!("tasker_core:doctor", env: { "RAILS_ENV" => "test" })
+    expect(doctor.stdout).to include("nothing to change")
   end
 
   it "tasker_core:upgrade adds a migration that brings an outdated schema up through db:migrate" do

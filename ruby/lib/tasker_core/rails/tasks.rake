@@ -15,6 +15,13 @@ namespace :tasker_core do
     puts TaskerCore::Rails::Migrator.new.report
   end
 
+  desc "Pre-flight for adopting a tasker-engine database: what migrating would change, and what blocks it (writes nothing)"
+  task doctor: :environment do
+    report = TaskerCore.client.adoption_report
+    puts report.to_text
+    exit(1) unless report.ready_to_adopt? || report.up_to_date?
+  end
+
   desc "Run a Tasker Core worker in the app's environment until SIGTERM/SIGINT (settings: docs/configuration.md)"
   task worker: :environment do
     stats = TaskerCore::Rails.run_worker
