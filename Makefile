@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench clean
+.PHONY: all deps ruby-deps demo-go test test-go demo lib vet bench bench-doc clean
 
 all: test
 
@@ -55,8 +55,14 @@ vet: deps
 # Benchmarks (bench/, docs/benchmarks.md): quick by default, `make bench FULL=1`
 # for the full sizes. They report; they are not tests.
 bench: deps lib
-	scripts/ensure-deps.sh ruby ruby-bench
+	scripts/ensure-deps.sh bench
 	scripts/with-postgres.sh bench/run.sh $(if $(FULL),--full,)
+
+# One full run that rewrites docs/benchmarks.md (tables, goal verdicts, commit and
+# machine) from its own figures. Run it on a quiet machine.
+bench-doc: deps lib
+	scripts/ensure-deps.sh bench
+	scripts/with-postgres.sh bench/run.sh --full --doc
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true

@@ -13,6 +13,8 @@
 #               dry-events bridge (dry-events itself is not in Debian; those
 #               specs use the copy at ../shared/vendor/dry-events when present).
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
+#   bench       what `make bench` / bench/run.sh needs: ruby-bench and pgbench
+#               (Debian ships it with the PostgreSQL server package).
 #   make        GNU make (for machines that do not even have that).
 #
 # Everything is installed from Debian's packages with apt-get (no gem or other
@@ -103,6 +105,12 @@ ensure_postgres() {
   fi
 }
 
+# pgbench ships with the server package on Debian (postgresql-NN).
+ensure_pgbench() {
+  command -v pgbench >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 ||
+    apt_install postgresql postgresql-client
+}
+
 ensure_postgres_client() {
   command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 }
@@ -130,7 +138,7 @@ ensure_ruby() {
 }
 
 main() {
-  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby=''
+  local want_go=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_bench=0
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -141,11 +149,15 @@ main() {
       make) want_make=1 ;;
       ruby) [[ $want_ruby == bench ]] || want_ruby=plain ;;
       ruby-bench) want_ruby=bench ;;
+      bench)
+        want_ruby=bench
+        want_bench=1
+        ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, bench, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -153,6 +165,9 @@ main() {
   [[ $want_pg -eq 0 ]] || ensure_postgres
   [[ $want_pgc -eq 0 ]] || ensure_postgres_client
   [[ -z $want_ruby ]] || ensure_ruby "$want_ruby"
+  if [[ $want_bench -eq 1 ]]; then
+    ensure_pgbench
+  fi
 }
 
 main "$@"
