@@ -178,7 +178,7 @@ graphs = go.keys.grep(%r{^BenchmarkLevels/sql_}).map { |k| k.delete_prefix("Benc
 if graphs.empty?
   out << "Not measured in this run."
 else
-  out << "Every graph is created before any is measured, so the small ones are measured with the 10,000-step ones " \
+  out << "Every graph is created before any is measured, so the small ones are measured with the largest ones " \
          "in the same tables."
   out << ""
   out << "| graph | Go: load + analysis | Go: analysis alone | SQL `calculate_dependency_levels` |"
