@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz clean
+.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench bench-doc fuzz clean
 
 all: test
 
@@ -65,7 +65,7 @@ vet: deps
 # Benchmarks (bench/, docs/benchmarks.md): quick by default, `make bench FULL=1`
 # for the full sizes. They report; they are not tests.
 bench: deps lib
-	scripts/ensure-deps.sh ruby ruby-bench
+	scripts/ensure-deps.sh bench
 	scripts/with-postgres.sh bench/run.sh $(if $(FULL),--full,)
 
 # Go native fuzzing: every Fuzz* target of every package, $(FUZZTIME) each
@@ -81,6 +81,12 @@ fuzz: deps
 	    go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# One full run that rewrites docs/benchmarks.md (tables, goal verdicts, commit and
+# machine) from its own figures. Run it on a quiet machine.
+bench-doc: deps lib
+	scripts/ensure-deps.sh bench
+	scripts/with-postgres.sh bench/run.sh --full --doc
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true

@@ -19,7 +19,9 @@ import (
 // its own transaction (single_1000). The goal is batch ≥ 20× faster than single.
 // write_tx, a trivial write transaction, is the floor of single's cost per update.
 // Every iteration gets a new task of 1,000 independent steps, created with the timer
-// stopped. ns/update is ns/op divided by 1,000.
+// stopped; the *_tasks_of_10 variants the same 1,000 steps as 100 tasks of 10, so
+// single_1000 ÷ single_1000_tasks_of_10 is what a task's size costs a single
+// update. ns/update is ns/op divided by 1,000.
 func BenchmarkBatchUpdate(b *testing.B) {
 	const n = 1000
 	logMode(b, "1,000 updates in both modes (the size does not scale down)")
@@ -36,25 +38,54 @@ func BenchmarkBatchUpdate(b *testing.B) {
 		}
 		return ids
 	}
+	// The same 1,000 steps as 100 tasks of 10 (the at-scale shape): each update
+	// pays for a 10-step task's schedule, not a 1,000-step one's.
+	fresh10 := func(b *testing.B) []int64 {
+		b.StopTimer()
+		defer b.StartTimer()
+		ids := make([]int64, 0, n)
+		for t := 0; t < n/10; t++ {
+			for _, id := range e.createTask(b, "bench_batch_10", independent(10)).StepIDs {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
 	perUpdate := func(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/update")
 	}
 
-	b.Run("batch_1000", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			ids := fresh(b)
-			reqs := make([]store.StepTransition, len(ids))
-			for j, id := range ids {
-				reqs[j] = store.StepTransition{StepID: id, To: state.InProgress}
+	batch := func(fresh func(*testing.B) []int64) func(*testing.B) {
+		return func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ids := fresh(b)
+				reqs := make([]store.StepTransition, len(ids))
+				for j, id := range ids {
+					reqs[j] = store.StepTransition{StepID: id, To: state.InProgress}
+				}
+				outs, err := e.store.BatchTransitionSteps(ctx, reqs)
+				must(b, err)
+				if outs[n-1].Status != store.OutcomeApplied {
+					b.Fatalf("batch: %s: %v", outs[n-1], outs[n-1].Err)
+				}
 			}
-			outs, err := e.store.BatchTransitionSteps(ctx, reqs)
-			must(b, err)
-			if outs[n-1].Status != store.OutcomeApplied {
-				b.Fatalf("batch: %s: %v", outs[n-1], outs[n-1].Err)
-			}
+			perUpdate(b)
 		}
-		perUpdate(b)
-	})
+	}
+	single := func(fresh func(*testing.B) []int64) func(*testing.B) {
+		return func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ids := fresh(b)
+				for _, id := range ids {
+					_, err := e.store.TransitionStep(ctx, store.StepTransition{StepID: id, To: state.InProgress})
+					must(b, err)
+				}
+			}
+			perUpdate(b)
+		}
+	}
+	b.Run("batch_1000", batch(fresh))
+	b.Run("batch_1000_tasks_of_10", batch(fresh10))
 	// batch_1000 again with a live subscriber on the client: the store returns
 	// what it wrote (1,000 step.execution_requested rows) and publishes 1,000
 	// step.before_transition besides; the publisher delivers them off the hot path.
@@ -122,16 +153,8 @@ func BenchmarkBatchUpdate(b *testing.B) {
 			must(b, tx.Commit(ctx))
 		}
 	})
-	b.Run("single_1000", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			ids := fresh(b)
-			for _, id := range ids {
-				_, err := e.store.TransitionStep(ctx, store.StepTransition{StepID: id, To: state.InProgress})
-				must(b, err)
-			}
-		}
-		perUpdate(b)
-	})
+	b.Run("single_1000", single(fresh))
+	b.Run("single_1000_tasks_of_10", single(fresh10))
 }
 
 // openAPI opens an api.Client (the object behind a C API handle) on the env's schema.

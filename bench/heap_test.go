@@ -29,9 +29,15 @@ const claimWidth = 100
 //	tasks_<t>x100   10,000 steps (quick: 1,000) as t tasks of 100 steps (10 layers of
 //	                10), claimed from any task by priority and age: the heap figure
 //	                of the issue
+//	tasks_<t>x100_claim4  the same walk claiming 4 steps a round, the Ruby
+//	                worker's claim size (its handler threads): the figure to set
+//	                beside the end-to-end steps/s
 //	one_task_<n>    one task of n steps in layers of 100 (quick: 1,000; full: 1,000
 //	                and 3,000), claimed by task id: shows how the per-step cost of a
 //	                claim grows with the size of the task
+//
+// stmts/step counts the statements the store sent (a pgx tracer): a figure
+// that does not depend on the machine's load.
 func BenchmarkWorkflowHeap(b *testing.B) {
 	tasks := sizes([]int{10}, []int{100})[0]
 	big := sizes([]int{1000}, []int{1000, 3000})
@@ -44,13 +50,16 @@ func BenchmarkWorkflowHeap(b *testing.B) {
 		}
 		return 0 // claim from any task
 	}
-	b.Run("tasks_"+strconv.Itoa(tasks)+"x100", func(b *testing.B) { e.walkHeap(b, tasks*100, false, small) })
+	b.Run("tasks_"+strconv.Itoa(tasks)+"x100", func(b *testing.B) { e.walkHeap(b, tasks*100, false, claimWidth, small) })
 	// The same walk with ReportAndClaim: each round reports the previous claim
 	// and claims the next in one transaction.
-	b.Run("tasks_"+strconv.Itoa(tasks)+"x100_report_and_claim", func(b *testing.B) { e.walkHeap(b, tasks*100, true, small) })
+	b.Run("tasks_"+strconv.Itoa(tasks)+"x100_report_and_claim", func(b *testing.B) {
+		e.walkHeap(b, tasks*100, true, claimWidth, small)
+	})
+	b.Run("tasks_"+strconv.Itoa(tasks)+"x100_claim4", func(b *testing.B) { e.walkHeap(b, tasks*100, true, 4, small) })
 	for _, n := range big {
 		b.Run("one_task_"+sizeLabel(n), func(b *testing.B) {
-			e.walkHeap(b, n, false, func(b *testing.B) int64 {
+			e.walkHeap(b, n, false, claimWidth, func(b *testing.B) int64 {
 				return e.createTask(b, "bench_heap_big", layered(n, claimWidth)).TaskID
 			})
 		})
@@ -59,8 +68,10 @@ func BenchmarkWorkflowHeap(b *testing.B) {
 
 // walkHeap creates a workflow of n steps with create (which returns the task id to
 // claim from, or 0 for any task) and walks it as BenchmarkWorkflowHeap says.
-func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.B) int64) {
+func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create func(*testing.B) int64) {
 	ctx := context.Background()
+	st, counter := e.countingStore(b)
+	var statements int64
 	var before, after runtime.MemStats
 	var walked time.Duration
 	for i := 0; i < b.N; i++ {
@@ -74,7 +85,8 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.
 		b.StartTimer()
 		start := time.Now()
 		done, rounds := 0, 0
-		claim := store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID, Limit: claimWidth, LeaseSeconds: 300}
+		claim := store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID, Limit: limit, LeaseSeconds: 300}
+		counter.n.Store(0)
 		var claimed []store.ClaimedStep
 		check := func(res store.ReportResult) {
 			for _, o := range res.Outcomes {
@@ -95,14 +107,14 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.
 			var err error
 			if combined {
 				var res store.ReportResult
-				res, claimed, err = e.store.ReportAndClaim(ctx, reportsOf(claimed), claim)
+				res, claimed, err = st.ReportAndClaim(ctx, reportsOf(claimed), claim)
 				must(b, err)
 				check(res)
 				done += len(res.Outcomes)
 			} else {
-				claimed, err = e.store.ClaimSteps(ctx, claim)
+				claimed, err = st.ClaimSteps(ctx, claim)
 				must(b, err)
-				res, err := e.store.ReportResults(ctx, reportsOf(claimed))
+				res, err := st.ReportResults(ctx, reportsOf(claimed))
 				must(b, err)
 				check(res)
 				done += len(claimed)
@@ -114,6 +126,7 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.
 		}
 		took := time.Since(start)
 		walked += took
+		statements += counter.n.Load()
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -125,4 +138,5 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, create func(*testing.
 	b.ReportMetric(mb(after.HeapInuse)-mb(before.HeapInuse), "heap-growth-MB")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n), "alloc-B/step")
 	b.ReportMetric(float64(n*b.N)/walked.Seconds(), "steps/s")
+	b.ReportMetric(float64(statements)/float64(n*b.N), "stmts/step")
 }

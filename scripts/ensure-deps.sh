@@ -21,6 +21,8 @@
 #               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug, which
 #               the Gemfile of the README's `rails new --api` names: its quick
 #               start bundles Debian's gems).
+#   bench       what `make bench` / bench/run.sh needs: ruby-bench and pgbench
+#               (Debian ships it with the PostgreSQL server package).
 #   make        GNU make (for machines that do not even have that).
 #   observability  prometheus and promtool (Debian's prometheus package), for
 #               the scrape test and `promtool check/test rules` of dashboards/.
@@ -113,6 +115,12 @@ ensure_postgres() {
   fi
 }
 
+# pgbench ships with the server package on Debian (postgresql-NN).
+ensure_pgbench() {
+  command -v pgbench >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 ||
+    apt_install postgresql postgresql-client
+}
+
 ensure_postgres_client() {
   command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 }
@@ -181,7 +189,7 @@ ensure_observability() {
 }
 
 main() {
-  local want_obs=0 want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0
+  local want_obs=0 want_servers=0 want_go=0 want_web=0 want_pg=0 want_pgc=0 want_make=0 want_ruby='' want_rails=0 want_bench=0
   [[ $# -gt 0 ]] || set -- go
   local arg
   for arg in "$@"; do
@@ -196,11 +204,15 @@ main() {
       web) want_web=1 ;;
       servers) want_servers=1 ;;
       rails) want_rails=1 ;;
+      bench)
+        want_ruby=bench
+        want_bench=1
+        ;;
       -h | --help)
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         return 0
         ;;
-      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, rails, observability, make)" ;;
+      *) die "unknown dependency '$arg' (want: go, postgres, postgres-client, ruby, ruby-bench, web, servers, rails, observability, bench, make)" ;;
     esac
   done
   [[ $want_make -eq 0 ]] || ensure_make
@@ -212,6 +224,9 @@ main() {
   [[ $want_servers -eq 0 ]] || ensure_servers
   [[ $want_rails -eq 0 ]] || ensure_rails
   [[ $want_obs -eq 0 ]] || ensure_observability
+  if [[ $want_bench -eq 1 ]]; then
+    ensure_pgbench
+  fi
 }
 
 main "$@"

@@ -80,14 +80,19 @@ WHERE t.task_id = ANY (task_ids)
 ORDER BY t.task_id
 $$;
 
+-- PL/pgSQL for a plan kept per session (see get_step_readiness_status).
 CREATE FUNCTION get_task_execution_context(input_task_id bigint, as_of timestamptz DEFAULT NULL)
 RETURNS SETOF tasker_task_execution_context_row
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT * FROM tasker_task_execution_contexts(ARRAY[input_task_id], as_of)
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM tasker_task_execution_contexts(ARRAY[input_task_id], as_of);
+END
 $$;
 
 CREATE FUNCTION get_task_execution_contexts_batch(input_task_ids bigint[], as_of timestamptz DEFAULT NULL)
 RETURNS SETOF tasker_task_execution_context_row
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT * FROM tasker_task_execution_contexts(input_task_ids, as_of)
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM tasker_task_execution_contexts(input_task_ids, as_of);
+END
 $$;

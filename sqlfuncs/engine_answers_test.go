@@ -2,11 +2,9 @@ package sqlfuncs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskercore/tasker-core/internal/enginesql"
 	"github.com/taskercore/tasker-core/internal/testdb"
 	"github.com/taskercore/tasker-core/sqlfuncs"
 )
@@ -92,64 +91,25 @@ func TestEngineAnswersForEdgeTasks(t *testing.T) {
 	assert.Equal(t, sqlfuncs.HealthHealthy, health("fan_out"))
 }
 
-// engineSQLDir is where tasker-engine's SQL is read from: TASKER_ENGINE_SQL_DIR,
-// else ../shared/tasker-engine beside the repository.
-func engineSQLDir() string {
-	if d := os.Getenv("TASKER_ENGINE_SQL_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "tasker-engine")
-}
-
-// engineFunction returns the text of `CREATE FUNCTION public.<name>(...)... $$;` in
-// src, with the schema rewritten to schema and its result columns' `timestamp
-// without time zone` read as timestamptz (Tasker Core's columns, which hold the
-// same UTC instants), or "".
-func engineFunction(src, name, schema string) string {
-	re := regexp.MustCompile(`(?s)CREATE (?:OR REPLACE )?FUNCTION (?:public\.)?` + regexp.QuoteMeta(name) + `\(.*?\n\s*AS \$\$.*?\n\$\$;`)
-	m := re.FindString(src)
-	if m == "" {
-		return ""
-	}
-	m = strings.Replace(m, "FUNCTION public."+name, "FUNCTION "+name, 1)
-	head, body, _ := strings.Cut(m, "AS $$")
-	m = strings.ReplaceAll(head, "timestamp without time zone", "timestamp with time zone") + "AS $$" + body
-	return strings.Replace(m, "FUNCTION "+name, "FUNCTION "+pgx.Identifier{schema}.Sanitize()+"."+name, 1)
-}
-
 // A differential check: tasker-engine's own functions, loaded into a schema of
 // their own and run over Tasker Core's tables (the engine's table names), answer
 // health_status and dependency levels as Tasker Core's functions do on the
 // engine-shaped tasks above.
 func TestEngineDifferentialHealthAndLevels(t *testing.T) {
 	t.Parallel()
-	dir := engineSQLDir()
-	schemaSQL, err := os.ReadFile(filepath.Join(dir, "schema.sql"))
-	if err != nil {
-		t.Skipf("tasker-engine's SQL is not at %s (set TASKER_ENGINE_SQL_DIR): %v", dir, err)
-	}
-	readinessSQL, err := os.ReadFile(filepath.Join(dir, "get_step_readiness_status_single_and_batch_v02.sql"))
-	if err != nil {
-		t.Skipf("tasker-engine's v02 readiness SQL is not in %s: %v", dir, err)
-	}
+	dir := enginesql.Dir("..")
 	ctx := context.Background()
 	core, coreSchema := testdb.SchemaWithName(t, testdb.Options{})
 	engine := testdb.NewSchemaName()
-	_, err = core.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{engine}.Sanitize())
-	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, _ = core.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{engine}.Sanitize()+` CASCADE`)
+		_, _ = core.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{engine}.Sanitize()+` CASCADE`)
 	})
-	for _, fn := range []struct{ src, name string }{
-		{string(readinessSQL), "get_step_readiness_status"},
-		{string(schemaSQL), "get_task_execution_context"},
-		{string(schemaSQL), "calculate_dependency_levels"},
-	} {
-		def := engineFunction(fn.src, fn.name, engine)
-		require.NotEmpty(t, def, "engine function %s not found in %s", fn.name, dir)
-		_, err := core.Exec(ctx, def)
-		require.NoError(t, err, "load engine function %s", fn.name)
+	err := enginesql.Load(ctx, core, dir, engine,
+		"get_step_readiness_status", "get_task_execution_context", "calculate_dependency_levels")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("tasker-engine's SQL is not at %s (set %s): %v", dir, enginesql.EnvDir, err)
 	}
+	require.NoError(t, err)
 
 	f := &metricsFixture{t: t, ctx: ctx, pool: core, base: time.Now().UTC().Truncate(time.Second)}
 	f.system = f.id32(`INSERT INTO tasker_dependent_systems (name) VALUES ('fixture') RETURNING dependent_system_id`)

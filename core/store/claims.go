@@ -242,7 +242,7 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		findStart := time.Now()
 		rows, err := tx.Query(ctx, `
 			SELECT r.workflow_step_id, r.current_state
-			FROM get_step_readiness_status_batch($1) r JOIN tasker_tasks t ON t.task_id = r.task_id
+			FROM tasker_step_readiness($1, NULL, NULL) r JOIN tasker_tasks t ON t.task_id = r.task_id
 			WHERE r.ready_for_execution
 			ORDER BY t.priority DESC, t.ready_at, r.task_id, r.workflow_step_id LIMIT $2`, taskIDs, req.Limit)
 		if err != nil {
