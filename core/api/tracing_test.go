@@ -148,6 +148,9 @@ func TestTracesOfAWorkflowReachAnOTLPReceiver(t *testing.T) {
 			var ct created
 			callOK(t, c, "create_task", spec, &ct)
 			runWorkflow(t, c, ct.TaskID, "trace-worker")
+			var other created
+			callOK(t, c, "create_task", diamondSpec, &other)
+			callOK(t, c, "cancel_task", fmt.Sprintf(`{"task_id": %d, "actor": "oncall", "reason": "traced"}`, other.TaskID), nil)
 			c.Close() // flushes the batch exporter
 
 			ids := sink.byID()
@@ -157,11 +160,20 @@ func TestTracesOfAWorkflowReachAnOTLPReceiver(t *testing.T) {
 				}
 				return hex.EncodeToString(sp.GetParentSpanId())
 			}
-			calls := sink.named("tasker.api.create_task")
+			inTrace := func(spans []*tracepb.Span) []*tracepb.Span { // the first task's, not the cancelled one's
+				var out []*tracepb.Span
+				for _, sp := range spans {
+					if hex.EncodeToString(sp.GetTraceId()) == traceID {
+						out = append(out, sp)
+					}
+				}
+				return out
+			}
+			calls := inTrace(sink.named("tasker.api.create_task"))
 			require.Len(t, calls, 1)
 			assert.Equal(t, traceID, hex.EncodeToString(calls[0].GetTraceId()))
 			assert.Equal(t, requestSpan, hex.EncodeToString(calls[0].GetParentSpanId()), "the request's span is the parent")
-			creates := sink.named("tasker.task.create")
+			creates := inTrace(sink.named("tasker.task.create"))
 			require.Len(t, creates, 1)
 			assert.Equal(t, "tasker.api.create_task", parentName(creates[0]))
 			assert.Equal(t, fmt.Sprint(ct.TaskID), attr(creates[0], "tasker.task_id"))
@@ -197,9 +209,16 @@ func TestTracesOfAWorkflowReachAnOTLPReceiver(t *testing.T) {
 				assert.NotEmpty(t, attr(q, "db.statement"))
 				assert.NotContains(t, attr(q, "db.statement"), `"n": 1`, "arguments are never recorded")
 				assert.Contains(t, []string{"tasker.task.create", "tasker.claim", "tasker.finalize", "tasker.api.report_step_results",
-					"tasker.api.claim_steps"}, parentName(q))
+					"tasker.api.claim_steps", "tasker.operator.cancel_task"}, parentName(q))
 			}
 			assert.Greater(t, statements, 5)
+
+			ops := sink.named("tasker.operator.cancel_task")
+			require.Len(t, ops, 1, "an operator action has its span")
+			assert.Equal(t, "tasker.api.cancel_task", parentName(ops[0]))
+			assert.Equal(t, "oncall", attr(ops[0], "tasker.actor"))
+			assert.Equal(t, fmt.Sprint(other.TaskID), attr(ops[0], "tasker.task_id"))
+			assert.Equal(t, "ok", attr(ops[0], "tasker.outcome"))
 			assert.Contains(t, sink.services, "shop-worker")
 		})
 	}

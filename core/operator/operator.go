@@ -10,10 +10,12 @@ import (
 	"github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/taskercore/tasker-core/core/errs"
 	"github.com/taskercore/tasker-core/core/state"
 	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/core/telemetry"
 )
 
 // Operation names: the JSON API's methods, the audit rows' operation, the
@@ -241,8 +243,18 @@ type action struct {
 	apply func(ctx context.Context, r *runState) error
 }
 
-// run performs an action: authorize, lock, replay or apply, finalize, audit.
-func (s *Service) run(ctx context.Context, a action) (Result, error) {
+// run performs an action: authorize, lock, replay or apply, finalize, audit,
+// in a span tasker.operator.<operation> (when tracing is on).
+func (s *Service) run(ctx context.Context, a action) (res Result, err error) {
+	ctx, span := telemetry.StartSpan(ctx, "tasker.operator."+a.op, attribute.String(telemetry.AttrOperation, a.op),
+		attribute.String(telemetry.AttrActor, a.req.Actor), attribute.Bool(telemetry.AttrDryRun, a.req.DryRun))
+	defer func() {
+		if res.TaskID != 0 {
+			span.SetAttributes(attribute.Int64(telemetry.AttrTaskID, res.TaskID),
+				attribute.String(telemetry.AttrCorrelationID, res.CorrelationID))
+		}
+		telemetry.EndSpan(span, err)
+	}()
 	if err := a.req.validate(); err != nil {
 		return Result{}, err
 	}
@@ -257,8 +269,7 @@ func (s *Service) run(ctx context.Context, a action) (Result, error) {
 	if a.req.DryRun {
 		st = st.WithoutLive()
 	}
-	var res Result
-	err := st.OperatorTx(ctx, a.req.DryRun, func(ctx context.Context, tx pgx.Tx) error {
+	err = st.OperatorTx(ctx, a.req.DryRun, func(ctx context.Context, tx pgx.Tx) error {
 		r, replay, err := begin(ctx, st, tx, a)
 		if err != nil || replay != nil {
 			if replay != nil {

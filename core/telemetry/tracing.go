@@ -35,6 +35,9 @@ const (
 	AttrAttempt       = "tasker.attempt"
 	AttrCount         = "tasker.count"
 	AttrErrorType     = "tasker.error_type"
+	AttrOperation     = "tasker.operation"
+	AttrActor         = "tasker.actor"
+	AttrDryRun        = "tasker.dry_run"
 )
 
 // Outcomes (the tasker.outcome attribute and the outcome label).
