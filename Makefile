@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz clean
+.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz doc-ruby clean
 
 all: test
 
@@ -81,6 +81,11 @@ fuzz: deps
 	    go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# The Ruby gem's API reference: HTML in ruby/doc/ (git-ignored), YARD with ruby/.yardopts.
+doc-ruby:
+	scripts/ensure-deps.sh ruby
+	cd ruby && yard doc --no-save --no-cache
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true
