@@ -15,11 +15,16 @@ module TaskerCore
   #
   #   TaskerCore.structured_logger.info("charged", task_id: 42, step_name: "charge")
   class StructuredLogger
+    # The "component" field of every line this logger writes (the library's own
+    # lines name their Go component, e.g. "api").
     COMPONENT = "ruby"
+    # The context fields a line may carry besides its message.
     FIELDS = %i[task_id step_id step_name namespace attempt duration_ms error].freeze
+    # The levels, each also a method (#debug, #info, #warn, #error).
     LEVELS = %i[debug info warn error].freeze
     # user:password@ in a postgres:// or postgresql:// URL, and password=... in a DSN.
     URL_PASSWORD = %r{(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*(@)}i
+    # password=... (quoted or not) in a key=value DSN.
     DSN_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/i
 
     attr_reader :target

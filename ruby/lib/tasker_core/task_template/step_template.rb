@@ -7,6 +7,7 @@ module TaskerCore
     # retry settings. nil settings are left to the library's defaults
     # (retryable true, retry_limit 3).
     class StepTemplate
+      # The keys a step of a template may have, each also a reader.
       KEYS = %i[name handler_class depends_on retry_limit retryable skippable dependent_system inputs
                 handler_config description].freeze
 
@@ -59,15 +60,20 @@ module TaskerCore
           dependent_system: dependent_system, inputs: inputs }.compact
       end
 
+      # @return [Hash{Symbol => Object}] every key of KEYS with its value (nil included)
       def to_h
         KEYS.to_h { |key| [key, public_send(key)] }
       end
 
+      # Equal when every key of KEYS is.
+      # @param other [Object]
+      # @return [Boolean]
       def ==(other)
         other.is_a?(StepTemplate) && other.to_h == to_h
       end
       alias eql? ==
 
+      # @return [Integer] consistent with #==
       def hash
         to_h.hash
       end

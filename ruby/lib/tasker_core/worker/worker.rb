@@ -296,6 +296,8 @@ module TaskerCore
       @stats.dup.freeze
     end
 
+    # The worker id, its concurrency, its task and whether it runs.
+    # @return [String]
     def inspect
       "#<#{self.class.name} #{worker_id}#{@settings ? " concurrency=#{concurrency}" : ''}" \
         "#{task_id ? " task_id=#{task_id}" : ''}" \
