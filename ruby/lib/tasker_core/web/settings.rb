@@ -37,6 +37,7 @@ module TaskerCore
         self.class.new(**to_h.merge(options))
       end
 
+      # @return [Hash{Symbol => Object}] every setting with its value
       def to_h
         DEFAULTS.keys.to_h { |name| [name, public_send(name)] }
       end

@@ -10,6 +10,7 @@ module TaskerCore
       class MutationType < ::GraphQL::Schema::Object
         graphql_name "TaskerMutation"
 
+        # The GraphQL type of each Operation parameter type (anything else is TaskerJSON).
         ARGUMENT_TYPES = { integer: Integer, integer_list: [ID], boolean: ::GraphQL::Types::Boolean }.freeze
 
         Operation::ALL.each do |op|

@@ -27,10 +27,12 @@ module TaskerCore
           step.workflow_step_id
         end
 
+        # @return [Integer]
         def task_id
           object[:task_id]
         end
 
+        # @return [String] the step's current state
         def state
           step.current_state
         end
@@ -39,10 +41,12 @@ module TaskerCore
           define_method(name) { step.public_send(name) }
         end
 
+        # @return [TaskerCore::StepReadiness, nil]
         def readiness
           object[:readiness]
         end
 
+        # @return [Array<TaskerCore::Transition>] the step's audit trail
         def transitions
           GraphQL.client(context).step_transitions(step.workflow_step_id)
         end
