@@ -33,6 +33,26 @@ module TaskerCore
       @target = target
     end
 
+    # @!method debug(message, **fields)
+    #   Writes a debug line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method info(message, **fields)
+    #   Writes an info line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method warn(message, **fields)
+    #   Writes a warn line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method error(message, **fields)
+    #   Writes an error line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
     LEVELS.each do |level|
       define_method(level) do |message, **fields|
         log(level, message, **fields)

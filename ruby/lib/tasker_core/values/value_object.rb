@@ -23,6 +23,14 @@ module TaskerCore
       end
 
       # Declares a field with an optional conversion (see the class comment).
+      # Each declaration is a reader in the API reference (the macro below).
+      # @param name [Symbol] the field, as the library's JSON names it
+      # @param type [Symbol, nil] :time, :symbol or :frozen
+      # @return [void]
+      #
+      # @!macro [attach] value_attribute
+      #   @!attribute [r] $1
+      #     The "$1" field of the library's answer (the class comment says more).
       def attribute(name, type = nil, &block)
         name = name.to_sym
         attribute_names << name unless attribute_names.include?(name)
