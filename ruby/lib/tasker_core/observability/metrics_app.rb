@@ -17,7 +17,8 @@ module TaskerCore
         @client = client
       end
 
-      # Answers GET and HEAD with Client#metrics_text; 405 for other methods.
+      # Answers GET and HEAD with Client#metrics_text; 405 for other methods,
+      # 404 when metrics are off (metrics.enabled false), 503 when the client raised.
       # @param env [Hash] the Rack environment
       # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def call(env)

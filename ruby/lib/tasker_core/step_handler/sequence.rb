@@ -27,7 +27,7 @@ module TaskerCore
       # @param name [String, Symbol]
       # @return [Object] the step's (frozen) results, or the default
       # @raise [KeyError] when the step has no results and no default was given
-      # (the message lists the completed steps)
+      #   (the message lists the completed steps)
       def fetch(name, *default, &block)
         @results.fetch(name.to_s, *default, &block)
       rescue KeyError

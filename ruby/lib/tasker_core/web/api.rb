@@ -17,7 +17,8 @@ module TaskerCore
       # GET /api/tasks: a page of tasks and the URL of the next page (nil on the
       # last one).
       # @return [Array(Integer, Hash, Array<String>)] the Rack triple
-      # @raise [TaskerCore::ValidationError] for a malformed state, limit or time
+      # @raise [TaskerCore::ValidationError] for a malformed limit or time (the
+      #   library checks the states)
       def tasks
         q = @x.query
         args = LIST_FILTERS.to_h { |k| [k.to_sym, q[k]] }.compact
@@ -98,7 +99,7 @@ module TaskerCore
       # the task.
       # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       # @raise [TaskerCore::Web::UnavailableError] when the client has no
-      # operator API
+      #   operator API
       def operator_actions
         id = @x.id_param("task_id")
         unless client.respond_to?(:operator_actions)

@@ -160,7 +160,7 @@ module TaskerCore
 
       # @param step [TaskerCore::StepDetail]
       # @return [Array<Operation>] the operations the task page offers for the
-      # step in its state (STEP_OPERATIONS)
+      #   step in its state (STEP_OPERATIONS)
       def step_operations(step)
         STEP_OPERATIONS.fetch(step.current_state.to_s, []).map { |name| Operation.find(:step, name) }
       end

@@ -48,7 +48,7 @@ module TaskerCore
       end
 
       # @return [Time, nil] when the last attempt finished (nil while it runs or
-      # when there was none)
+      #   when there was none)
       def finished_at
         attempts.last&.finished_at
       end

@@ -13,7 +13,7 @@ module TaskerCore
         # @param gate [TaskerCore::Web::OperatorGate] checks mutations
         # @return [Array(Integer, Hash, Array<String>)] the Rack triple (status 200)
         # @raise [TaskerCore::ValidationError] when the query is missing or the
-        # variables are not an object
+        #   variables are not an object
         def call(exchange, gate)
           body = exchange.json_body
           query = body["query"]

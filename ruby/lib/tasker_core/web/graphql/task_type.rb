@@ -63,8 +63,9 @@ module TaskerCore
           client.task_transitions(object.task_id)
         end
 
-        # @return [Array, nil] the operator actions taken on the task; nil when the
-        # client has no operator API
+        # @return [Array<TaskerCore::OperatorAction>, nil] the operator actions on the
+        #   task and its steps; nil when the
+        #   client has no operator API
         def operator_actions
           client.respond_to?(:operator_actions) ? client.operator_actions(task_id: object.task_id) : nil
         end
