@@ -13,7 +13,7 @@ RSPEC_TEST ?= cd ruby && rspec
 export RSPEC_TEST
 # ---------------------------------------------------------------------------
 
-.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz doc-ruby clean
+.PHONY: all deps ruby-deps web-deps rails-deps demo-go test test-go demo lib vet bench fuzz clean
 
 all: test
 
@@ -50,6 +50,12 @@ demo: deps ruby-deps $(if $(WEB),web-deps,) lib
 demo-go: deps
 	TASKER_DEMO=1 scripts/with-postgres.sh go test -count=1 -run '^TestDemo$$' -v ./core/demo/
 
+# The Ruby gem's API reference: HTML in ruby/doc/ (git-ignored), YARD with ruby/.yardopts.
+.PHONY: doc-ruby
+doc-ruby:
+	scripts/ensure-deps.sh ruby
+	cd ruby && yard doc --no-save --no-cache
+
 lib: deps
 	mkdir -p build
 	go build -buildmode=c-shared -trimpath -ldflags "-s -w" -o build/libtasker_core.so ./capi
@@ -81,11 +87,6 @@ fuzz: deps
 	    go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
-
-# The Ruby gem's API reference: HTML in ruby/doc/ (git-ignored), YARD with ruby/.yardopts.
-doc-ruby:
-	scripts/ensure-deps.sh ruby
-	cd ruby && yard doc --no-save --no-cache
 
 clean:
 	scripts/with-postgres.sh --stop 2>/dev/null || true
