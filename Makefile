@@ -50,6 +50,12 @@ demo: deps ruby-deps $(if $(WEB),web-deps,) lib
 demo-go: deps
 	TASKER_DEMO=1 scripts/with-postgres.sh go test -count=1 -run '^TestDemo$$' -v ./core/demo/
 
+# The Ruby gem's API reference: HTML in ruby/doc/ (git-ignored), YARD with ruby/.yardopts.
+.PHONY: doc-ruby
+doc-ruby:
+	scripts/ensure-deps.sh ruby
+	cd ruby && yard doc --no-save --no-cache
+
 lib: deps
 	mkdir -p build
 	go build -buildmode=c-shared -trimpath -ldflags "-s -w" -o build/libtasker_core.so ./capi

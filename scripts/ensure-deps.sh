@@ -11,7 +11,9 @@
 #   ruby        ruby, ruby-dev, ruby-ffi, ruby-rspec, and ruby-dry-core and
 #               ruby-concurrent: dry-events' dependencies, for the specs of the
 #               dry-events bridge (dry-events itself is not in Debian; those
-#               specs use the copy at ../shared/vendor/dry-events when present).
+#               specs use the copy at ../shared/vendor/dry-events when present);
+#               and yard, for the API reference (`make doc-ruby`) and the spec
+#               that holds every public method of the gem documented.
 #   ruby-bench  everything from `ruby`, plus ruby-pg and ruby-benchmark-ips.
 #   web         TaskerCore::Web's specs: ruby-rack, ruby-erubi, ruby-rack-test,
 #               ruby-graphql, puma (rackup), chromium and chromium-driver (the
@@ -128,6 +130,7 @@ ensure_postgres_client() {
 ruby_ok() {
   command -v ruby >/dev/null 2>&1 || return 1
   command -v rspec >/dev/null 2>&1 || return 1
+  command -v yard >/dev/null 2>&1 || return 1
   ruby -e 'require "ffi"' >/dev/null 2>&1 || return 1
   ruby -e 'require "dry/core"; require "concurrent/map"' >/dev/null 2>&1 || return 1
   # ruby-dev: the headers needed to build C extensions.
@@ -152,7 +155,7 @@ ensure_rails() {
 }
 
 ensure_ruby() {
-  local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec ruby-dry-core ruby-concurrent)
+  local pkgs=(ruby ruby-dev ruby-ffi ruby-rspec ruby-dry-core ruby-concurrent yard)
   if [[ $1 == bench ]]; then
     pkgs+=(ruby-pg ruby-benchmark-ips)
   fi

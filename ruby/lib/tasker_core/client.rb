@@ -420,6 +420,9 @@ module TaskerCore
       !Native.loaded? || Native.loaded_pid == Process.pid
     end
 
+    # A short description: the handle id, the schema, the pid and whether the
+    # client is open; never the database URL (it may hold a password).
+    # @return [String]
     def inspect
       "#<#{self.class.name} handle=#{@handle&.id.inspect} schema=#{@schema.inspect} pid=#{@pid}" \
         "#{@handle.nil? && !@closed ? ' not opened' : ''}#{closed? ? ' closed' : ''}>"

@@ -62,6 +62,9 @@ module TaskerCore
       @async_worker_options = options.transform_keys(&:to_sym).freeze
     end
 
+    # Sets #execution_mode (nil: the client's configuration decides).
+    # @param mode [Symbol, String, nil] one of EXECUTION_MODES
+    # @raise [ArgumentError] for any other mode
     def execution_mode=(mode)
       unless mode.nil? || EXECUTION_MODES.include?(mode.to_s.to_sym)
         raise ArgumentError, "execution_mode must be one of #{EXECUTION_MODES.map(&:inspect).join(', ')}, " \
@@ -71,6 +74,9 @@ module TaskerCore
       @execution_mode = mode&.to_s&.to_sym
     end
 
+    # Sets #authorize.
+    # @param callable [#call, nil] call(actor, action, target)
+    # @raise [ArgumentError] when it does not respond to call
     def authorize=(callable)
       unless callable.nil? || callable.respond_to?(:call)
         raise ArgumentError, "authorize must respond to call(actor, action, target), got #{callable.class}"

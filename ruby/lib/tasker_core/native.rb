@@ -19,6 +19,7 @@ module TaskerCore
   module Native
     extend FFI::Library
 
+    # The file name of the shared library the gem loads.
     LIBRARY_NAME = "libtasker_core.so"
 
     # char *fn(uint64_t handle, const char *payload_json), exported under these

@@ -17,6 +17,7 @@ module TaskerCore
   # (HandlerRegistry#handler_class_for), so a template can be registered before
   # its handlers are loaded.
   class TaskTemplate
+    # The namespace of a template that names none.
     DEFAULT_NAMESPACE = "default"
     DEFAULT_VERSION = "0.1.0" # the engine's default (REFERENCE §1)
 
@@ -51,6 +52,7 @@ module TaskerCore
       @steps.find { |s| s.name == name.to_s }
     end
 
+    # @return [Array<String>] the names of the steps, in declaration order
     def step_names
       @steps.map(&:name)
     end
@@ -65,15 +67,21 @@ module TaskerCore
       spec.merge(options.compact).merge(steps: steps.map(&:to_step_spec))
     end
 
+    # Equal when name, namespace, version, steps and description are.
+    # @param other [Object]
+    # @return [Boolean]
     def ==(other)
       other.is_a?(TaskTemplate) && other.key == key && other.steps == steps && other.description == description
     end
     alias eql? ==
 
+    # @return [Integer] consistent with #== (name, namespace, version and steps)
     def hash
       [key, steps].hash
     end
 
+    # The template's label and step names.
+    # @return [String]
     def inspect
       "#<#{self.class.name} #{label} steps=#{step_names.join(',')}>"
     end

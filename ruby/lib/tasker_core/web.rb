@@ -103,6 +103,11 @@ module TaskerCore
       @gate = OperatorGate.new(@settings)
     end
 
+    # Answers a request: finds its route (404, 405), authenticates (401), checks
+    # CSRF on form posts and the JSON body on API posts (403), then dispatches to
+    # Api or Dashboard.
+    # @param env [Hash] the Rack environment
+    # @return [Array(Integer, Hash, Array<String>)] the Rack triple
     def call(env)
       request = ::Rack::Request.new(env)
       path = request.path_info.to_s

@@ -5,6 +5,7 @@ module TaskerCore
     # The reads behind task lists and task pages (TaskerCore::Web, an app's own
     # admin screens), included into Client (below).
     module TaskQueries
+      # The orders #list_tasks accepts as sort: (default "created_desc").
       SORTS = %w[created_desc created_asc].freeze
 
       # A page of tasks, newest first (sort: "created_asc" for oldest first).

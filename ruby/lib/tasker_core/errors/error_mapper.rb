@@ -5,6 +5,8 @@ module TaskerCore
   # exception classes. An unknown type maps to TaskerCore::Error, so a newer
   # library never makes the gem crash on an error it does not know.
   module ErrorMapper
+    # The library's error types (the "type" of an error envelope) → the name of
+    # the TaskerCore exception class raised for each.
     TYPES = {
       "validation_error" => "ValidationError",
       "not_found" => "NotFoundError",

@@ -15,6 +15,9 @@ module TaskerCore
         defined?(::ActiveSupport::Notifications) && ::ActiveSupport::Notifications.respond_to?(:instrument) ? true : false
       end
 
+      # Publishes +event+ through ActiveSupport::Notifications under its name.
+      # @param event [TaskerCore::Event]
+      # @return [void]
       def instrument(event)
         ::ActiveSupport::Notifications.instrument(event.name, event.notification_payload)
       end

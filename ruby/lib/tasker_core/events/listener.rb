@@ -100,6 +100,8 @@ module TaskerCore
         !thread.join(timeout).nil?
       end
 
+      # The subscriber, the batch limit, the wait and whether the thread runs.
+      # @return [String]
       def inspect
         "#<#{self.class.name} subscriber=#{@subscriber.inspect} limit=#{@limit.inspect} wait_ms=#{@wait_ms} " \
           "#{running? ? 'running' : 'stopped'}>"

@@ -116,6 +116,8 @@ module TaskerCore
         !thread.join(timeout).nil?
       end
 
+      # The patterns, the only_live flag, the wait and whether the thread runs.
+      # @return [String]
       def inspect
         "#<#{self.class.name} patterns=#{@patterns.inspect} only_live=#{@only_live} wait_ms=#{@wait_ms} " \
           "#{running? ? 'running' : 'stopped'}>"

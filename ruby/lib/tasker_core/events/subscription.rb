@@ -40,6 +40,9 @@ module TaskerCore
         true
       end
 
+      # Calls the subscription's block with +event+ (the caller checked #matches?).
+      # @param event [TaskerCore::Event]
+      # @return [Object] what the block returned
       def call(event)
         @handler.call(event)
       end
@@ -53,6 +56,8 @@ module TaskerCore
         Events.subscriptions.any? { |s| s.equal?(self) }
       end
 
+      # The pattern and the namespace / task name filters.
+      # @return [String]
       def inspect
         "#<#{self.class.name} pattern=#{@pattern.inspect} namespace=#{@namespace.inspect} " \
           "task_name=#{@task_name.inspect}>"

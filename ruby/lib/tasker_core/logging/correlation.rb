@@ -16,7 +16,9 @@ module TaskerCore
   # Threads (and fibers) started inside do not inherit it.
   module Correlation
     KEY = :tasker_core_correlation_id
+    # The HTTP header that carries a correlation id in and out of a request.
     HEADER_NAME = "X-Correlation-ID"
+    # A UUID in its canonical 8-4-4-4-12 hexadecimal form.
     UUID_FORMAT = /\A\h{8}-\h{4}-\h{4}-\h{4}-\h{12}\z/
     private_constant :KEY
 

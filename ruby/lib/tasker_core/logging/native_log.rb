@@ -18,10 +18,13 @@ module TaskerCore
   # writes for the gem's own lines. Lines the library dropped (a full buffer,
   # logging.buffer_lines) are counted in one WARN line.
   module NativeLog
+    # The library's log levels → Logger severities (trace is logged as DEBUG;
+    # fatal and panic as ERROR).
     SEVERITIES = {
       "trace" => Logger::DEBUG, "debug" => Logger::DEBUG, "info" => Logger::INFO, "warn" => Logger::WARN,
       "error" => Logger::ERROR, "fatal" => Logger::ERROR, "panic" => Logger::ERROR
     }.freeze
+    # The progname of the lines written for the library.
     PROGNAME = "tasker_core"
 
     class << self

@@ -15,11 +15,16 @@ module TaskerCore
   #
   #   TaskerCore.structured_logger.info("charged", task_id: 42, step_name: "charge")
   class StructuredLogger
+    # The "component" field of every line this logger writes (the library's own
+    # lines name their Go component, e.g. "api").
     COMPONENT = "ruby"
+    # The context fields a line may carry besides its message.
     FIELDS = %i[task_id step_id step_name namespace attempt duration_ms error].freeze
+    # The levels, each also a method (#debug, #info, #warn, #error).
     LEVELS = %i[debug info warn error].freeze
     # user:password@ in a postgres:// or postgresql:// URL, and password=... in a DSN.
     URL_PASSWORD = %r{(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*(@)}i
+    # password=... (quoted or not) in a key=value DSN.
     DSN_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/i
 
     attr_reader :target
@@ -28,6 +33,26 @@ module TaskerCore
       @target = target
     end
 
+    # @!method debug(message, **fields)
+    #   Writes a debug line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method info(message, **fields)
+    #   Writes an info line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method warn(message, **fields)
+    #   Writes a warn line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
+    # @!method error(message, **fields)
+    #   Writes an error line (see #format).
+    #   @param message [String]
+    #   @param fields [Hash] FIELDS, and correlation_id: to override Correlation.id
+    #   @return [void]
     LEVELS.each do |level|
       define_method(level) do |message, **fields|
         log(level, message, **fields)

@@ -17,13 +17,19 @@ module TaskerCore
     # The check is the last segment of the path (PATH_INFO under a mount, else
     # the request path). +client+ as for MetricsApp.
     class HealthApp
+      # The checks answered, by the last segment of the path.
       CHECKS = %w[live ready status].freeze
+      # The headers of every answer.
       JSON_HEADERS = { "content-type" => "application/json", "cache-control" => "no-store" }.freeze
 
       def initialize(client: nil)
         @client = client
       end
 
+      # Answers the check named by the path with Client#health's report, under its
+      # http_status; 404 for an unknown check, 503 when the client raised.
+      # @param env [Hash] the Rack environment
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple (a JSON body)
       def call(env)
         check = env["PATH_INFO"].to_s.split("/").reject(&:empty?).last
         return respond(404, { "status" => "fail", "error" => "unknown check; one of #{CHECKS.join(', ')}" }) unless CHECKS.include?(check)

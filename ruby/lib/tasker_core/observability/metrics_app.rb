@@ -17,6 +17,10 @@ module TaskerCore
         @client = client
       end
 
+      # Answers GET and HEAD with Client#metrics_text; 405 for other methods,
+      # 404 when metrics are off (metrics.enabled false), 503 when the client raised.
+      # @param env [Hash] the Rack environment
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def call(env)
         method = env["REQUEST_METHOD"]
         return [405, { "content-type" => "text/plain", "allow" => "GET, HEAD" }, ["GET only\n"]] unless %w[GET HEAD].include?(method)

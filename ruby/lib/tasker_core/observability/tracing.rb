@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 module TaskerCore
+  # Metrics, health checks and tracing for the host process: Rack apps for
+  # /metrics and /health, and W3C trace context across the FFI boundary.
   module Observability
     # W3C trace context (traceparent) across the Ruby/Go boundary, with or
     # without the opentelemetry-ruby SDK:
@@ -19,9 +21,13 @@ module TaskerCore
     #   and the library's own step span (claim to report) records the execution.
     module Tracing
       KEY = :tasker_core_traceparent
+      # A version-00 traceparent; captures the trace id, the span id and the flags.
       FORMAT = /\A00-(\h{32})-(\h{16})-(\h{2})\z/
+      # The all-zero trace id, which W3C trace context declares invalid.
       ZERO_TRACE = "0" * 32
+      # The all-zero span (parent) id, which W3C trace context declares invalid.
       ZERO_SPAN = "0" * 16
+      # The W3C trace context header name.
       HEADER = "traceparent"
       private_constant :KEY
 

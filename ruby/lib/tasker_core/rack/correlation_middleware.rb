@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 module TaskerCore
+  # Rack middleware of the gem (needs no rack gem).
   module Rack
     # Rack middleware (needs no rack gem) giving each request a correlation id:
     # the request's X-Correlation-ID header when it looks safe (a UUID, or 1 to
@@ -18,15 +19,24 @@ module TaskerCore
     #
     #   use TaskerCore::Rack::CorrelationMiddleware   # config.ru
     class CorrelationMiddleware
+      # The Rack env key under which the request's correlation id is stored.
       ENV_KEY = "tasker_core.correlation_id"
+      # The Rack env name of the incoming X-Correlation-ID header.
       REQUEST_HEADER = "HTTP_X_CORRELATION_ID"
+      # The Rack env name of the incoming W3C traceparent header.
       TRACEPARENT_HEADER = "HTTP_TRACEPARENT"
+      # An incoming id accepted as it is when it is not a UUID: 1 to 128 of
+      # A-Z a-z 0-9 . _ - (anything else gets a new id instead).
       TOKEN = /\A[A-Za-z0-9._-]{1,128}\z/
 
       def initialize(app)
         @app = app
       end
 
+      # Runs the app inside Correlation.with(id) and the request's trace context,
+      # and echoes the id in the X-Correlation-ID response header.
+      # @param env [Hash] the Rack environment
+      # @return [Array(Integer, Hash, #each)] the app's Rack triple
       def call(env)
         id = accepted(env[REQUEST_HEADER]) || Correlation.generate
         env[ENV_KEY] = id

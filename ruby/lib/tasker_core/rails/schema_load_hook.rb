@@ -11,6 +11,10 @@ module TaskerCore
     # database built from schema.rb gets its tables and SQL functions here.
     # config.tasker_core.migrate_on_schema_load = false turns it off.
     module SchemaLoadHook
+      # ActiveRecord's own schema load, then Tasker Core's migrator in that
+      # database (SchemaLoadHook.after_load).
+      # @param db_config [ActiveRecord::DatabaseConfigurations::DatabaseConfig]
+      # @return [Object] what ActiveRecord's load_schema returned
       def load_schema(db_config, *args, **kwargs)
         result = super
         SchemaLoadHook.after_load(db_config)

@@ -16,10 +16,18 @@ module TaskerCore
         freeze
       end
 
+      # The results of step +name+, or nil when it has not completed.
+      # @param name [String, Symbol]
+      # @return [Object, nil] the step's (frozen) results
       def [](name)
         @results[name.to_s]
       end
 
+      # The results of step +name+, like Hash#fetch.
+      # @param name [String, Symbol]
+      # @return [Object] the step's (frozen) results, or the default
+      # @raise [KeyError] when the step has no results and no default was given
+      #   (the message lists the completed steps)
       def fetch(name, *default, &block)
         @results.fetch(name.to_s, *default, &block)
       rescue KeyError
@@ -38,10 +46,14 @@ module TaskerCore
         @results.keys
       end
 
+      # Yields each completed step's name and results.
+      # @yieldparam name [String]
+      # @yieldparam results [Object]
       def each(&block)
         @results.each(&block)
       end
 
+      # @return [Integer] the number of completed steps
       def size
         @results.size
       end
@@ -50,10 +62,13 @@ module TaskerCore
         @results.empty?
       end
 
+      # @return [Hash{String => Object}] the results by step name (frozen)
       def to_h
         @results
       end
 
+      # The names of the completed steps.
+      # @return [String]
       def inspect
         "#<#{self.class.name} #{names.join(', ')}>"
       end

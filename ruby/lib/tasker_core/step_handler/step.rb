@@ -31,6 +31,8 @@ module TaskerCore
         attempts >= retry_limit
       end
 
+      # The step's id, name and attempt out of its retry limit.
+      # @return [String]
       def inspect
         "#<#{self.class.name} step_id=#{step_id} name=#{name.inspect} attempt=#{attempts}/#{retry_limit}>"
       end

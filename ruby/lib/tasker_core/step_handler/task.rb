@@ -23,6 +23,8 @@ module TaskerCore
             version: claimed.version, context: claimed.task_context, correlation_id: claimed.correlation_id)
       end
 
+      # The task's id, namespace/name@version and correlation id.
+      # @return [String]
       def inspect
         "#<#{self.class.name} task_id=#{task_id} #{namespace}/#{name}@#{version} correlation_id=#{correlation_id}>"
       end

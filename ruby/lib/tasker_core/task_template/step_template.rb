@@ -6,7 +6,29 @@ module TaskerCore
     # class name, resolved when the step runs), the steps it depends on, and its
     # retry settings. nil settings are left to the library's defaults
     # (retryable true, retry_limit 3).
+    #
+    # @!attribute [r] name
+    #   @return [String] the step's name, unique in the template
+    # @!attribute [r] handler_class
+    #   @return [String, Class] the handler class that runs the step, or its name (resolved when it runs)
+    # @!attribute [r] depends_on
+    #   @return [Array<String>] the names of the steps it depends on
+    # @!attribute [r] retry_limit
+    #   @return [Integer, nil] attempts before the step fails for good (nil: the library's default, 3)
+    # @!attribute [r] retryable
+    #   @return [Boolean, nil] whether a failure is retried (nil: the library's default, true)
+    # @!attribute [r] skippable
+    #   @return [Boolean, nil] whether the step may be skipped (nil: the library's default)
+    # @!attribute [r] dependent_system
+    #   @return [String, nil] the name of the system the step depends on (the engine's dependent_system)
+    # @!attribute [r] inputs
+    #   @return [Object, nil] the step's inputs (a frozen JSON value)
+    # @!attribute [r] handler_config
+    #   @return [Hash] the handler's configuration (frozen; {} when none)
+    # @!attribute [r] description
+    #   @return [String, nil] what the step does
     class StepTemplate
+      # The keys a step of a template may have, each also a reader.
       KEYS = %i[name handler_class depends_on retry_limit retryable skippable dependent_system inputs
                 handler_config description].freeze
 
@@ -59,15 +81,20 @@ module TaskerCore
           dependent_system: dependent_system, inputs: inputs }.compact
       end
 
+      # @return [Hash{Symbol => Object}] every key of KEYS with its value (nil included)
       def to_h
         KEYS.to_h { |key| [key, public_send(key)] }
       end
 
+      # Equal when every key of KEYS is.
+      # @param other [Object]
+      # @return [Boolean]
       def ==(other)
         other.is_a?(StepTemplate) && other.to_h == to_h
       end
       alias eql? ==
 
+      # @return [Integer] consistent with #==
       def hash
         to_h.hash
       end

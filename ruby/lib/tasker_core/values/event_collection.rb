@@ -6,6 +6,9 @@ module TaskerCore
   module EventCollection
     include Enumerable
 
+    # Yields each event in order; an Enumerator without a block.
+    # @yieldparam event [TaskerCore::Event]
+    # @return [self, Enumerator]
     def each(&block)
       return enum_for(:each) unless block
 
@@ -13,6 +16,7 @@ module TaskerCore
       self
     end
 
+    # @return [Integer] the number of events
     def size
       events.size
     end

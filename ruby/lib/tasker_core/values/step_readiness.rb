@@ -8,6 +8,8 @@ module TaskerCore
   # :dependencies_unmet, :not_retryable, :retries_exhausted or :backoff;
   # reason_detail a Hash with string keys (e.g. the unmet parents' names).
   class StepReadiness < ValueObject
+    # The reasons that keep a step from running until an operator acts (no
+    # waiting makes it ready).
     BLOCKED_REASONS = %i[not_retryable retries_exhausted].freeze
 
     attribute :workflow_step_id

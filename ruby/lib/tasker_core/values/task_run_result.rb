@@ -28,6 +28,8 @@ module TaskerCore
       status == "error"
     end
 
+    # The execution context's status (TaskExecutionContext#execution_status).
+    # @return [String]
     def execution_status
       execution_context.execution_status
     end
@@ -47,6 +49,8 @@ module TaskerCore
       steps.to_h { |s| [s.name, s.duration] }
     end
 
+    # The task id, the status, the wall time and the attempts per step.
+    # @return [String]
     def inspect
       "#<#{self.class.name} task_id=#{task_id} status=#{status} (#{execution_status}) " \
         "elapsed=#{format('%.3f', elapsed)}s attempts=#{attempts.inspect}>"

@@ -23,6 +23,14 @@ module TaskerCore
       end
 
       # Declares a field with an optional conversion (see the class comment).
+      # Each declaration is a reader in the API reference (the macro below).
+      # @param name [Symbol] the field, as the library's JSON names it
+      # @param type [Symbol, nil] :time, :symbol or :frozen
+      # @return [void]
+      #
+      # @!macro [attach] value_attribute
+      #   @!attribute [r] $1
+      #     The "$1" field of the library's answer (the class comment says more).
       def attribute(name, type = nil, &block)
         name = name.to_sym
         attribute_names << name unless attribute_names.include?(name)
@@ -30,6 +38,9 @@ module TaskerCore
         attr_reader name
       end
 
+      # The conversion of each declared field (a Symbol, a block or nil), by
+      # name; inherited from the superclass.
+      # @return [Hash{Symbol => Symbol, Proc, nil}]
       def converters
         @converters ||= (superclass.respond_to?(:converters) ? superclass.converters.dup : {})
       end
@@ -90,15 +101,21 @@ module TaskerCore
       self.class.attribute_names.to_h { |name| [name, public_send(name)] }
     end
 
+    # Equal when of the same class with equal fields.
+    # @param other [Object]
+    # @return [Boolean]
     def ==(other)
       other.class == self.class && other.to_h == to_h
     end
     alias eql? ==
 
+    # @return [Integer] consistent with #==
     def hash
       [self.class, to_h].hash
     end
 
+    # The class name and every field with its value.
+    # @return [String]
     def inspect
       fields = to_h.map { |k, v| "#{k}=#{v.inspect}" }.join(", ")
       "#<#{self.class.name} #{fields}>"

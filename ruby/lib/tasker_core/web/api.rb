@@ -5,6 +5,8 @@ module TaskerCore
     # The JSON routes. Each method answers one route of Web.routes with a Rack
     # triple; errors raised here become JSON error bodies (Web#error_response).
     class Api
+      # The query parameters of GET /api/tasks passed to Client#list_tasks as
+      # they are (state, limit and the times are parsed first).
       LIST_FILTERS = %w[namespace name version sort cursor].freeze
 
       def initialize(exchange, gate)
@@ -12,6 +14,11 @@ module TaskerCore
         @gate = gate
       end
 
+      # GET /api/tasks: a page of tasks and the URL of the next page (nil on the
+      # last one).
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::ValidationError] for a malformed limit or time (the
+      #   library checks the states)
       def tasks
         q = @x.query
         args = LIST_FILTERS.to_h { |k| [k.to_sym, q[k]] }.compact
@@ -23,6 +30,10 @@ module TaskerCore
         ok(Serializer.dump(page).merge("next_url" => page.last_page? ? nil : @x.url("/api/tasks", q.merge("cursor" => page.next_cursor))))
       end
 
+      # GET /api/tasks/:task_id: the task with its steps and their readiness,
+      # its execution context and its DAG analysis.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::NotFoundError] when there is no such task
       def task
         id = @x.id_param("task_id")
         detail = client.get_task(id)
@@ -32,12 +43,19 @@ module TaskerCore
            "analysis" => Serializer.dump(client.analyze_dependencies(id)))
       end
 
+      # GET /api/tasks/:task_id/steps: the task's steps with their readiness.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::NotFoundError] when there is no such task
       def steps
         id = @x.id_param("task_id")
         detail = client.get_task(id)
         ok("task_id" => id, "steps" => Serializer.steps_with_readiness(detail, client.step_readiness(id)))
       end
 
+      # GET /api/tasks/:task_id/steps/:step_id: one step with its readiness and
+      # transitions.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::NotFoundError] when the task has no such step
       def step
         task_id = @x.id_param("task_id")
         step_id = @x.id_param("step_id")
@@ -53,11 +71,17 @@ module TaskerCore
                                                   "transitions" => Serializer.dump(client.step_transitions(step_id))))
       end
 
+      # GET /api/tasks/:task_id/readiness: every step's readiness and reason.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def readiness
         id = @x.id_param("task_id")
         ok("task_id" => id, "steps" => Serializer.dump(client.step_readiness(id)))
       end
 
+      # GET /api/tasks/:task_id/transitions: the task's audit trail and each of
+      # its steps'.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::NotFoundError] when there is no such task
       def task_transitions
         id = @x.id_param("task_id")
         detail = client.get_task(id)
@@ -65,10 +89,17 @@ module TaskerCore
         ok("task_id" => id, "transitions" => Serializer.dump(client.task_transitions(id)), "steps" => steps)
       end
 
+      # GET /api/tasks/:task_id/analysis: levels, critical path, bottlenecks.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def analysis
         ok(Serializer.dump(client.analyze_dependencies(@x.id_param("task_id"))))
       end
 
+      # GET /api/tasks/:task_id/operator_actions: the operator actions taken on
+      # the task.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::Web::UnavailableError] when the client has no
+      #   operator API
       def operator_actions
         id = @x.id_param("task_id")
         unless client.respond_to?(:operator_actions)
@@ -87,20 +118,29 @@ module TaskerCore
         ok("step_id" => id, "transitions" => Serializer.dump(transitions))
       end
 
+      # GET /api/templates: the registered task templates (namespace=, limit=).
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def templates
         args = { namespace: @x.query["namespace"], limit: @x.query["limit"] && integer(@x.query["limit"], "limit") }.compact
         ok("templates" => Serializer.dump(client.task_templates(**args)))
       end
 
+      # GET /api/templates/:namespace/:name/:version: one registered template.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def template
         p = @x.path_params
         ok("template" => Serializer.dump(client.task_template(name: p["name"], namespace: p["namespace"], version: p["version"])))
       end
 
+      # GET /api/health: task and step counts by state.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def health
         ok("health" => Serializer.dump(client.system_health))
       end
 
+      # GET /api/analytics (since= an RFC 3339 time): throughput, rates and
+      # durations, with the slowest tasks and steps.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def analytics
         since = @x.query["since"] && time(@x.query["since"], "since")
         filters = since ? { since: since } : {}
@@ -109,6 +149,8 @@ module TaskerCore
            "slowest_steps" => Serializer.dump(client.slowest_steps(**filters)))
       end
 
+      # GET /openapi.json: the OpenAPI document of these routes (OpenApi).
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def openapi
         ok(OpenApi.document(Web.routes, base_path: @x.request.script_name.to_s))
       end
@@ -132,6 +174,9 @@ module TaskerCore
         ok("operation" => op.method_name.to_s, "dry_run" => dry_run, "result" => Serializer.dump(result))
       end
 
+      # POST /graphql: a GraphQL query or operator mutation (GraphQL::Endpoint).
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
+      # @raise [TaskerCore::Web::UnavailableError] when the graphql setting is off
       def graphql
         unless @x.settings.graphql
           raise UnavailableError.new("GraphQL is turned off (TaskerCore::Web graphql: false)", details: {})

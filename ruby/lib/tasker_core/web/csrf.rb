@@ -10,7 +10,9 @@ module TaskerCore
     # nor make the browser send it. (JSON routes need a JSON body instead,
     # which a cross-site form cannot send.)
     class Csrf
+      # The form field that carries the token.
       FIELD = "authenticity_token"
+      # Random bytes in a token (hex-encoded: 64 characters).
       TOKEN_BYTES = 32
 
       def initialize(cookie_name)
@@ -25,6 +27,12 @@ module TaskerCore
         valid_format?(existing) ? existing : SecureRandom.hex(TOKEN_BYTES)
       end
 
+      # Sets the token's cookie (HttpOnly, SameSite=Strict, Secure over HTTPS,
+      # scoped to the mount path) unless the request already sent it.
+      # @param request [Rack::Request]
+      # @param headers [Hash] the response headers, changed in place
+      # @param token [String] from #token
+      # @return [void]
       def persist(request, headers, token)
         return if request.cookies[@cookie_name] == token
 

@@ -7,15 +7,23 @@ module TaskerCore
     # (class "critical" on its nodes and edges, a thick outline), and under each
     # step that is not ready the reason. Every text is escaped.
     class DagSvg
+      # A step box's width, in pixels.
       NODE_W = 180
+      # A step box's height, in pixels.
       NODE_H = 52
+      # Horizontal space between two columns (DAG levels), in pixels.
       GAP_X = 70
+      # Vertical space between two boxes of a column, in pixels.
       GAP_Y = 22
+      # The margin around the drawing, in pixels.
       PAD = 20
+      # A box's fill colour, by step state.
       FILL = { "pending" => "#e8edf3", "in_progress" => "#cfe3ff", "complete" => "#cdeccf", "error" => "#f8d0cc",
                "cancelled" => "#e0e0e0", "resolved_manually" => "#e3d7f5" }.freeze
+      # A box's outline colour, by step state.
       STROKE = { "pending" => "#8a97a8", "in_progress" => "#2f6fd0", "complete" => "#2e8b3d", "error" => "#c0392b",
                  "cancelled" => "#777777", "resolved_manually" => "#7a4fc0" }.freeze
+      # The colour of the critical path's nodes and edges.
       CRITICAL = "#d48806"
 
       # detail: TaskDetail; analysis: DependencyAnalysis; readiness: [StepReadiness].
@@ -27,6 +35,7 @@ module TaskerCore
         @link = link
       end
 
+      # @return [String] the SVG markup
       def to_s
         place
         width = PAD * 2 + (@columns.size * (NODE_W + GAP_X)) - GAP_X

@@ -6,8 +6,12 @@ module TaskerCore
     # audit trail, operator forms), health and templates pages. Templates are
     # views/*.erb (escaping by default, see View).
     class Dashboard
+      # The files GET /assets/:file serves (from ASSET_DIR), with their content types.
       ASSETS = { "dashboard.css" => "text/css; charset=utf-8", "dashboard.js" => "text/javascript; charset=utf-8" }.freeze
+      # Where the dashboard's CSS and JavaScript live.
       ASSET_DIR = File.join(__dir__, "assets")
+      # The task and step states, in the order the pages list them (the health
+      # table, the task list filter, the legend).
       STATES = %w[pending in_progress complete error cancelled resolved_manually].freeze
       # Which step operations the task page offers for a step in each state.
       STEP_OPERATIONS = {
@@ -34,16 +38,23 @@ module TaskerCore
         page("Tasks", "index")
       end
 
+      # GET /tasks/:task_id: the task page.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def task
         load_task
         page("Task #{@detail.task_id} · #{@detail.name}", "task")
       end
 
+      # GET /tasks/:task_id/live: the part of the task page that its script
+      # refreshes.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def live
         load_task
         html(View.render("task_live", self))
       end
 
+      # GET /health: system health, analytics and the slowest tasks.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def health
         @health = client.system_health
         @analytics = client.analytics
@@ -51,11 +62,15 @@ module TaskerCore
         page("Health", "health")
       end
 
+      # GET /templates: the registered task templates.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def templates
         @templates = client.task_templates(limit: 500)
         page("Templates", "templates")
       end
 
+      # GET /assets/:file: one of ASSETS; 404 for any other name.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def asset
         file = x.path_params["file"]
         type = ASSETS[file]
@@ -64,14 +79,22 @@ module TaskerCore
         [200, { "content-type" => type, "cache-control" => "public, max-age=300" }, [File.read(File.join(ASSET_DIR, file))]]
       end
 
+      # POST /tasks/:task_id/operations/:operation: an operator form on a task.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def operate_task
         operate(:task, x.id_param("task_id"))
       end
 
+      # POST /steps/:step_id/operations/:operation: an operator form on a step.
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def operate_step
         operate(:step, x.id_param("step_id"))
       end
 
+      # The HTML page of an error.
+      # @param status [Integer] the HTTP status
+      # @param error [Exception]
+      # @return [Array(Integer, Hash, Array<String>)] the Rack triple
       def error_page(status, error)
         @error = error
         @status = status
@@ -85,40 +108,59 @@ module TaskerCore
         x.settings
       end
 
+      # @return [Hash] the locals of the template being rendered ({} outside one)
       def locals
         @_locals || {}
       end
 
+      # A URL under the dashboard's mount point (Exchange#url).
+      # @param path [String]
+      # @param query [Hash, nil]
+      # @return [String]
       def url(path, query = nil)
         x.url(path, query)
       end
 
+      # @return [String] the hidden form field carrying the request's CSRF token
       def csrf_field
         %(<input type="hidden" name="#{Csrf::FIELD}" value="#{h(x.csrf_token)}">)
       end
 
+      # @param text [Object]
+      # @return [String] +text+ HTML-escaped
       def h(text)
         ::Rack::Utils.escape_html(text.to_s)
       end
 
+      # +value+ as pretty-printed JSON (its #inspect when it cannot be).
+      # @param value [Object]
+      # @return [String]
       def json_text(value)
         JSON.pretty_generate(Serializer.dump(value))
       rescue JSON::GeneratorError
         value.inspect
       end
 
+      # @param time [Time, nil]
+      # @return [String] +time+ in UTC to the second, or "—" for nil
       def time_text(time)
         time ? time.getutc.strftime("%Y-%m-%d %H:%M:%S UTC") : "—"
       end
 
+      # @param readiness [TaskerCore::StepReadiness, nil]
+      # @return [String, nil] why the step is not ready, in words (ReasonText)
       def reason_text(readiness)
         ReasonText.for(readiness)
       end
 
+      # @return [String] the SVG of the task's DAG, each node linking to its step
       def dag_svg
         DagSvg.new(@detail, @analysis, @readiness, link: ->(s) { "#step-#{s.workflow_step_id}" }).to_s
       end
 
+      # @param step [TaskerCore::StepDetail]
+      # @return [Array<Operation>] the operations the task page offers for the
+      #   step in its state (STEP_OPERATIONS)
       def step_operations(step)
         STEP_OPERATIONS.fetch(step.current_state.to_s, []).map { |name| Operation.find(:step, name) }
       end

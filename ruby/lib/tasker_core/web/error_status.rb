@@ -7,6 +7,8 @@ module TaskerCore
     module ErrorStatus
       module_function
 
+      # @param error [Exception]
+      # @return [Integer] the HTTP status for +error+ (500 for one not listed)
       def for(error)
         case error
         when Web::ForbiddenError then 403
@@ -28,6 +30,9 @@ module TaskerCore
           (error.respond_to?(:type) && error.type == "permission_denied")
       end
 
+      # @param error [Exception]
+      # @return [Hash] {"error" => {"type", "message", "details"}}; the type is
+      #   "internal_error" for an error that has none
       def body(error)
         type = error.respond_to?(:type) && error.type ? error.type : "internal_error"
         details = error.respond_to?(:details) ? error.details : {}

@@ -17,6 +17,7 @@ module TaskerCore
         @csrf_token = csrf.token(request)
       end
 
+      # @return [TaskerCore::Client] the settings' client, resolved once per request
       def client
         @client ||= settings.resolve_client
       end

@@ -5,7 +5,9 @@ module TaskerCore
     # The OpenAPI 3.0 document of the JSON routes, built from Web.routes (so a
     # route cannot be missing from it) and served at /openapi.json.
     module OpenApi
+      # The error response every operation may answer.
       ERROR = { "$ref" => "#/components/responses/Error" }.freeze
+      # The query parameters of GET /api/tasks: name => [type, description].
       LIST_QUERY = {
         "state" => ["string", "task states, comma-separated (pending,in_progress,complete,error,cancelled,resolved_manually)"],
         "namespace" => ["string", "namespace of the task's template"],
@@ -20,6 +22,9 @@ module TaskerCore
 
       module_function
 
+      # @param routes [Array<TaskerCore::Web::Route>] Web.routes (only the JSON ones count)
+      # @param base_path [String] the mount point, the document's server URL
+      # @return [Hash] the OpenAPI 3.0 document
       def document(routes, base_path: "")
         paths = {}
         routes.select { |r| r.format == :json }.each do |route|
@@ -35,6 +40,8 @@ module TaskerCore
         }
       end
 
+      # @param route [TaskerCore::Web::Route]
+      # @return [Hash] the OpenAPI operation object of +route+
       def operation(route)
         op = { "summary" => route.summary, "operationId" => operation_id(route),
                "parameters" => parameters(route),
@@ -43,12 +50,17 @@ module TaskerCore
         op
       end
 
+      # @param route [TaskerCore::Web::Route]
+      # @return [String] "task_cancel" for an operator route, else the handler's name
       def operation_id(route)
         return "#{route.operation.target}_#{route.operation.name}" if route.operation
 
         route.handler.last.to_s
       end
 
+      # @param route [TaskerCore::Web::Route]
+      # @return [Array<Hash>] the path parameters, then the query parameters of the
+      #   task list (LIST_QUERY), the template list and analytics
       def parameters(route)
         path = route.param_names.map do |name|
           schema = name.end_with?("_id") ? { "type" => "integer", "format" => "int64" } : { "type" => "string" }
@@ -63,6 +75,8 @@ module TaskerCore
         path + query.map { |name, (type, desc)| { "name" => name, "in" => "query", "required" => false, "schema" => { "type" => type }, "description" => desc } }
       end
 
+      # @param route [TaskerCore::Web::Route]
+      # @return [Hash] the responses by status code
       def responses(route)
         out = { "200" => { "description" => "OK", "content" => { "application/json" => { "schema" => { "type" => "object" } } } },
                 "401" => ERROR, "404" => ERROR, "422" => ERROR }
@@ -70,6 +84,10 @@ module TaskerCore
         out
       end
 
+      # @param route [TaskerCore::Web::Route]
+      # @return [Hash] the JSON request body of a POST route: an operator
+      #   operation's (reason, dry_run, idempotency_key and its own parameters)
+      #   or GraphQL's (query, variables, operationName)
       def request_body(route)
         if route.operation
           props = { "reason" => { "type" => "string", "description" => "why (required; audited)" },
@@ -85,6 +103,8 @@ module TaskerCore
         { "required" => true, "content" => { "application/json" => { "schema" => schema } } }
       end
 
+      # @param type [Symbol] an Operation parameter type
+      # @return [Hash] its JSON schema
       def param_schema(type)
         case type
         when :integer then { "type" => "integer" }
@@ -94,6 +114,7 @@ module TaskerCore
         end
       end
 
+      # @return [Hash] the document's components (the Error response)
       def components
         { "responses" => { "Error" => {
           "description" => "An error: 401 unauthenticated, 403 refused (authorizer, CSRF), 404 unknown id, " \

@@ -18,6 +18,7 @@ module TaskerCore
         freeze
       end
 
+      # The operations on a task.
       TASK = [
         new("cancel", :cancel_task, :task, label: "Cancel task", description: "cancel the task and every unfinished step"),
         new("retry", :retry_task, :task, label: "Retry failed steps",
@@ -33,6 +34,7 @@ module TaskerCore
                                                                 "replace_context" => :boolean })
       ].freeze
 
+      # The operations on a step.
       STEP = [
         new("retry", :retry_step, :step, label: "Retry", description: "an error step back to pending now, with a fresh attempt budget"),
         new("reset", :reset_step, :step, label: "Reset", description: "back to pending with attempts and results cleared",
@@ -46,6 +48,7 @@ module TaskerCore
                                                            params: { "add" => :integer_list, "remove" => :integer_list })
       ].freeze
 
+      # Every operation, on tasks then on steps.
       ALL = (TASK + STEP).freeze
 
       # The operation of +target+ (:task or :step) named +name+, or nil.
@@ -53,6 +56,7 @@ module TaskerCore
         (target.to_sym == :task ? TASK : STEP).find { |op| op.name == name }
       end
 
+      # @return [String] the path parameter naming the target: "task_id" or "step_id"
       def path_param
         target == :task ? "task_id" : "step_id"
       end

@@ -6,6 +6,9 @@ module TaskerCore
     module ReasonText
       module_function
 
+      # @param readiness [TaskerCore::StepReadiness, nil]
+      # @return [String, nil] what the step is doing or waiting for, in words
+      #   ("done", "running", "ready to run", "waiting for charge"...); nil for nil
       def for(readiness)
         return nil if readiness.nil?
 

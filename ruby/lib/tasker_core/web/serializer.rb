@@ -7,6 +7,8 @@ module TaskerCore
     module Serializer
       module_function
 
+      # @param value [Object] value objects, Hashes, Arrays, Times, Symbols...
+      # @return [Object] JSON-ready values
       def dump(value)
         case value
         when ValueObject then dump(value.to_h)

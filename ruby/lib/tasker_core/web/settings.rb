@@ -9,6 +9,26 @@ module TaskerCore
     #     c.authenticate = ->(env) { env["warden"]&.user&.email }   # nil → 401
     #     c.authorize = ->(actor, action, target) { Admins.include?(actor) }
     #   end
+    #
+    # Each setting, readable and writable (DEFAULTS gives its default):
+    # @!attribute [rw] client
+    #   A TaskerCore::Client, or a callable returning one; nil uses TaskerCore.client (default nil).
+    # @!attribute [rw] authenticate
+    #   Callable(env) returning the actor (a String or an object whose to_s names it); nil or false answers 401. Unset: every request is let in as default_actor (default nil).
+    # @!attribute [rw] default_actor
+    #   The actor of requests when no authenticate hook is set (default "web").
+    # @!attribute [rw] authorize
+    #   Callable(actor, action, target) → true to allow an operator action (action: the client method, e.g. "retry_step"; target: {type: "task" or "step", id:}). Unset: every operator action is refused (403) (default nil).
+    # @!attribute [rw] poll_interval_ms
+    #   How often an open task page refreshes its live part; 0 turns polling off (default 3000).
+    # @!attribute [rw] page_size
+    #   Tasks per page of the dashboard's task list (the JSON API takes limit=) (default 50).
+    # @!attribute [rw] title
+    #   The dashboard's title (default "Tasker Core").
+    # @!attribute [rw] csrf_cookie
+    #   Name of the cookie holding the dashboard forms' CSRF token (default "tasker_web_csrf").
+    # @!attribute [rw] graphql
+    #   Serve the GraphQL endpoint at /graphql (needs graphql-ruby) (default true).
     class Settings
       # name => [default, what it is]
       DEFAULTS = {
@@ -37,6 +57,7 @@ module TaskerCore
         self.class.new(**to_h.merge(options))
       end
 
+      # @return [Hash{Symbol => Object}] every setting with its value
       def to_h
         DEFAULTS.keys.to_h { |name| [name, public_send(name)] }
       end

@@ -7,6 +7,7 @@ module TaskerCore
     # writes raw markup, and the templates use it for markup the app built
     # itself (the SVG, nested templates).
     module View
+      # Where the ERB templates live.
       DIR = File.join(__dir__, "views")
       CACHE = {}
       LOCK = Mutex.new

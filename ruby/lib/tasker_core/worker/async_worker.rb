@@ -88,6 +88,9 @@ module TaskerCore
       @thread = nil
     end
 
+    # Runs the worker on a thread of its own (named tasker-async-worker). An
+    # error that ends the worker is logged, not raised: the web process goes on.
+    # @return [self]
     def start
       @thread = Thread.new do
         Thread.current.name = "tasker-async-worker"

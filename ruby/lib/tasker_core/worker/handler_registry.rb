@@ -61,10 +61,13 @@ module TaskerCore
       !find(name: name, namespace: namespace, version: version).nil?
     end
 
+    # @return [Integer] the number of registered templates
     def size
       @lock.synchronize { @templates.size }
     end
 
+    # Forgets every registered template.
+    # @return [void]
     def clear
       @lock.synchronize { @templates.clear }
     end

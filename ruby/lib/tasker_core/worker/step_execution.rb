@@ -18,14 +18,17 @@ module TaskerCore
       freeze
     end
 
+    # @return [Integer] the claimed step's id
     def step_id
       claimed.step_id
     end
 
+    # @return [Integer] the claimed step's task id
     def task_id
       claimed.task_id
     end
 
+    # @return [String] the claimed step's name
     def step_name
       claimed.step_name
     end
@@ -64,6 +67,8 @@ module TaskerCore
       report
     end
 
+    # The step, the task, the attempt, the duration and the outcome.
+    # @return [String]
     def inspect
       outcome = success? ? "ok" : "#{error.class}: #{error.message}"
       "#<#{self.class.name} step=#{step_name}##{step_id} task=#{task_id} attempt=#{attempt} " \

@@ -162,6 +162,24 @@ module TaskerCore
     # poll_interval, recovery_interval, shutdown_timeout, error_pause,
     # step_timeout, report_isolation_failures (the first read may read the
     # client's configuration).
+    # @!method concurrency
+    #   @return [Integer] handler threads; at most this many steps are held (execution.max_concurrent_steps unless given; see the class comment)
+    # @!method lease_seconds
+    #   @return [Float] the lease of each claimed step, in seconds (execution.lease_seconds unless given; see the class comment)
+    # @!method heartbeat_interval
+    #   @return [Float] seconds between lease extensions (execution.heartbeat_interval_seconds unless given; see the class comment)
+    # @!method poll_interval
+    #   @return [Float] seconds to wait when nothing is claimable (execution.poll_interval_ms / 1000 unless given; see the class comment)
+    # @!method recovery_interval
+    #   @return [Float] seconds between recover_expired_steps calls (execution.recovery_interval_seconds unless given; see the class comment)
+    # @!method shutdown_timeout
+    #   @return [Float] seconds a stopping worker waits for running handlers (execution.shutdown_timeout_seconds unless given; see the class comment)
+    # @!method error_pause
+    #   @return [Float] seconds to wait after a failed call to the library (execution.error_pause_seconds unless given; see the class comment)
+    # @!method step_timeout
+    #   @return [Float] seconds a handler may run when its step's template gives no timeout_seconds; 0: no limit (execution.step_timeout_seconds unless given; see the class comment)
+    # @!method report_isolation_failures
+    #   @return [Integer] consecutive non-transient failures of a report before its steps are reported one by one (execution.report_isolation_failures unless given; see the class comment)
     SETTINGS.each do |name|
       define_method(name) { settings.fetch(name) }
     end
@@ -296,6 +314,8 @@ module TaskerCore
       @stats.dup.freeze
     end
 
+    # The worker id, its concurrency, its task and whether it runs.
+    # @return [String]
     def inspect
       "#<#{self.class.name} #{worker_id}#{@settings ? " concurrency=#{concurrency}" : ''}" \
         "#{task_id ? " task_id=#{task_id}" : ''}" \

@@ -14,6 +14,28 @@ module TaskerCore
   #
   # recover_leases (whether a worker recovers expired leases; a switch, not a
   # configuration key) is true when set neither here nor on the Worker.
+  #
+  # The overrides, nil until set (then a Worker takes the client's configuration):
+  # @!attribute [rw] concurrency
+  #   @return [Integer, nil] handler threads; at most this many steps are held (overrides execution.max_concurrent_steps)
+  # @!attribute [rw] lease_seconds
+  #   @return [Float, nil] the lease of each claimed step, in seconds (overrides execution.lease_seconds)
+  # @!attribute [rw] heartbeat_interval
+  #   @return [Float, nil] seconds between lease extensions (overrides execution.heartbeat_interval_seconds)
+  # @!attribute [rw] poll_interval
+  #   @return [Float, nil] seconds to wait when nothing is claimable (overrides execution.poll_interval_ms / 1000)
+  # @!attribute [rw] recovery_interval
+  #   @return [Float, nil] seconds between recover_expired_steps calls (overrides execution.recovery_interval_seconds)
+  # @!attribute [rw] shutdown_timeout
+  #   @return [Float, nil] seconds a stopping worker waits for running handlers (overrides execution.shutdown_timeout_seconds)
+  # @!attribute [rw] error_pause
+  #   @return [Float, nil] seconds to wait after a failed call to the library (overrides execution.error_pause_seconds)
+  # @!attribute [rw] step_timeout
+  #   @return [Float, nil] seconds a handler may run when its step's template gives no timeout_seconds; 0: no limit (overrides execution.step_timeout_seconds)
+  # @!attribute [rw] report_isolation_failures
+  #   @return [Integer, nil] consecutive non-transient failures of a report before its steps are reported one by one (overrides execution.report_isolation_failures)
+  # @!attribute [rw] recover_leases
+  #   @return [Boolean, nil] whether workers recover expired leases (nil: true)
   class WorkerConfig
     # Each Worker setting taken from the configuration: the key, and how its
     # value becomes the setting's (seconds as Floats).

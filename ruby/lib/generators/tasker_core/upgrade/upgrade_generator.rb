@@ -14,6 +14,9 @@ module TaskerCore
       source_root File.expand_path("templates", __dir__)
       desc "Adds a migration that upgrades Tasker Core's schema and SQL functions to the installed gem's version"
 
+      # Adds db/migrate/<name>.rb, the migration that upgrades Tasker Core's schema
+      # and SQL functions to this gem's version.
+      # @return [void]
       def add_upgrade_migration
         migration_template "upgrade_migration.rb.tt", "db/migrate/#{file_name}.rb",
                            migration_version: migration_version, class_name: class_name

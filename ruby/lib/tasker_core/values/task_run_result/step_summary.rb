@@ -7,6 +7,8 @@ module TaskerCore
     # interval [started_at, finished_at] (finished_at nil while in progress)
     # with its outcome ("complete", "error"; nil while running).
     class StepSummary
+      # One attempt of the step: its number, when it started and finished (Times;
+      # finished_at nil while running), its outcome and the worker that ran it.
       Attempt = Struct.new(:number, :started_at, :finished_at, :outcome, :worker_id, keyword_init: true) do
         # Seconds, or nil while running.
         def duration
@@ -25,6 +27,7 @@ module TaskerCore
         freeze
       end
 
+      # @return [Integer] how many attempts the step took
       def attempt_count
         attempts.size
       end
@@ -44,6 +47,8 @@ module TaskerCore
         attempts.first&.started_at
       end
 
+      # @return [Time, nil] when the last attempt finished (nil while it runs or
+      #   when there was none)
       def finished_at
         attempts.last&.finished_at
       end
@@ -52,6 +57,8 @@ module TaskerCore
         state == "complete"
       end
 
+      # The step's name, id, state and the duration of each attempt.
+      # @return [String]
       def inspect
         "#<#{self.class.name} #{name}##{step_id} #{state} attempts=#{attempt_count} " \
           "durations=#{durations.map { |d| d && d.round(3) }.inspect}>"

@@ -19,6 +19,12 @@ module TaskerCore
         field :levels, JsonType, null: true, description: "step ids by level"
         field :dependency_levels, JsonType, null: true, description: "step id → level"
 
+        # @!method critical_path
+        #   @return [Array<Integer>] the step ids of the critical path ([] when none)
+        # @!method critical_path_names
+        #   @return [Array<String>] the step names of the critical path ([] when none)
+        # @!method bottleneck_names
+        #   @return [Array<String>] the names of the bottleneck steps ([] when none)
         %i[critical_path critical_path_names bottleneck_names].each do |name|
           define_method(name) { Array(object.public_send(name)) }
         end

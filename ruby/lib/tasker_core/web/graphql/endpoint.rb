@@ -8,6 +8,12 @@ module TaskerCore
       module Endpoint
         module_function
 
+        # Runs the body's query with its variables and operation name.
+        # @param exchange [TaskerCore::Web::Exchange]
+        # @param gate [TaskerCore::Web::OperatorGate] checks mutations
+        # @return [Array(Integer, Hash, Array<String>)] the Rack triple (status 200)
+        # @raise [TaskerCore::ValidationError] when the query is missing or the
+        #   variables are not an object
         def call(exchange, gate)
           body = exchange.json_body
           query = body["query"]

@@ -8,10 +8,12 @@ module TaskerCore
         graphql_name "TaskerJSON"
         description "A JSON value"
 
+        # @return [Object] +value+ unchanged
         def self.coerce_input(value, _context)
           value
         end
 
+        # @return [Object] +value+ as JSON-ready values (Serializer.dump)
         def self.coerce_result(value, _context)
           Serializer.dump(value)
         end

@@ -39,10 +39,13 @@ module TaskerCore
 
         field :health, HealthType, null: false
 
+        # @return [TaskerCore::TaskDetail]
+        # @raise [TaskerCore::NotFoundError]
         def task(id:)
           client.get_task(id)
         end
 
+        # @return [TaskerCore::TaskPage] a page of Client#list_tasks
         def tasks(first: nil, after: nil, state: nil, **filters)
           client.list_tasks(limit: first, cursor: after, state: state, **filters)
         end
@@ -55,14 +58,17 @@ module TaskerCore
           { step: found, task_id: detail.task_id, readiness: client.step_readiness(detail.task_id, step_ids: [found.workflow_step_id]).first }
         end
 
+        # @return [Array<TaskerCore::StepReadiness>]
         def readiness(task_id:)
           client.step_readiness(task_id)
         end
 
+        # @return [TaskerCore::DependencyAnalysis]
         def analysis(task_id:)
           client.analyze_dependencies(task_id)
         end
 
+        # @return [TaskerCore::SystemHealth]
         def health
           client.system_health
         end

@@ -20,26 +20,32 @@ module TaskerCore
         field :retry_limit, Integer, null: true
         field :next_retry_at, ::GraphQL::Types::ISO8601DateTime, null: true
 
+        # @return [Integer] the step's workflow_step_id
         def step_id
           object.workflow_step_id
         end
 
+        # @return [String] the reason as a string ("ready", "backoff"...)
         def reason
           object.reason.to_s
         end
 
+        # @return [String, nil] the reason in words (ReasonText)
         def reason_text
           ReasonText.for(object)
         end
 
+        # @return [Boolean]
         def ready_for_execution
           object.ready_for_execution == true
         end
 
+        # @return [Boolean]
         def dependencies_satisfied
           object.dependencies_satisfied == true
         end
 
+        # @return [Boolean]
         def retry_eligible
           object.retry_eligible == true
         end

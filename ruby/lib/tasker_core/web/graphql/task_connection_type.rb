@@ -9,10 +9,12 @@ module TaskerCore
         field :nodes, [TaskType], null: false
         field :page_info, PageInfoType, null: false
 
+        # @return [Array<TaskerCore::TaskSummary>] the page's tasks
         def nodes
           object.tasks
         end
 
+        # @return [Hash] has_next_page and end_cursor (the next page's cursor)
         def page_info
           { has_next_page: !object.last_page?, end_cursor: object.next_cursor }
         end

@@ -27,35 +27,45 @@ module TaskerCore
         field :transitions, [TransitionType], null: false
         field :operator_actions, JsonType, null: true, description: "null when the client has no operator API"
 
+        # @return [Integer] the task id
         def id
           object.task_id
         end
 
+        # @return [Boolean]
         def complete
           object.complete == true
         end
 
+        # @return [Object] the task's context
         def task_context
           detail.context
         end
 
+        # @return [Array<Hash>] each step with its task id and readiness
         def steps
           readiness = client.step_readiness(object.task_id).to_h { |r| [r.workflow_step_id, r] }
           detail.steps.map { |s| { step: s, task_id: object.task_id, readiness: readiness[s.workflow_step_id] } }
         end
 
+        # @return [TaskerCore::TaskExecutionContext]
         def execution_context
           client.task_execution_context(object.task_id)
         end
 
+        # @return [TaskerCore::DependencyAnalysis]
         def analysis
           client.analyze_dependencies(object.task_id)
         end
 
+        # @return [Array<TaskerCore::Transition>] the task's audit trail
         def transitions
           client.task_transitions(object.task_id)
         end
 
+        # @return [Array<TaskerCore::OperatorAction>, nil] the operator actions on the
+        #   task and its steps; nil when the
+        #   client has no operator API
         def operator_actions
           client.respond_to?(:operator_actions) ? client.operator_actions(task_id: object.task_id) : nil
         end
