@@ -21,7 +21,8 @@
 #               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug, which
 #               the Gemfile of the README's `rails new --api` names: its quick
 #               start bundles Debian's gems), and what docs/guides/rails.md
-#               runs: curl, systemd-analyze (systemd).
+#               runs: curl, systemd-analyze (systemd), pgbouncer, pg_isready
+#               (postgresql-client).
 #   make        GNU make (for machines that do not even have that).
 #   observability  prometheus and promtool (Debian's prometheus package), for
 #               the scrape test and `promtool check/test rules` of dashboards/.
@@ -139,11 +140,13 @@ rails_ok() {
   command -v unicorn >/dev/null 2>&1 || return 1
   command -v curl >/dev/null 2>&1 || return 1
   command -v systemd-analyze >/dev/null 2>&1 || return 1
+  command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] || return 1
+  command -v pg_isready >/dev/null 2>&1 || return 1
   return 0
 }
 
 ensure_rails() {
-  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug curl systemd
+  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug curl systemd pgbouncer postgresql-client
 }
 
 ensure_ruby() {
