@@ -22,7 +22,9 @@
 #   rails       Rails 6.1 and what the gem's Rails specs run (ruby-rails,
 #               ruby-pg, ruby-rack-test, puma, unicorn, and ruby-byebug, which
 #               the Gemfile of the README's `rails new --api` names: its quick
-#               start bundles Debian's gems).
+#               start bundles Debian's gems), and what docs/guides/rails.md
+#               runs: curl, systemd-analyze (systemd), pgbouncer, pg_isready
+#               (postgresql-client).
 #   bench       what `make bench` / bench/run.sh needs: ruby-bench and pgbench
 #               (Debian ships it with the PostgreSQL server package).
 #   make        GNU make (for machines that do not even have that).
@@ -147,11 +149,15 @@ rails_ok() {
     >/dev/null 2>&1 || return 1
   command -v puma >/dev/null 2>&1 || return 1
   command -v unicorn >/dev/null 2>&1 || return 1
+  command -v curl >/dev/null 2>&1 || return 1
+  command -v systemd-analyze >/dev/null 2>&1 || return 1
+  command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] || return 1
+  command -v pg_isready >/dev/null 2>&1 || return 1
   return 0
 }
 
 ensure_rails() {
-  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug
+  rails_ok || apt_install ruby-rails ruby-pg ruby-rack-test puma unicorn ruby-byebug curl systemd pgbouncer postgresql-client
 }
 
 ensure_ruby() {
