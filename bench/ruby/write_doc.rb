@@ -220,6 +220,31 @@ else
 end
 out << ""
 
+# --- 5b. telemetry cost (issue 16) ---
+tel = %w[baseline_off metrics tracing metrics_tracing].to_h { |v| [v, gm.call("BenchmarkTelemetry/#{v}", "steps/s")] }
+out << "## Cost of metrics and tracing (issue 16)"
+out << ""
+if tel["baseline_off"].nil?
+  out << "Not measured in this run."
+else
+  out << "`BenchmarkTelemetry`: the same claim/report walk with telemetry off, Prometheus metrics on, tracing on " \
+         "(spans exported over OTLP to a local receiver), and both, in this run. Goals: metrics cost < 2 %, tracing < 5 %."
+  out << ""
+  out << "| configuration | steps/s | vs off | goal |"
+  out << "|---|---|---|---|"
+  limits = { "metrics" => 2.0, "tracing" => 5.0 }
+  tel.each do |variant, rate|
+    cost = rate && (1 - rate / tel["baseline_off"]) * 100
+    mark = if limits[variant].nil? || cost.nil? then ""
+           elsif cost < limits[variant] then "< #{limits[variant].round} %: met"
+              else "< #{limits[variant].round} %: **not met**"
+              end
+    out << format("| %s | %s | %s | %s |", variant.tr("_", " "), num(rate),
+                  variant == "baseline_off" || cost.nil? ? "—" : format("%+.1f %%", -cost), mark)
+  end
+end
+out << ""
+
 # --- 6. end to end ---
 out << "## End to end: Ruby worker processes, no-op handlers"
 out << ""
