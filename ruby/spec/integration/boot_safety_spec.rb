@@ -8,23 +8,7 @@ RSpec.describe "Boot-time calls before a fork", :integration do
   let(:schema) { TaskerCoreSpec::Database.new_schema }
   let(:env) { { "TASKER_TEST_SCHEMA" => schema } }
 
-  prelude = <<~RUBY
-    URL = ENV.fetch("TASKER_TEST_DATABASE_URL")
-    SCHEMA = ENV.fetch("TASKER_TEST_SCHEMA")
-    def wait_child(pid, seconds)
-      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
-      loop do
-        _, status = Process.wait2(pid, Process::WNOHANG)
-        return status.exitstatus || 98 if status
-        if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-          Process.kill("KILL", pid)
-          Process.wait(pid)
-          return 99
-        end
-        sleep 0.02
-      end
-    end
-  RUBY
+  prelude = TaskerCoreSpec::Subprocess::FORK_PRELUDE
 
   it "configures, migrates, registers templates and builds a Listener, LiveRelay and Worker without loading the library" do
     TaskerCoreSpec::Database.psql(TaskerCoreSpec::Database.url, "CREATE SCHEMA #{schema}")

@@ -7,24 +7,7 @@ RSpec.describe "Fork safety", :integration do
   let(:schema) { TaskerCoreSpec::Database.new_schema }
   let(:env) { { "TASKER_TEST_SCHEMA" => schema } }
 
-  prelude = <<~RUBY
-    URL = ENV.fetch("TASKER_TEST_DATABASE_URL")
-    SCHEMA = ENV.fetch("TASKER_TEST_SCHEMA")
-    # Waits for a child, killing it after +seconds+; returns its exit code (99 = hung).
-    def wait_child(pid, seconds)
-      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
-      loop do
-        _, status = Process.wait2(pid, Process::WNOHANG)
-        return status.exitstatus || 98 if status
-        if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-          Process.kill("KILL", pid)
-          Process.wait(pid)
-          return 99
-        end
-        sleep 0.02
-      end
-    end
-  RUBY
+  prelude = TaskerCoreSpec::Subprocess::FORK_PRELUDE
 
   it "lets a child use the gem when the parent only required it (lazy loading)" do
     # Created here: two children creating one schema at once race in the library

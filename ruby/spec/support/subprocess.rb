@@ -10,6 +10,27 @@ module TaskerCoreSpec
     LIB = File.expand_path("../../lib", __dir__)
     SUPPORT = __dir__
 
+    # The head of the fork specs' child scripts: the example's database and
+    # schema, and wait_child(pid, seconds), which waits for a grandchild and
+    # kills it after +seconds+ (exit code 99 = hung, 98 = killed by a signal).
+    FORK_PRELUDE = <<~RUBY
+      URL = ENV.fetch("TASKER_TEST_DATABASE_URL")
+      SCHEMA = ENV.fetch("TASKER_TEST_SCHEMA")
+      def wait_child(pid, seconds)
+        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
+        loop do
+          _, status = Process.wait2(pid, Process::WNOHANG)
+          return status.exitstatus || 98 if status
+          if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+            Process.kill("KILL", pid)
+            Process.wait(pid)
+            return 99
+          end
+          sleep 0.02
+        end
+      end
+    RUBY
+
     Result = Struct.new(:stdout, :stderr, :status, :timed_out, keyword_init: true) do
       def success?
         !timed_out && status&.success?
