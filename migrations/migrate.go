@@ -134,10 +134,38 @@ func Migrate(ctx context.Context, db Beginner) (Result, error) {
 		return res, err
 	}
 	res.FunctionsInstalled = installed
+	for _, name := range res.Applied {
+		if fill, ok := afterFunctions[name]; ok {
+			if _, err := tx.Exec(ctx, fill); err != nil {
+				return res, errs.Wrap(errs.Database, err, "migrate: fill %s", name)
+			}
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, errs.Wrap(errs.Database, err, "migrate: commit")
 	}
 	return res, nil
+}
+
+// afterFunctions holds, by migration, what fills its new columns with the SQL
+// functions, run once the functions are installed in the call that applied it.
+var afterFunctions = map[string]string{
+	// The step schedule of every unfinished task (an adopted database's too),
+	// then the tasks' ready_at from it (core/store/schedule.go's rule).
+	"0016_step_schedule.sql": `
+		UPDATE tasker_workflow_steps ws SET runnable_at = r.runnable_at
+		FROM tasker_step_runnable_at(ARRAY(
+			SELECT s.workflow_step_id FROM tasker_workflow_steps s
+			JOIN tasker_tasks t ON t.task_id = s.task_id WHERE NOT t.complete)) r
+		WHERE ws.workflow_step_id = r.workflow_step_id AND ws.runnable_at IS DISTINCT FROM r.runnable_at;
+		UPDATE tasker_tasks t SET ready_at = CASE
+				WHEN COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
+				               WHERE tt.task_id = t.task_id AND tt.most_recent), 'pending')
+				     IN ('complete', 'cancelled', 'resolved_manually', 'error') THEN NULL
+				ELSE (SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
+				      WHERE ws.task_id = t.task_id AND ws.runnable_at IS NOT NULL)
+			END
+		WHERE NOT t.complete`,
 }
 
 // installFunctions drops every function and type the sqlfuncs files define (of any

@@ -196,6 +196,21 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 			return nil, err
 		}
 	}
+	// The schedule of the steps moved and of their children; their tasks'
+	// ready_at is the caller's (it may move the tasks too).
+	if len(plan) > 0 {
+		moved := make([]int64, 0, len(plan))
+		seenMoved := make(map[int64]bool, len(plan))
+		for _, p := range plan {
+			if !seenMoved[p.req.StepID] {
+				seenMoved[p.req.StepID] = true
+				moved = append(moved, p.req.StepID)
+			}
+		}
+		if err := scheduleSteps(ctx, tx, moved, nil); err != nil {
+			return nil, err
+		}
+	}
 	return outcomes, nil
 }
 
@@ -541,11 +556,7 @@ func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 			ids = append(ids, o.TaskID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := refreshReadyAt(ctx, tx, ids)
-	return err
+	return scheduleTasks(ctx, tx, ids)
 }
 
 // writeStepEvents writes the lifecycle event of each transition of the round to

@@ -209,27 +209,31 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
 		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
 		if req.TaskID > 0 {
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at FROM tasker_tasks WHERE task_id = $1 AND NOT complete
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at, COALESCE(ready_at <= now(), false)
+				FROM tasker_tasks WHERE task_id = $1 AND NOT complete
 				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at FROM tasker_tasks WHERE ready_at <= now()
+			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at, true FROM tasker_tasks WHERE ready_at <= now()
 				AND `+inNamespaces+` AND `+notTerminalTask+`
 				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window, namespaces)
 		}
 		var taskIDs []int64
 		corrs := map[int64]string{}
 		readyAt := map[int64]time.Time{}
+		due := map[int64]bool{} // picked with ready_at <= now(): the schedule says it has a ready step
 		if err == nil {
 			var id int64
 			var corr string
 			var ready *time.Time
-			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready}, func() error {
+			var isDue bool
+			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready, &isDue}, func() error {
 				taskIDs = append(taskIDs, id)
 				corrs[id] = corr
+				due[id] = isDue
 				if ready != nil {
 					readyAt[id] = *ready
 				}
@@ -240,18 +244,26 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 			return dbErr(err, "claim: pick tasks")
 		}
 		findStart := time.Now()
+		// Ready steps from the schedule (runnable_at, through its index): the
+		// claim's transitions check each one again under its lock.
 		rows, err := tx.Query(ctx, `
-			SELECT r.workflow_step_id, r.current_state
-			FROM tasker_step_readiness($1, NULL, NULL) r JOIN tasker_tasks t ON t.task_id = r.task_id
-			WHERE r.ready_for_execution
-			ORDER BY t.priority DESC, t.ready_at, r.task_id, r.workflow_step_id LIMIT $2`, taskIDs, req.Limit)
+			SELECT ws.workflow_step_id, ws.task_id, COALESCE(cur.to_state, 'pending')
+			FROM tasker_workflow_steps ws
+			JOIN tasker_tasks t ON t.task_id = ws.task_id
+			LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
+			WHERE ws.task_id = ANY ($1) AND ws.runnable_at <= now()
+			ORDER BY t.priority DESC, t.ready_at, ws.task_id, ws.workflow_step_id LIMIT $2`, taskIDs, req.Limit)
 		if err != nil {
 			return dbErr(err, "claim: ready steps")
 		}
 		var reqs []StepTransition
-		var id int64
+		var id, taskOf int64
 		var cur string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &cur}, func() error {
+		withSteps := map[int64]bool{}
+		found := 0
+		if _, err := pgx.ForEachRow(rows, []any{&id, &taskOf, &cur}, func() error {
+			withSteps[taskOf] = true
+			found++
 			if state.State(cur) == state.Error {
 				reqs = append(reqs, StepTransition{StepID: id, To: state.Pending,
 					Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
@@ -264,6 +276,29 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		outs, err := s.applyStepTransitions(ctx, tx, reqs)
 		if err != nil {
+			return err
+		}
+		// A picked task without a ready step in the schedule, or a step the
+		// schedule called ready that its transition refused, means a schedule
+		// written by something else (another program, an edit by hand): those
+		// tasks' steps are scheduled again from their audit trail.
+		var repair []int64
+		inRepair := map[int64]bool{}
+		for _, o := range outs {
+			if o.Status == OutcomeRejected && !inRepair[o.TaskID] {
+				inRepair[o.TaskID] = true
+				repair = append(repair, o.TaskID)
+			}
+		}
+		if found < req.Limit {
+			for _, t := range taskIDs {
+				if due[t] && !withSteps[t] && !inRepair[t] {
+					inRepair[t] = true
+					repair = append(repair, t)
+				}
+			}
+		}
+		if err := rescheduleTasks(ctx, tx, repair); err != nil {
 			return err
 		}
 		if s.LiveOn() {
@@ -309,7 +344,7 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		if err := s.writeWorkflowEvents(ctx, tx, evs); err != nil {
 			return err
 		}
-		if _, err := refreshReadyAt(ctx, tx, taskIDs); err != nil {
+		if err := scheduleTasks(ctx, tx, taskIDs); err != nil {
 			return err
 		}
 		out, err = loadClaimed(ctx, tx, claimed)
@@ -564,7 +599,7 @@ func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchO
 	if err := s.writeStepOutcomeEvents(ctx, tx, outs); err != nil {
 		return nil, err
 	}
-	return s.FinalizeTasksTx(ctx, tx, taskIDs)
+	return s.finalize(ctx, tx, taskIDs)
 }
 
 // writeStepOutcomeEvents publishes workflow.step_completed / step_failed for the
@@ -616,7 +651,18 @@ func (s *Store) writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []Ba
 // all_complete → complete; blocked_by_failures → error; otherwise the task stays
 // and its ready_at says when it next has work. Task rows are locked first, so two
 // reports finishing the last two steps of a task cannot both miss the completion.
-func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) (out []TaskStatus, err error) {
+func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+	// A caller outside the store (an operator) may have changed step columns
+	// directly: the tasks' steps are scheduled again first.
+	if err := rescheduleTasks(ctx, tx, taskIDs); err != nil {
+		return nil, err
+	}
+	return s.finalize(ctx, tx, taskIDs)
+}
+
+// finalize is FinalizeTasksTx for tasks whose steps' schedule is current (the
+// store's own writes), in a span.
+func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64) (out []TaskStatus, err error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(taskIDs)))
 	defer func() {
 		if len(taskIDs) == 1 {
@@ -717,32 +763,29 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	return setReadyAt(ctx, tx, statuses)
 }
 
-// setReadyAt writes each task's ready_at by refreshReadyAt's rule from a status
-// its caller computed, and returns the statuses with it.
+// setReadyAt writes each task's ready_at from a status its caller computed: NULL
+// for a task that has ended or is in error, else the least runnable_at of its
+// steps (the schedule); it returns the statuses with it.
 func setReadyAt(ctx context.Context, tx pgx.Tx, statuses []TaskStatus) ([]TaskStatus, error) {
 	if len(statuses) == 0 {
 		return []TaskStatus{}, nil
 	}
 	ids := make([]int64, len(statuses))
-	now := make([]bool, len(statuses))
-	at := make([]*time.Time, len(statuses))
+	done := make([]bool, len(statuses))
 	for i, st := range statuses {
 		ids[i] = st.TaskID
 		switch state.State(st.Status) {
 		case state.Complete, state.Cancelled, state.ResolvedManually, state.Error:
-		default:
-			if st.ExecutionStatus == sqlfuncs.StatusHasReadySteps {
-				now[i] = true
-			} else {
-				at[i] = st.NextRetryAt
-			}
+			done[i] = true
 		}
 	}
 	rows, err := tx.Query(ctx, `
-		UPDATE tasker_tasks t SET ready_at = CASE WHEN u.now THEN now() ELSE u.at END
-		FROM unnest($1::bigint[], $2::bool[], $3::timestamptz[]) AS u(id, now, at)
+		UPDATE tasker_tasks t SET ready_at = CASE WHEN u.done THEN NULL ELSE (
+				SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
+				WHERE ws.task_id = t.task_id AND ws.runnable_at IS NOT NULL) END
+		FROM unnest($1::bigint[], $2::bool[]) AS u(id, done)
 		WHERE t.task_id = u.id
-		RETURNING t.task_id, t.ready_at`, ids, now, at)
+		RETURNING t.task_id, t.ready_at`, ids, done)
 	if err != nil {
 		return nil, dbErr(err, "set ready_at")
 	}
@@ -766,20 +809,17 @@ func setReadyAt(ctx context.Context, tx pgx.Tx, statuses []TaskStatus) ([]TaskSt
 	return statuses, nil
 }
 
-// refreshReadyAt recomputes when each task next has work and returns the tasks'
-// statuses.
-func refreshReadyAt(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+// taskStatuses sets the tasks' ready_at from their steps' schedule and returns
+// their statuses (state, execution status, next retry, ready_at).
+func taskStatuses(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
+	if err := scheduleTasks(ctx, tx, taskIDs); err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, `
-		UPDATE tasker_tasks t SET ready_at = CASE
-				WHEN c.status IN ('complete', 'cancelled', 'resolved_manually', 'error') THEN NULL
-				WHEN c.execution_status = 'has_ready_steps' THEN now()
-				ELSE c.next_retry_at
-			END
-		FROM get_task_execution_contexts_batch($1) c
-		WHERE t.task_id = c.task_id
-		RETURNING t.task_id, c.status, c.execution_status, c.next_retry_at, t.ready_at`, taskIDs)
+		SELECT c.task_id, c.status, c.execution_status, c.next_retry_at, t.ready_at
+		FROM get_task_execution_contexts_batch($1) c JOIN tasker_tasks t ON t.task_id = c.task_id`, taskIDs)
 	if err != nil {
-		return nil, dbErr(err, "refresh ready_at")
+		return nil, dbErr(err, "task statuses")
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskStatus, error) {
 		var s TaskStatus
@@ -792,7 +832,7 @@ func refreshReadyAt(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStat
 		}
 		return s, err
 	})
-	return out, dbErr(err, "refresh ready_at")
+	return out, dbErr(err, "task statuses")
 }
 
 // Heartbeat extends the leases of steps workerID holds; it returns the steps whose

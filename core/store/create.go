@@ -428,6 +428,9 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 			VALUES ($1, NULL, 'pending', $2::jsonb, 1, true)`, out.TaskID, meta)
 		batch.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, from_state, to_state, metadata, sort_key, most_recent)
 			SELECT id, NULL, 'pending', $2::jsonb, 1, true FROM unnest($1::bigint[]) AS id`, stepIDs, stepMeta)
+		// The schedule: root steps are ready now, the others wait for their parents.
+		batch.Queue(scheduleTaskStepsSQL, []int64{out.TaskID})
+		batch.Queue(scheduleTasksSQL, []int64{out.TaskID})
 		// The initial events: the task's first, then each step's, numbered 1… in the
 		// task's event sequence.
 		if s.eventsEnabled {

@@ -90,7 +90,11 @@ func backdate(t *testing.T, s *store.Store, stepID int64, by time.Duration) {
 	_, err := s.Pool().Exec(ctx, `UPDATE tasker_workflow_step_transitions SET created_at = created_at - $2::interval
 		WHERE workflow_step_id = $1`, stepID, by)
 	require.NoError(t, err)
-	_, err = s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET last_attempted_at = last_attempted_at - $2::interval
-		WHERE workflow_step_id = $1`, stepID, by)
+	_, err = s.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET last_attempted_at = last_attempted_at - $2::interval,
+		runnable_at = runnable_at - $2::interval WHERE workflow_step_id = $1`, stepID, by)
+	require.NoError(t, err)
+	_, err = s.Pool().Exec(ctx, `UPDATE tasker_tasks t SET ready_at = (SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
+		WHERE ws.task_id = t.task_id) WHERE t.ready_at IS NOT NULL
+		  AND t.task_id = (SELECT task_id FROM tasker_workflow_steps WHERE workflow_step_id = $1)`, stepID)
 	require.NoError(t, err)
 }

@@ -118,9 +118,14 @@ func (s *Store) ApplyStepTransitionsTx(ctx context.Context, tx pgx.Tx, reqs []St
 	return out, refreshTasksOf(ctx, tx, out)
 }
 
-// RefreshScheduleTx recomputes the tasks' ready_at (when each next has work).
+// RefreshScheduleTx recomputes the schedule of every step of the tasks (an
+// operator may have changed step columns directly) and the tasks' ready_at
+// (when each next has work).
 func (s *Store) RefreshScheduleTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
-	return refreshReadyAt(ctx, tx, taskIDs)
+	if err := rescheduleTasks(ctx, tx, taskIDs); err != nil {
+		return nil, err
+	}
+	return taskStatuses(ctx, tx, taskIDs)
 }
 
 // WriteTaskEventTx appends one durable event to the task's outbox sequence

@@ -134,6 +134,10 @@ func TestOutageLongerThanLeaseNetworkCut(t *testing.T) {
 		n, err := strconv.Atoi(port)
 		require.NoError(t, err)
 		c.ConnConfig.Host, c.ConnConfig.Port = host, uint16(n)
+		// Every connection goes through the proxy: without sslmode=disable the URL
+		// has a fallback (no TLS) to the server's own address, which would
+		// reach the server around the cut.
+		c.ConnConfig.Fallbacks = nil
 		c.ConnConfig.ConnectTimeout = 2 * time.Second
 		c.ConnConfig.RuntimeParams["search_path"] = schema
 		p, err := pgxpool.NewWithConfig(ctx, c)

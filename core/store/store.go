@@ -121,7 +121,7 @@ func (s *Store) SyncRetryPolicy(ctx context.Context) error {
 	if err := s.policy.Validate(); err != nil {
 		return errs.Wrap(errs.Configuration, err, "retry policy")
 	}
-	_, err := s.pool.Exec(ctx, `
+	tag, err := s.pool.Exec(ctx, `
 		INSERT INTO tasker_retry_policies (name, strategy, base_seconds, multiplier, cap_seconds, jitter, updated_at)
 		VALUES ('default', $1, $2, $3, $4, $5, now())
 		ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy, base_seconds = EXCLUDED.base_seconds,
@@ -131,7 +131,17 @@ func (s *Store) SyncRetryPolicy(ctx context.Context) error {
 		       tasker_retry_policies.cap_seconds, tasker_retry_policies.jitter)
 		   IS DISTINCT FROM (EXCLUDED.strategy, EXCLUDED.base_seconds, EXCLUDED.multiplier, EXCLUDED.cap_seconds, EXCLUDED.jitter)`,
 		string(s.policy.Strategy), s.policy.BaseSeconds, s.policy.Multiplier, s.policy.CapSeconds, s.policy.Jitter)
-	return dbErr(err, "sync retry policy")
+	if err != nil || tag.RowsAffected() == 0 {
+		return dbErr(err, "sync retry policy")
+	}
+	// A changed policy moves the retry times of the failed steps that wait for one.
+	return dbErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tasks, err := collectIDs(tx.Query(ctx, rescheduleFailedSQL))
+		if err != nil {
+			return err
+		}
+		return scheduleTasks(ctx, tx, tasks)
+	}), "sync retry policy: reschedule")
 }
 
 // StoredRetryPolicy reads the policy row SQL readiness uses.

@@ -118,8 +118,7 @@ func (s *Store) TransitionTask(ctx context.Context, req TaskTransition) (Transit
 		if out, err = s.TransitionTaskTx(ctx, tx, req); err != nil {
 			return err
 		}
-		_, err = refreshReadyAt(ctx, tx, []int64{req.TaskID})
-		return err
+		return scheduleTasks(ctx, tx, []int64{req.TaskID})
 	})
 	if err == nil {
 		s.published(col)
