@@ -36,7 +36,8 @@ const claimWidth = 100
 //	                and 3,000), claimed by task id: shows how the per-step cost of a
 //	                claim grows with the size of the task
 //
-// stmts/step counts the statements the store sent (a pgx tracer): a figure
+// stmts/step counts the statements the store sent (a pgx tracer; each of a
+// batch too) and round-trips/step the round trips they took: figures
 // that does not depend on the machine's load.
 func BenchmarkWorkflowHeap(b *testing.B) {
 	tasks := sizes([]int{10}, []int{100})[0]
@@ -71,7 +72,7 @@ func BenchmarkWorkflowHeap(b *testing.B) {
 func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create func(*testing.B) int64) {
 	ctx := context.Background()
 	st, counter := e.countingStore(b)
-	var statements int64
+	var statements, roundTrips int64
 	var before, after runtime.MemStats
 	var walked time.Duration
 	for i := 0; i < b.N; i++ {
@@ -86,7 +87,7 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create fun
 		start := time.Now()
 		done, rounds := 0, 0
 		claim := store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID, Limit: limit, LeaseSeconds: 300}
-		counter.n.Store(0)
+		counter.reset()
 		var claimed []store.ClaimedStep
 		check := func(res store.ReportResult) {
 			for _, o := range res.Outcomes {
@@ -127,6 +128,7 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create fun
 		took := time.Since(start)
 		walked += took
 		statements += counter.n.Load()
+		roundTrips += counter.rt.Load()
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -139,4 +141,5 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create fun
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n), "alloc-B/step")
 	b.ReportMetric(float64(n*b.N)/walked.Seconds(), "steps/s")
 	b.ReportMetric(float64(statements)/float64(n*b.N), "stmts/step")
+	b.ReportMetric(float64(roundTrips)/float64(n*b.N), "round-trips/step")
 }

@@ -207,15 +207,17 @@ out << ""
 if walks.empty?
   out << "Not measured in this run."
 else
-  out << "`stmts/step` counts the statements the store sent (a pgx tracer). The `claim4` walk claims 4 steps a round, " \
-         "as the Ruby worker with 4 handler threads does: that is the figure to compare with the end-to-end one."
+  out << "`statements per step` counts the statements the store sent (a pgx tracer, each statement of a pipelined " \
+         "batch too), `round trips per step` the round trips they took (a statement alone or a whole batch). The `claim4` " \
+         "walk claims 4 steps a round, as the Ruby worker with 4 handler threads does: that is the figure to compare with " \
+         "the end-to-end one."
   out << ""
-  out << "| walk | steps/s | statements per step | heap in use | allocated per step |"
-  out << "|---|---|---|---|---|"
+  out << "| walk | steps/s | statements per step | round trips per step | heap in use | allocated per step |"
+  out << "|---|---|---|---|---|---|"
   walks.each do |k|
-    out << format("| %s | %s | %.1f | %.1f MB | %s B |", k.delete_prefix("BenchmarkWorkflowHeap/"),
-                  num(gm.call(k, "steps/s")), gm.call(k, "stmts/step").to_f, gm.call(k, "heap-inuse-MB").to_f,
-                  num(gm.call(k, "alloc-B/step")))
+    out << format("| %s | %s | %.1f | %.1f | %.1f MB | %s B |", k.delete_prefix("BenchmarkWorkflowHeap/"),
+                  num(gm.call(k, "steps/s")), gm.call(k, "stmts/step").to_f, gm.call(k, "round-trips/step").to_f,
+                  gm.call(k, "heap-inuse-MB").to_f, num(gm.call(k, "alloc-B/step")))
   end
 end
 out << ""

@@ -34,6 +34,8 @@ type BatchOutcome struct {
 	TransitionID  int64       `json:"transition_id,omitempty"`
 	Err           error       `json:"-"`
 	transition    Transition
+	exhausted     bool        // a failure with no attempt left (not retryable or attempts at the limit)
+	taskState     state.State // the step's task's state, read under its lock
 }
 
 // BatchTransitionSteps applies step transitions in one transaction, in order, each
@@ -146,6 +148,16 @@ type planned struct {
 // applyStepTransitions plans and writes reqs inside tx. A lost compare-and-swap
 // returns errConcurrentChange (the caller must roll tx back).
 func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition) ([]BatchOutcome, error) {
+	return s.applyStepTransitionsAnd(ctx, tx, reqs, nil)
+}
+
+// applyStepTransitionsAnd is applyStepTransitions whose writes go to the server
+// in one round trip after the read of the steps' facts: every round's
+// transitions, step rows and events, then the schedule of the moved steps, then
+// what more queues (called with the outcomes as they will be once the batch
+// succeeds; on any error the caller rolls tx back).
+func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []StepTransition,
+	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
 	outcomes := make([]BatchOutcome, len(reqs))
 	ids := make([]int64, 0, len(reqs))
 	seen := map[int64]bool{}
@@ -172,7 +184,7 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 		req.Metadata = withOperatorMeta(ctx, req.Metadata)
 		p, err := planOne(req, f, facts, s.rulesFor(ctx))
 		if f != nil {
-			o.From, o.TaskID, o.CorrelationID = f.state, f.taskID, f.correlationID
+			o.From, o.TaskID, o.CorrelationID, o.taskState = f.state, f.taskID, f.correlationID, f.taskState
 		}
 		if err != nil {
 			o.Status, o.Err = OutcomeRejected, err
@@ -186,15 +198,17 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 		plan = append(plan, *p)
 		rounds = max(rounds, p.round+1)
 		advance(f, req)
+		if req.To == state.Error {
+			o.exhausted = f.attempts >= f.limit || !f.retryable
+		}
 	}
 
 	if len(plan) > 0 && s.LiveOn() {
 		s.publishBeforeStepTransitions(ctx, tx, plan, facts)
 	}
+	b := &pgx.Batch{}
 	for r := 0; r < rounds; r++ {
-		if err := s.writeRound(ctx, tx, plan, r, outcomes); err != nil {
-			return nil, err
-		}
+		s.queueRound(ctx, b, plan, r, outcomes)
 	}
 	// The schedule of the steps moved and of their children; their tasks'
 	// ready_at is the caller's (it may move the tasks too).
@@ -206,12 +220,48 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 				seenMoved[p.req.StepID] = true
 				moved = append(moved, p.req.StepID)
 			}
+			o := &outcomes[p.outcome]
+			o.Status, o.From = OutcomeApplied, p.from
 		}
-		if err := scheduleSteps(ctx, tx, moved, nil); err != nil {
+		queueExec(b, "schedule steps", scheduleStepsSQL, moved)
+	}
+	if more != nil {
+		if err := more(outcomes, b); err != nil {
+			return nil, err
+		}
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, err
 		}
 	}
 	return outcomes, nil
+}
+
+// queueExec queues a statement whose error is labelled what.
+func queueExec(b *pgx.Batch, what, sql string, args ...any) {
+	b.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		return dbErr(err, what)
+	}
+}
+
+// queueEvents queues an event-writing statement (built with
+// eventTail(collectorFrom(ctx) != nil)), collecting its rows when live delivery
+// is on.
+func queueEvents(ctx context.Context, b *pgx.Batch, what, sql string, args ...any) {
+	c := collectorFrom(ctx)
+	if c == nil {
+		queueExec(b, what, sql, args...)
+		return
+	}
+	b.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, what)
+		}
+		return dbErr(scanLive(rows, c), what)
+	}
 }
 
 // publishBeforeStepTransitions publishes step.before_transition (live only) for
@@ -424,10 +474,10 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	return out, nil
 }
 
-// writeRound writes the round-th transition of each planned step: the
+// queueRound queues the round-th transition of each planned step: the
 // compare-and-swap of the current rows with the insert of the new ones in one
-// statement, then the step columns in another.
-func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+// statement, then the step columns in another, then the transitions' events.
+func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, round int, outcomes []BatchOutcome) {
 	var (
 		ids, idxs          []int64
 		froms, tos, metas  []string
@@ -455,14 +505,14 @@ func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round
 		leases = append(leases, p.req.LeaseSeconds)
 	}
 	if len(ids) == 0 {
-		return nil
+		return
 	}
 	// Steps with a current row: retire it only if it is still current and in the
 	// planned from-state (a concurrent winner retired it otherwise; PostgreSQL
 	// re-checks the row after waiting for the winner's lock). Steps with no row yet
 	// (adopted engine rows) get sort key 1, and the unique (step, sort_key) index
 	// lets only one first insert win.
-	rows, err := tx.Query(ctx, `
+	b.Queue(`
 		WITH u AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::bigint[])
 			         AS u(id, from_state, to_state, meta, sort_key, idx)
@@ -480,27 +530,40 @@ func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round
 		WHERE u.sort_key = 0 OR u.id IN (SELECT workflow_step_id FROM prev)
 		ORDER BY u.idx
 		RETURNING id, workflow_step_id, sort_key, created_at`,
-		ids, froms, tos, metas, sortKeys, idxs)
-	if err != nil {
-		return dbErr(err, "write transitions")
-	}
-	byStep := map[int64]Transition{}
-	var tr Transition
-	_, err = pgx.ForEachRow(rows, []any{&tr.ID, &tr.OwnerID, &tr.SortKey, &tr.CreatedAt}, func() error {
-		byStep[tr.OwnerID] = tr
+		ids, froms, tos, metas, sortKeys, idxs).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "write transitions")
+		}
+		byStep := make(map[int64]Transition, len(ids))
+		var tr Transition
+		_, err = pgx.ForEachRow(rows, []any{&tr.ID, &tr.OwnerID, &tr.SortKey, &tr.CreatedAt}, func() error {
+			byStep[tr.OwnerID] = tr
+			return nil
+		})
+		if isUniqueViolation(err) {
+			return errConcurrentChange
+		}
+		if err != nil {
+			return dbErr(err, "write transitions")
+		}
+		if len(byStep) != len(ids) {
+			return errConcurrentChange
+		}
+		for _, p := range plan {
+			if p.round != round {
+				continue
+			}
+			t := byStep[p.req.StepID]
+			o := &outcomes[p.outcome]
+			o.Status, o.From, o.TransitionID = OutcomeApplied, p.from, t.ID
+			o.transition = Transition{ID: t.ID, OwnerID: t.OwnerID, From: p.from, To: p.req.To, SortKey: t.SortKey,
+				Metadata: decodeObject([]byte(p.meta)), CreatedAt: t.CreatedAt.UTC(), Event: state.Step.EventFor(p.from, p.req.To)}
+		}
 		return nil
-	})
-	if isUniqueViolation(err) {
-		return errConcurrentChange
-	}
-	if err != nil {
-		return dbErr(err, "write transitions")
-	}
-	if len(byStep) != len(ids) {
-		return errConcurrentChange
 	}
 
-	if _, err := tx.Exec(ctx, `
+	queueExec(b, "update steps", `
 		UPDATE tasker_workflow_steps ws SET
 			in_process = (u.to_state = 'in_progress'),
 			attempts = CASE WHEN u.to_state = 'in_progress' THEN COALESCE(ws.attempts, 0) + 1 ELSE ws.attempts END,
@@ -518,24 +581,9 @@ func (s *Store) writeRound(ctx context.Context, tx pgx.Tx, plan []planned, round
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)
-		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases); err != nil {
-		return dbErr(err, "update steps")
-	}
+		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases)
 
-	if err := s.writeStepEvents(ctx, tx, plan, round, outcomes); err != nil {
-		return err
-	}
-	for _, p := range plan {
-		if p.round != round {
-			continue
-		}
-		t := byStep[p.req.StepID]
-		o := &outcomes[p.outcome]
-		o.Status, o.From, o.TransitionID = OutcomeApplied, p.from, t.ID
-		o.transition = Transition{ID: t.ID, OwnerID: t.OwnerID, From: p.from, To: p.req.To, SortKey: t.SortKey,
-			Metadata: decodeObject([]byte(p.meta)), CreatedAt: t.CreatedAt.UTC(), Event: state.Step.EventFor(p.from, p.req.To)}
-	}
-	return nil
+	s.queueStepEvents(ctx, b, plan, round, outcomes)
 }
 
 // Transition returns the audit row an applied outcome wrote.
@@ -559,13 +607,13 @@ func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 	return scheduleTasks(ctx, tx, ids)
 }
 
-// writeStepEvents writes the lifecycle event of each transition of the round to
+// queueStepEvents queues the lifecycle event of each transition of the round to
 // the outbox, numbering each task's events on from tasker_tasks.event_seq (the
 // task row is locked, so the sequence is gapless and in commit order), and wakes
 // LISTENers at commit.
-func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, round int, outcomes []BatchOutcome) error {
+func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planned, round int, outcomes []BatchOutcome) {
 	if !s.eventsEnabled {
-		return nil
+		return
 	}
 	var stepIDs, taskIDs, idxs []int64
 	var names, froms, tos []string
@@ -583,9 +631,9 @@ func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, 
 		names, froms, tos = append(names, name), append(froms, string(p.from)), append(tos, string(p.req.To))
 	}
 	if len(stepIDs) == 0 {
-		return nil
+		return
 	}
-	err := execEvents(ctx, tx, `
+	queueEvents(ctx, b, "write events", `
 		WITH ev AS (
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
 			         AS e(step_id, task_id, idx, name, from_state, to_state)
@@ -610,7 +658,6 @@ func (s *Store) writeStepEvents(ctx context.Context, tx pgx.Tx, plan []planned, 
 		)
 		`+eventTail(collectorFrom(ctx) != nil),
 		stepIDs, taskIDs, idxs, names, froms, tos)
-	return dbErr(err, "write events")
 }
 
 // wfEvent is an orchestration event (workflow.* / observability.*) about a task.
@@ -624,6 +671,15 @@ type wfEvent struct {
 // event sequences; the caller holds the tasks' rows (claims, reports and
 // recoveries lock them first).
 func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEvent) error {
+	b := &pgx.Batch{}
+	if err := s.queueWorkflowEvents(ctx, b, evs); err != nil || b.Len() == 0 {
+		return err
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueWorkflowEvents queues writeWorkflowEvents's statement in b.
+func (s *Store) queueWorkflowEvents(ctx context.Context, b *pgx.Batch, evs []wfEvent) error {
 	if len(evs) == 0 || !s.eventsEnabled {
 		return nil
 	}
@@ -642,7 +698,7 @@ func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEven
 		}
 		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, string(b), int64(i)
 	}
-	err := execEvents(ctx, tx, `
+	queueEvents(ctx, b, "write workflow events", `
 		WITH ev AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[]) AS e(task_id, name, payload, idx)
 		), counts AS (
@@ -659,5 +715,5 @@ func (s *Store) writeWorkflowEvents(ctx context.Context, tx pgx.Tx, evs []wfEven
 			`+eventColumns+`
 		)
 		`+eventTail(collectorFrom(ctx) != nil), tasks, names, payloads, idxs)
-	return dbErr(err, "write workflow events")
+	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -186,14 +187,15 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 	return res, out, err
 }
 
-// claimTx is ClaimSteps inside tx.
+// claimTx is ClaimSteps inside tx: one statement picks and locks the tasks and
+// reads their ready steps from the schedule, loadStepFacts locks and checks the
+// steps, one round trip writes the transitions, and one more writes the events
+// and the tasks' schedule and reads what the handlers need.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
 	err := func() error {
-		var picked pgx.Rows
-		var err error
 		// The named-task filter (claimFilter): NULL (every task) or the named
 		// tasks of the requested namespaces and/or the runnable templates (a
 		// handful of ids; the ready_at index still drives).
@@ -207,71 +209,79 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 				       OR (($2->'runnable'->>'database_handlers')::boolean AND jsonb_typeof(nt.configuration->'steps') = 'array'
 				           AND EXISTS (SELECT 1 FROM jsonb_array_elements(nt.configuration->'steps') st
 				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
+		// Each picked task (locked) with its ready steps by the schedule
+		// (runnable_at, through its index), in claim order; the claim's
+		// transitions check each step again under its lock.
+		const withReadySteps = `
+			SELECT p.task_id, p.corr, p.ready_at, p.due, c.workflow_step_id, c.state
+			FROM picked p
+			LEFT JOIN LATERAL (
+				SELECT ws.workflow_step_id, COALESCE(cur.to_state, 'pending') AS state
+				FROM tasker_workflow_steps ws
+				LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
+				WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
+				ORDER BY ws.workflow_step_id LIMIT $3
+			) c ON true
+			ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id`
 		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
+		findStart := time.Now()
+		var picked pgx.Rows
+		var err error
 		if req.TaskID > 0 {
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at, COALESCE(ready_at <= now(), false)
+			picked, err = tx.Query(ctx, `WITH picked AS MATERIALIZED (
+				SELECT task_id, correlation_id::text AS corr, ready_at, COALESCE(ready_at <= now(), false) AS due, priority
 				FROM tasker_tasks WHERE task_id = $1 AND NOT complete
-				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE`, req.TaskID, namespaces)
+				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE)`+withReadySteps,
+				req.TaskID, namespaces, req.Limit)
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
-			picked, err = tx.Query(ctx, `SELECT task_id, correlation_id::text, ready_at, true FROM tasker_tasks WHERE ready_at <= now()
+			picked, err = tx.Query(ctx, `WITH picked AS MATERIALIZED (
+				SELECT task_id, correlation_id::text AS corr, ready_at, true AS due, priority
+				FROM tasker_tasks WHERE ready_at <= now()
 				AND `+inNamespaces+` AND `+notTerminalTask+`
-				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, window, namespaces)
+				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)`+withReadySteps,
+				window, namespaces, req.Limit)
 		}
 		var taskIDs []int64
 		corrs := map[int64]string{}
 		readyAt := map[int64]time.Time{}
 		due := map[int64]bool{} // picked with ready_at <= now(): the schedule says it has a ready step
+		withSteps := map[int64]bool{}
+		var reqs []StepTransition
+		found := 0
 		if err == nil {
 			var id int64
 			var corr string
 			var ready *time.Time
 			var isDue bool
-			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready, &isDue}, func() error {
-				taskIDs = append(taskIDs, id)
-				corrs[id] = corr
-				due[id] = isDue
-				if ready != nil {
-					readyAt[id] = *ready
+			var stepID *int64
+			var cur *string
+			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready, &isDue, &stepID, &cur}, func() error {
+				if _, ok := corrs[id]; !ok {
+					taskIDs = append(taskIDs, id)
+					corrs[id], due[id] = corr, isDue
+					if ready != nil {
+						readyAt[id] = *ready
+					}
 				}
+				if stepID == nil || found >= req.Limit {
+					return nil
+				}
+				withSteps[id] = true
+				found++
+				if state.State(*cur) == state.Error {
+					reqs = append(reqs, StepTransition{StepID: *stepID, To: state.Pending,
+						Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
+				}
+				reqs = append(reqs, StepTransition{StepID: *stepID, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
 				return nil
 			})
 		}
 		if err != nil || len(taskIDs) == 0 {
 			return dbErr(err, "claim: pick tasks")
-		}
-		findStart := time.Now()
-		// Ready steps from the schedule (runnable_at, through its index): the
-		// claim's transitions check each one again under its lock.
-		rows, err := tx.Query(ctx, `
-			SELECT ws.workflow_step_id, ws.task_id, COALESCE(cur.to_state, 'pending')
-			FROM tasker_workflow_steps ws
-			JOIN tasker_tasks t ON t.task_id = ws.task_id
-			LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
-			WHERE ws.task_id = ANY ($1) AND ws.runnable_at <= now()
-			ORDER BY t.priority DESC, t.ready_at, ws.task_id, ws.workflow_step_id LIMIT $2`, taskIDs, req.Limit)
-		if err != nil {
-			return dbErr(err, "claim: ready steps")
-		}
-		var reqs []StepTransition
-		var id, taskOf int64
-		var cur string
-		withSteps := map[int64]bool{}
-		found := 0
-		if _, err := pgx.ForEachRow(rows, []any{&id, &taskOf, &cur}, func() error {
-			withSteps[taskOf] = true
-			found++
-			if state.State(cur) == state.Error {
-				reqs = append(reqs, StepTransition{StepID: id, To: state.Pending,
-					Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
-			}
-			reqs = append(reqs, StepTransition{StepID: id, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
-			return nil
-		}); err != nil {
-			return dbErr(err, "claim: ready steps")
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		outs, err := s.applyStepTransitions(ctx, tx, reqs)
@@ -298,8 +308,12 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 				}
 			}
 		}
-		if err := rescheduleTasks(ctx, tx, repair); err != nil {
-			return err
+		if len(repair) > 0 {
+			b := &pgx.Batch{}
+			queueExec(b, "claim: repair schedule", scheduleTaskStepsSQL, repair)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
 		}
 		if s.LiveOn() {
 			evs := claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID)
@@ -308,30 +322,28 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		}
 		var claimed, started []int64
 		seenTask := map[int64]bool{}
+		taskState := map[int64]state.State{}
+		byTask := map[int64][]int64{}
 		for _, o := range outs {
 			if o.Status == OutcomeApplied && o.To == state.InProgress {
 				claimed = append(claimed, o.StepID)
+				byTask[o.TaskID] = append(byTask[o.TaskID], o.StepID)
 				if !seenTask[o.TaskID] {
 					seenTask[o.TaskID] = true
 					started = append(started, o.TaskID)
+					taskState[o.TaskID] = o.taskState
 				}
 			}
 		}
 		// Only tasks that got work start (or restart from error): a claim that
 		// finds nothing changes no task's state.
-		newlyStarted, err := s.startTasks(ctx, tx, started)
+		newlyStarted, err := s.startTasks(ctx, tx, started, taskState)
 		if err != nil {
 			return err
 		}
 		var evs []wfEvent
 		for _, id := range newlyStarted {
 			evs = append(evs, wfEvent{taskID: id, name: "workflow.task_started"})
-		}
-		byTask := map[int64][]int64{}
-		for _, o := range outs {
-			if o.Status == OutcomeApplied && o.To == state.InProgress {
-				byTask[o.TaskID] = append(byTask[o.TaskID], o.StepID)
-			}
 		}
 		for _, id := range started {
 			evs = append(evs, wfEvent{taskID: id, name: "workflow.viable_steps_discovered",
@@ -341,17 +353,27 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 			evs = append(evs, wfEvent{taskID: req.TaskID, name: "workflow.no_viable_steps",
 				payload: map[string]any{"worker_id": req.WorkerID}})
 		}
-		if err := s.writeWorkflowEvents(ctx, tx, evs); err != nil {
+		b := &pgx.Batch{}
+		if err := s.queueWorkflowEvents(ctx, b, evs); err != nil {
 			return err
 		}
-		if err := scheduleTasks(ctx, tx, taskIDs); err != nil {
+		queueExec(b, "claim: schedule", scheduleTasksSQL, taskIDs)
+		if len(claimed) > 0 {
+			b.Queue(loadClaimedSQL, claimed, DefaultRetryLimit).Fn = func(br pgx.BatchResults) error {
+				rows, err := br.Query()
+				if err == nil {
+					out, err = collectClaimed(rows)
+				}
+				return dbErr(err, "claim: load steps")
+			}
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		out, err = loadClaimed(ctx, tx, claimed)
 		for i := range out {
 			out[i].ReadyAt = readyAt[out[i].TaskID]
 		}
-		return err
+		return nil
 	}()
 	span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
 	telemetry.EndSpan(span, err)
@@ -394,39 +416,26 @@ func claimTimings(taskIDs []int64, corrs map[int64]string, outs []BatchOutcome, 
 	return evs
 }
 
-// startTasks moves tasks that are pending (or in error, after an operator unblocked
-// them) to in_progress.
-func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]int64, error) {
-	if len(taskIDs) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT k.task_id, COALESCE(t.to_state, 'pending') FROM tasker_tasks k
-		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
-		WHERE k.task_id = ANY ($1) AND COALESCE(t.to_state, 'pending') IN ('pending', 'error')`, taskIDs)
-	if err != nil {
-		return nil, dbErr(err, "claim: task states")
-	}
-	type ts struct {
-		id  int64
-		cur string
-	}
-	var todo []ts
-	var t ts
-	if _, err := pgx.ForEachRow(rows, []any{&t.id, &t.cur}, func() error { todo = append(todo, t); return nil }); err != nil {
-		return nil, dbErr(err, "claim: task states")
-	}
+// startTasks moves tasks that are pending (or in error, after an operator
+// unblocked them) to in_progress; states holds each task's state as the claim's
+// transitions read it under the task's lock.
+func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64, states map[int64]state.State) ([]int64, error) {
 	var startedNow []int64
-	for _, t := range todo {
-		if state.State(t.cur) == state.Error {
-			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.Pending,
+	for _, id := range taskIDs {
+		cur := states[id]
+		if cur != state.Pending && cur != state.Error {
+			continue
+		}
+		if cur == state.Error {
+			if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: id, To: state.Pending,
 				Metadata: map[string]any{"reason": "steps ready again"}}); err != nil {
 				return nil, err
 			}
 		}
-		if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: t.id, To: state.InProgress}); err != nil {
+		if _, err := s.TransitionTaskTx(ctx, tx, TaskTransition{TaskID: id, To: state.InProgress}); err != nil {
 			return nil, err
 		}
-		startedNow = append(startedNow, t.id)
+		startedNow = append(startedNow, id)
 	}
 	return startedNow, nil
 }
@@ -472,15 +481,8 @@ const loadClaimedSQL = `
 		WHERE ws.workflow_step_id = ANY ($1)
 		ORDER BY ws.task_id, ws.workflow_step_id`
 
-func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep, error) {
-	if len(stepIDs) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, loadClaimedSQL, stepIDs, DefaultRetryLimit)
-	if err != nil {
-		return nil, dbErr(err, "claim: load steps")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedStep, error) {
+func collectClaimed(rows pgx.Rows) ([]ClaimedStep, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedStep, error) {
 		var c ClaimedStep
 		err := r.Scan(&c.StepID, &c.TaskID, &c.StepName, &c.TaskName, &c.Namespace, &c.Version, &c.Attempts,
 			&c.RetryLimit, &c.Retryable, &c.Inputs, &c.TaskContext, &c.Sequence, &c.CorrelationID, &c.LeaseExpiresAt,
@@ -488,7 +490,6 @@ func loadClaimed(ctx context.Context, tx pgx.Tx, stepIDs []int64) ([]ClaimedStep
 		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
 		return c, err
 	})
-	return out, dbErr(err, "claim: load steps")
 }
 
 // StepReport is a worker's report of one step it ran.
@@ -572,60 +573,64 @@ func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 	return reqs, nil
 }
 
-// applyAndFinalize writes step transitions and finalizes the tasks they touched.
+// applyAndFinalize writes step transitions and finalizes the tasks they touched:
+// the facts read, then one round trip for the transitions, step rows, schedule
+// and step events, then the tasks' contexts, then one for the outcome events and
+// the tasks' schedule.
 func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition) (ReportResult, error) {
-	outs, err := s.applyStepTransitions(ctx, tx, reqs)
+	outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
+		return s.queueStepOutcomeEvents(ctx, b, outs)
+	})
 	if err != nil {
 		return ReportResult{}, err
 	}
-	tasks, err := s.finalizeStepsTasks(ctx, tx, outs)
+	ids := appliedTasks(outs)
+	if len(ids) == 0 {
+		return ReportResult{Outcomes: outs, Tasks: []TaskStatus{}}, nil
+	}
+	// loadStepFacts locked the steps' tasks.
+	tasks, err := s.finalize(ctx, tx, ids, true)
 	return ReportResult{Outcomes: outs, Tasks: tasks}, err
 }
 
-func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
+// appliedTasks returns the tasks of the applied outcomes, in id order.
+func appliedTasks(outs []BatchOutcome) []int64 {
 	var ids []int64
+	seen := map[int64]bool{}
 	for _, o := range outs {
-		if o.Status == OutcomeApplied {
-			ids = append(ids, o.StepID)
+		if o.Status == OutcomeApplied && !seen[o.TaskID] {
+			seen[o.TaskID] = true
+			ids = append(ids, o.TaskID)
 		}
 	}
+	slices.Sort(ids)
+	return ids
+}
+
+// finalizeStepsTasks writes the outcome events of applied step transitions and
+// finalizes their tasks (whose rows the caller locked).
+func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) ([]TaskStatus, error) {
+	ids := appliedTasks(outs)
 	if len(ids) == 0 {
 		return []TaskStatus{}, nil
 	}
-	taskIDs, err := collectIDs(tx.Query(ctx, `SELECT DISTINCT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)`, ids))
-	if err != nil {
-		return nil, dbErr(err, "finalize: tasks")
-	}
-	if err := s.writeStepOutcomeEvents(ctx, tx, outs); err != nil {
+	b := &pgx.Batch{}
+	if err := s.queueStepOutcomeEvents(ctx, b, outs); err != nil {
 		return nil, err
 	}
-	return s.finalize(ctx, tx, taskIDs)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, err
+		}
+	}
+	return s.finalize(ctx, tx, ids, true)
 }
 
-// writeStepOutcomeEvents publishes workflow.step_completed / step_failed for the
+// queueStepOutcomeEvents queues workflow.step_completed / step_failed for the
 // applied reports, and for failures whether the step will be retried
 // (observability.step.backoff) or has no attempts left
-// (observability.step.max_retries_reached).
-func (s *Store) writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
-	var failed []int64
-	for _, o := range outs {
-		if o.Status == OutcomeApplied && o.To == state.Error {
-			failed = append(failed, o.StepID)
-		}
-	}
-	exhausted := map[int64]bool{}
-	if len(failed) > 0 {
-		ids, err := collectIDs(tx.Query(ctx, `SELECT workflow_step_id FROM tasker_workflow_steps
-			WHERE workflow_step_id = ANY ($1)
-			  AND (COALESCE(attempts, 0) >= COALESCE(retry_limit, $2) OR NOT COALESCE(retryable, true))`,
-			failed, DefaultRetryLimit))
-		if err != nil {
-			return dbErr(err, "failed steps")
-		}
-		for _, id := range ids {
-			exhausted[id] = true
-		}
-	}
+// (observability.step.max_retries_reached; known from the facts the plan read).
+func (s *Store) queueStepOutcomeEvents(ctx context.Context, b *pgx.Batch, outs []BatchOutcome) error {
 	var evs []wfEvent
 	for _, o := range outs {
 		if o.Status != OutcomeApplied {
@@ -637,14 +642,14 @@ func (s *Store) writeStepOutcomeEvents(ctx context.Context, tx pgx.Tx, outs []Ba
 			evs = append(evs, wfEvent{o.TaskID, "workflow.step_completed", p})
 		case state.Error:
 			evs = append(evs, wfEvent{o.TaskID, "workflow.step_failed", p})
-			if exhausted[o.StepID] {
+			if o.exhausted {
 				evs = append(evs, wfEvent{o.TaskID, "observability.step.max_retries_reached", p})
 			} else {
 				evs = append(evs, wfEvent{o.TaskID, "observability.step.backoff", p})
 			}
 		}
 	}
-	return s.writeWorkflowEvents(ctx, tx, evs)
+	return s.queueWorkflowEvents(ctx, b, evs)
 }
 
 // FinalizeTasksTx applies the execution-context decision table to each task:
@@ -657,12 +662,12 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	if err := rescheduleTasks(ctx, tx, taskIDs); err != nil {
 		return nil, err
 	}
-	return s.finalize(ctx, tx, taskIDs)
+	return s.finalize(ctx, tx, taskIDs, false)
 }
 
 // finalize is FinalizeTasksTx for tasks whose steps' schedule is current (the
 // store's own writes), in a span.
-func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64) (out []TaskStatus, err error) {
+func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64, locked bool) (out []TaskStatus, err error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(taskIDs)))
 	defer func() {
 		if len(taskIDs) == 1 {
@@ -670,12 +675,15 @@ func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64) (out [
 		}
 		telemetry.EndSpan(span, err)
 	}()
-	return s.finalizeTasksTx(ctx, tx, taskIDs)
+	return s.finalizeTasksTx(ctx, tx, taskIDs, locked)
 }
 
-func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]TaskStatus, error) {
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
-		return nil, dbErr(err, "finalize: lock tasks")
+// locked says the caller holds the tasks' rows already.
+func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64, locked bool) ([]TaskStatus, error) {
+	if !locked {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = ANY ($1) ORDER BY task_id FOR NO KEY UPDATE`, taskIDs); err != nil {
+			return nil, dbErr(err, "finalize: lock tasks")
+		}
 	}
 	started := time.Now()
 	ecs, err := sqlfuncs.GetTaskExecutionContextsBatch(ctx, tx, taskIDs, nil)
@@ -704,10 +712,19 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 			}
 		}
 	}
-	if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
-		return nil, err
+	moves := false
+	for _, p := range paths {
+		moves = moves || len(p) > 0
+	}
+	if moves { // the tasks' transitions' events come between
+		if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
+			return nil, err
+		}
 	}
 	var after []wfEvent
+	if !moves {
+		after = before
+	}
 	for i, ec := range ecs {
 		cur, path := state.State(ec.Status), paths[i]
 		for _, to := range path {
@@ -743,9 +760,6 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		statuses = append(statuses, TaskStatus{TaskID: ec.TaskID, Status: string(final),
 			ExecutionStatus: ec.ExecutionStatus, NextRetryAt: ec.NextRetryAt, Finished: len(path) > 0})
 	}
-	if err := s.writeWorkflowEvents(ctx, tx, after); err != nil {
-		return nil, err
-	}
 	if s.LiveOn() {
 		ms := float64(time.Since(started).Microseconds()) / 1000
 		evs := make([]Event, 0, len(ecs))
@@ -758,17 +772,25 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 		nameLiveEvents(ctx, tx, evs)
 		collectLive(ctx, evs)
 	}
-	// The schedule from the context already computed: the steps did not change
-	// since, and a task that moved went to complete or error (no ready_at).
-	return setReadyAt(ctx, tx, statuses)
+	// The events and the schedule in one round trip: a task that moved went to
+	// complete or error (no ready_at), the others' from their steps' schedule.
+	b := &pgx.Batch{}
+	if err := s.queueWorkflowEvents(ctx, b, after); err != nil {
+		return nil, err
+	}
+	queueSetReadyAt(b, statuses)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return statuses, nil
 }
 
-// setReadyAt writes each task's ready_at from a status its caller computed: NULL
-// for a task that has ended or is in error, else the least runnable_at of its
-// steps (the schedule); it returns the statuses with it.
-func setReadyAt(ctx context.Context, tx pgx.Tx, statuses []TaskStatus) ([]TaskStatus, error) {
+// queueSetReadyAt queues the write of each task's ready_at from a status its
+// caller computed: NULL for a task that has ended or is in error, else the least
+// runnable_at of its steps (the schedule); the statuses get it when b runs.
+func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus) {
 	if len(statuses) == 0 {
-		return []TaskStatus{}, nil
+		return
 	}
 	ids := make([]int64, len(statuses))
 	done := make([]bool, len(statuses))
@@ -779,34 +801,36 @@ func setReadyAt(ctx context.Context, tx pgx.Tx, statuses []TaskStatus) ([]TaskSt
 			done[i] = true
 		}
 	}
-	rows, err := tx.Query(ctx, `
+	b.Queue(`
 		UPDATE tasker_tasks t SET ready_at = CASE WHEN u.done THEN NULL ELSE (
 				SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
 				WHERE ws.task_id = t.task_id AND ws.runnable_at IS NOT NULL) END
 		FROM unnest($1::bigint[], $2::bool[]) AS u(id, done)
 		WHERE t.task_id = u.id
-		RETURNING t.task_id, t.ready_at`, ids, done)
-	if err != nil {
-		return nil, dbErr(err, "set ready_at")
-	}
-	readyAt := make(map[int64]*time.Time, len(ids))
-	var id int64
-	var ra *time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&id, &ra}, func() error {
-		if ra != nil {
-			u := ra.UTC()
-			ra = &u
+		RETURNING t.task_id, t.ready_at`, ids, done).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "set ready_at")
 		}
-		readyAt[id] = ra
-		ra = nil
+		readyAt := make(map[int64]*time.Time, len(ids))
+		var id int64
+		var ra *time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&id, &ra}, func() error {
+			if ra != nil {
+				u := ra.UTC()
+				ra = &u
+			}
+			readyAt[id] = ra
+			ra = nil
+			return nil
+		}); err != nil {
+			return dbErr(err, "set ready_at")
+		}
+		for i := range statuses {
+			statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
+		}
 		return nil
-	}); err != nil {
-		return nil, dbErr(err, "set ready_at")
 	}
-	for i := range statuses {
-		statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
-	}
-	return statuses, nil
 }
 
 // taskStatuses sets the tasks' ready_at from their steps' schedule and returns
