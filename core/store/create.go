@@ -298,17 +298,9 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 	}
 	ctx, col := s.collect(ctx)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var nsID int32
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO tasker_task_namespaces (name) VALUES ($1)
-			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING task_namespace_id`, spec.Namespace).Scan(&nsID); err != nil {
-			return dbErr(err, "namespace")
-		}
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO tasker_named_tasks (task_namespace_id, name, version, description) VALUES ($1, $2, $3, NULLIF($4, ''))
-			ON CONFLICT (task_namespace_id, name, version) DO UPDATE SET name = EXCLUDED.name RETURNING named_task_id`,
-			nsID, spec.Name, spec.Version, spec.Description).Scan(&out.NamedTaskID); err != nil {
-			return dbErr(err, "named task")
+		var err error
+		if out.NamedTaskID, err = ensureNamedTask(ctx, tx, spec.Namespace, spec.Name, spec.Version, spec.Description); err != nil {
+			return err
 		}
 
 		var taskContext, tags, bypass any
@@ -322,7 +314,7 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 			b, _ := json.Marshal(spec.BypassSteps)
 			bypass = string(b)
 		}
-		err := tx.QueryRow(ctx, `
+		err = tx.QueryRow(ctx, `
 			INSERT INTO tasker_tasks (named_task_id, requested_at, initiator, source_system, reason, bypass_steps,
 				tags, context, identity_hash, correlation_id, priority, ready_at, trace_parent)
 			VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), $6::json, $7::jsonb, $8::jsonb, $9, $10, $11, now(),
@@ -359,12 +351,10 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 				inputs[i] = &v
 			}
 		}
-		// Dependent systems, named steps and their link to the named task: upserts
-		// over arrays, one statement each.
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO tasker_dependent_systems (name) SELECT DISTINCT unnest($1::text[])
-			ON CONFLICT (name) DO NOTHING`, systems); err != nil {
-			return dbErr(err, "dependent systems")
+		// Dependent systems and named steps (inserted when missing, see
+		// definitions.go), then their link to the named task and the steps.
+		if err := ensureNamedSteps(ctx, tx, names, systems); err != nil {
+			return err
 		}
 		rows, err := tx.Query(ctx, `
 			WITH spec AS (
@@ -373,10 +363,8 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 				     WITH ORDINALITY AS s(name, system, retryable, retry_limit, skippable, inputs, ord)
 				JOIN tasker_dependent_systems ds ON ds.name = s.system
 			), named AS (
-				INSERT INTO tasker_named_steps (dependent_system_id, name)
-				SELECT dependent_system_id, name FROM spec
-				ON CONFLICT (dependent_system_id, name) DO UPDATE SET name = EXCLUDED.name
-				RETURNING named_step_id, dependent_system_id, name
+				SELECT n.named_step_id, n.dependent_system_id, n.name
+				FROM tasker_named_steps n JOIN spec s ON s.dependent_system_id = n.dependent_system_id AND s.name = n.name
 			), link AS (
 				INSERT INTO tasker_named_tasks_named_steps (named_task_id, named_step_id, skippable, default_retryable, default_retry_limit)
 				SELECT $7, n.named_step_id, s.skippable, s.retryable, s.retry_limit

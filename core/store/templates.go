@@ -25,10 +25,9 @@ type NamedTask struct {
 func (s *Store) RegisterNamedTask(ctx context.Context, nt NamedTask, steps map[string]string) (int32, error) {
 	var id int32
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var nsID int32
-		if err := tx.QueryRow(ctx, `INSERT INTO tasker_task_namespaces (name) VALUES ($1)
-			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING task_namespace_id`, nt.Namespace).Scan(&nsID); err != nil {
-			return dbErr(err, "namespace")
+		nsID, err := ensureNamespace(ctx, tx, nt.Namespace)
+		if err != nil {
+			return err
 		}
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO tasker_named_tasks (task_namespace_id, name, version, description, configuration)
@@ -46,21 +45,15 @@ func (s *Store) RegisterNamedTask(ctx context.Context, nt NamedTask, steps map[s
 			}
 			names, systems = append(names, name), append(systems, sys)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tasker_dependent_systems (name) SELECT DISTINCT unnest($1::text[])
-			ON CONFLICT (name) DO NOTHING`, systems); err != nil {
-			return dbErr(err, "dependent systems")
+		if err := ensureNamedSteps(ctx, tx, names, systems); err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, `
-			WITH named AS (
-				INSERT INTO tasker_named_steps (dependent_system_id, name)
-				SELECT ds.dependent_system_id, s.name
-				FROM unnest($1::text[], $2::text[]) AS s(name, system)
-				JOIN tasker_dependent_systems ds ON ds.name = s.system
-				ON CONFLICT (dependent_system_id, name) DO UPDATE SET name = EXCLUDED.name
-				RETURNING named_step_id
-			)
+		_, err = tx.Exec(ctx, `
 			INSERT INTO tasker_named_tasks_named_steps (named_task_id, named_step_id)
-			SELECT $3, named_step_id FROM named
+			SELECT $3, n.named_step_id
+			FROM unnest($1::text[], $2::text[]) AS s(name, system)
+			JOIN tasker_dependent_systems ds ON ds.name = s.system
+			JOIN tasker_named_steps n ON n.dependent_system_id = ds.dependent_system_id AND n.name = s.name
 			ON CONFLICT (named_task_id, named_step_id) DO NOTHING`, names, systems, id)
 		return dbErr(err, "named steps")
 	})
