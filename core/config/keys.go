@@ -75,6 +75,8 @@ var Keys = []Key{
 		Doc: "how often a worker recovers expired leases (a dead worker's step waits at most its lease plus this)"},
 	{Path: "execution.error_pause_seconds", Type: Float, Default: 1.0, Min: f(0.01),
 		Doc: "a worker's pause after a failed call to the library before it tries again"},
+	{Path: "execution.claim_ahead", Type: Int, Default: 4, Min: f(0), Max: f(1024),
+		Doc: "steps a worker claims beyond its free handler threads, queued for the next free thread, so one round trip reports and claims more steps, while every running handler is younger than poll_interval_ms (none behind a slow or hung handler; their leases are renewed while they wait; a stopping worker runs them within shutdown_timeout_seconds); 0: claim only for free threads"},
 	{Path: "execution.report_isolation_failures", Type: Int, Default: 3, Min: f(1), Max: f(1000),
 		Doc: "a worker whose report fails this many times in a row with the same non-transient error reports the steps one by one and fails the step that is refused (a lost connection or a timeout is retried without end)"},
 	{Path: "execution.mode", Type: String, Default: "external", Enum: []string{"external", "async"},

@@ -88,9 +88,19 @@ module TaskerCore
 
     private
 
+    # A line below the target's level is not built at all (a worker logs every
+    # step at debug and info: formatting those for a logger at warn cost more
+    # than the step's own bookkeeping).
     def log(level, message, **fields)
+      return nil unless enabled?(level)
+
       @target.public_send(level, format(level, message, **fields))
       nil
+    end
+
+    def enabled?(level)
+      predicate = :"#{level}?"
+      !@target.respond_to?(predicate) || @target.public_send(predicate)
     end
 
     def mask(value)

@@ -25,8 +25,8 @@ module TaskerCore
   # WorkerConfig), or from the client's configuration (docs/configuration.md:
   # config/tasker.yml, TASKER_* variables, Client.new arguments), read once per
   # worker when #run starts or a setting is first read:
-  # - concurrency: handler threads; at most this many steps are held
-  #   (execution.max_concurrent_steps);
+  # - concurrency: handler threads: at most this many steps run at once, and
+  #   claim_ahead more wait for a thread (execution.max_concurrent_steps);
   # - lease_seconds: the lease of each claimed step (execution.lease_seconds);
   # - heartbeat_interval: seconds between lease extensions
   #   (execution.heartbeat_interval_seconds; when lease_seconds is given here or
@@ -42,7 +42,13 @@ module TaskerCore
   # - step_timeout: seconds a handler may run when its step's template gives no
   #   timeout_seconds; 0: no limit (execution.step_timeout_seconds);
   # - report_isolation_failures: consecutive non-transient failures of a report
-  #   before its steps are reported one by one (execution.report_isolation_failures).
+  #   before its steps are reported one by one (execution.report_isolation_failures);
+  # - claim_ahead: steps claimed beyond the free handler threads, queued for the
+  #   next free thread (execution.claim_ahead): each round trip reports and claims
+  #   more steps; their leases run (and are renewed) while they wait, and a
+  #   stopping worker runs them within shutdown_timeout. Only while every running
+  #   handler is younger than poll_interval: behind a slow or hung handler no
+  #   step is queued. 0 claims only for free threads.
   # Other options:
   # - client: the Client (default TaskerCore.client, resolved when #run starts,
   #   so a worker may be built before a fork and run after it);
@@ -153,17 +159,18 @@ module TaskerCore
     SETTING_CHECKS = {
       concurrency: :positive_integer, lease_seconds: :positive, heartbeat_interval: :positive,
       poll_interval: :positive, recovery_interval: :positive, shutdown_timeout: :non_negative,
-      error_pause: :positive, step_timeout: :non_negative, report_isolation_failures: :positive_integer
+      error_pause: :positive, step_timeout: :non_negative, report_isolation_failures: :positive_integer,
+      claim_ahead: :non_negative_integer
     }.freeze
 
     attr_reader :worker_id, :task_id, :namespaces, :registry
 
     # The settings' readers: concurrency, lease_seconds, heartbeat_interval,
     # poll_interval, recovery_interval, shutdown_timeout, error_pause,
-    # step_timeout, report_isolation_failures (the first read may read the
+    # step_timeout, report_isolation_failures, claim_ahead (the first read may read the
     # client's configuration).
     # @!method concurrency
-    #   @return [Integer] handler threads; at most this many steps are held (execution.max_concurrent_steps unless given; see the class comment)
+    #   @return [Integer] handler threads: at most this many steps run at once (execution.max_concurrent_steps unless given; see the class comment)
     # @!method lease_seconds
     #   @return [Float] the lease of each claimed step, in seconds (execution.lease_seconds unless given; see the class comment)
     # @!method heartbeat_interval
@@ -180,19 +187,21 @@ module TaskerCore
     #   @return [Float] seconds a handler may run when its step's template gives no timeout_seconds; 0: no limit (execution.step_timeout_seconds unless given; see the class comment)
     # @!method report_isolation_failures
     #   @return [Integer] consecutive non-transient failures of a report before its steps are reported one by one (execution.report_isolation_failures unless given; see the class comment)
+    # @!method claim_ahead
+    #   @return [Integer] steps claimed beyond the free handler threads, queued for the next free one (execution.claim_ahead unless given; see the class comment)
     SETTINGS.each do |name|
       define_method(name) { settings.fetch(name) }
     end
 
     def initialize(client: nil, concurrency: nil, lease_seconds: nil, heartbeat_interval: nil, poll_interval: nil,
                    recovery_interval: nil, recover_leases: nil, shutdown_timeout: nil, error_pause: nil,
-                   step_timeout: nil, report_isolation_failures: nil, task_id: nil, namespaces: nil, registry: nil,
+                   step_timeout: nil, report_isolation_failures: nil, claim_ahead: nil, task_id: nil, namespaces: nil, registry: nil,
                    on_event: nil, worker_id: nil, logger: nil, runnable_only: true)
       @client = client
       given = { concurrency: concurrency, lease_seconds: lease_seconds, heartbeat_interval: heartbeat_interval,
                 poll_interval: poll_interval, recovery_interval: recovery_interval,
                 shutdown_timeout: shutdown_timeout, error_pause: error_pause, step_timeout: step_timeout,
-                report_isolation_failures: report_isolation_failures }.compact
+                report_isolation_failures: report_isolation_failures, claim_ahead: claim_ahead }.compact
       overrides = TaskerCore.worker_config.to_h
       @recover_leases = [recover_leases, overrides.delete(:recover_leases), true].find { |v| !v.nil? }
       @given = checked(given, nil)
@@ -411,6 +420,24 @@ module TaskerCore
       claimed.zero? ? :idle : :busy
     end
 
+    # How many steps the worker holds at most: one per handler thread, and
+    # claim_ahead more queued for the next free thread while its handlers are
+    # quick (see #claiming_ahead?).
+    def capacity
+      claiming_ahead? ? concurrency + claim_ahead : concurrency
+    end
+
+    # Claiming ahead pays while handlers finish faster than the round trips
+    # that feed them; a queued step waits for a thread, so the worker stops
+    # claiming ahead as soon as a running handler has taken longer than
+    # poll_interval (a slow or hung handler), and queues no more steps behind it.
+    def claiming_ahead?
+      return false unless claim_ahead.positive?
+
+      now = monotonic
+      @mutex.synchronize { @started.each_value.all? { |at| now - at < poll_interval } }
+    end
+
     # Enqueues the steps the last report claimed (report_and_claim). → how many
     def take_preclaimed
       steps = @preclaimed
@@ -434,7 +461,7 @@ module TaskerCore
     end
 
     def claim
-      free = concurrency - @running.size - @superseded.size
+      free = capacity - @running.size - @superseded.size
       return 0 if free <= 0
 
       enqueue(client.claim_steps(worker_id: worker_id, task_id: task_id, limit: free, lease_seconds: lease_seconds,
@@ -555,7 +582,7 @@ module TaskerCore
         return false
       end
 
-      room = claim ? concurrency - @running.size - @superseded.size + batch.size : 0
+      room = claim ? capacity - @running.size - @superseded.size + batch.size : 0
       begin
         pairs, tasks, claimed = begin
           record(batch, room)
@@ -927,6 +954,10 @@ module TaskerCore
         return value if value.is_a?(Integer) && value.positive?
 
         raise ArgumentError, "#{label} must be a positive Integer, got #{value.inspect}"
+      when :non_negative_integer
+        return value if value.is_a?(Integer) && !value.negative?
+
+        raise ArgumentError, "#{label} must be an Integer >= 0, got #{value.inspect}"
       when :positive
         return value.to_f if value.is_a?(Numeric) && value.positive?
 

@@ -17,7 +17,7 @@ module TaskerCore
   #
   # The overrides, nil until set (then a Worker takes the client's configuration):
   # @!attribute [rw] concurrency
-  #   @return [Integer, nil] handler threads; at most this many steps are held (overrides execution.max_concurrent_steps)
+  #   @return [Integer, nil] handler threads: at most this many steps run at once (overrides execution.max_concurrent_steps)
   # @!attribute [rw] lease_seconds
   #   @return [Float, nil] the lease of each claimed step, in seconds (overrides execution.lease_seconds)
   # @!attribute [rw] heartbeat_interval
@@ -34,6 +34,8 @@ module TaskerCore
   #   @return [Float, nil] seconds a handler may run when its step's template gives no timeout_seconds; 0: no limit (overrides execution.step_timeout_seconds)
   # @!attribute [rw] report_isolation_failures
   #   @return [Integer, nil] consecutive non-transient failures of a report before its steps are reported one by one (overrides execution.report_isolation_failures)
+  # @!attribute [rw] claim_ahead
+  #   @return [Integer, nil] steps claimed beyond the free handler threads, queued for the next free one (overrides execution.claim_ahead)
   # @!attribute [rw] recover_leases
   #   @return [Boolean, nil] whether workers recover expired leases (nil: true)
   class WorkerConfig
@@ -48,7 +50,8 @@ module TaskerCore
       shutdown_timeout: ["execution.shutdown_timeout_seconds", ->(v) { v.to_f }],
       error_pause: ["execution.error_pause_seconds", ->(v) { v.to_f }],
       step_timeout: ["execution.step_timeout_seconds", ->(v) { v.to_f }],
-      report_isolation_failures: ["execution.report_isolation_failures", ->(v) { v }]
+      report_isolation_failures: ["execution.report_isolation_failures", ->(v) { v }],
+      claim_ahead: ["execution.claim_ahead", ->(v) { v }]
     }.freeze
 
     # The settings a Worker takes from the configuration, in CONFIGURATION_KEYS order.

@@ -10,7 +10,7 @@ RSpec.describe TaskerCore::WorkerConfig do
       "execution.poll_interval_ms" => 50, "execution.recovery_interval_seconds" => 5,
       "execution.shutdown_timeout_seconds" => 25, "execution.error_pause_seconds" => 1,
       "execution.step_timeout_seconds" => 300, "execution.claim_batch_size" => 10,
-      "execution.report_isolation_failures" => 3 }
+      "execution.report_isolation_failures" => 3, "execution.claim_ahead" => 4 }
   end
 
   it "holds no defaults of its own: every override starts nil" do
@@ -31,7 +31,8 @@ RSpec.describe TaskerCore::WorkerConfig do
   it "maps the execution.* keys of an effective configuration to the worker's settings" do
     expect(described_class.from_configuration(effective(documented)))
       .to eq(concurrency: 4, lease_seconds: 30.0, heartbeat_interval: 10.0, poll_interval: 0.05, recovery_interval: 5.0,
-             shutdown_timeout: 25.0, error_pause: 1.0, step_timeout: 300.0, report_isolation_failures: 3)
+             shutdown_timeout: 25.0, error_pause: 1.0, step_timeout: 300.0, report_isolation_failures: 3,
+             claim_ahead: 4)
   end
 
   it "raises ConfigurationError naming a key the configuration lacks" do
@@ -50,7 +51,7 @@ RSpec.describe TaskerCore::WorkerConfig do
       expect(described_class.from_configuration(client.effective_config))
         .to eq(concurrency: 4, lease_seconds: 30.0, heartbeat_interval: 10.0, poll_interval: 0.05,
                recovery_interval: 5.0, shutdown_timeout: 25.0, error_pause: 1.0, step_timeout: 300.0,
-               report_isolation_failures: 3)
+               report_isolation_failures: 3, claim_ahead: 4)
     ensure
       client.close
     end

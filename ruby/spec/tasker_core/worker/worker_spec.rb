@@ -44,10 +44,10 @@ RSpec.describe TaskerCore::Worker do
       def silent.effective_config = raise("not needed")
       worker = described_class.new(client: silent, concurrency: 2, lease_seconds: 3, heartbeat_interval: 1,
                                    poll_interval: 0.01, recovery_interval: 2, shutdown_timeout: 0, error_pause: 0.5,
-                                   step_timeout: 0, report_isolation_failures: 4)
+                                   step_timeout: 0, report_isolation_failures: 4, claim_ahead: 0)
       expect(worker.settings).to eq(concurrency: 2, lease_seconds: 3.0, heartbeat_interval: 1.0, poll_interval: 0.01,
                                     recovery_interval: 2.0, shutdown_timeout: 0.0, error_pause: 0.5, step_timeout: 0.0,
-                                    report_isolation_failures: 4)
+                                    report_isolation_failures: 4, claim_ahead: 0)
     end
   end
 
@@ -156,6 +156,55 @@ RSpec.describe TaskerCore::Worker do
       expect(stats[:failed]).to eq(0)
       expect(worker).not_to be_running
       expect(log.string).to include("#{worker.worker_id} started", "#{worker.worker_id} stopped")
+    end
+
+    # A client that records the limit of every claim (claim_steps and the claim
+    # of report_and_claim).
+    def limit_recorder(client)
+      Class.new(SimpleDelegator) do
+        def limits = (@limits ||= [])
+
+        def claim_steps(**kwargs)
+          limits << kwargs[:limit]
+          __getobj__.claim_steps(**kwargs)
+        end
+
+        def report_and_claim(reports, **kwargs)
+          limits << kwargs[:limit]
+          __getobj__.report_and_claim(reports, **kwargs)
+        end
+      end.new(client)
+    end
+
+    it "claims claim_ahead steps beyond its free threads while its handlers are quick" do
+      tasks = Array.new(3) { create("fan_out") }
+      recorder = limit_recorder(client)
+      worker = described_class.new(client: recorder, concurrency: 1, claim_ahead: 3, logger: logger)
+      stats = worker.run(install_signal_traps: false, until: -> { done?(*tasks) })
+      expect(tasks.map { |t| status(t) }).to all(eq("complete"))
+      expect(stats).to include(claimed: 15, completed: 15)
+      expect(recorder.limits.first).to eq(4), "one thread and 3 ahead: #{recorder.limits.inspect}"
+      expect(recorder.limits.max).to be <= 4
+    end
+
+    it "claims only for free threads behind a handler slower than poll_interval" do
+      marker = File.join(dir, "marker")
+      slow = create("slow", "marker_file" => marker, "sleep" => { "S" => 0.6 })
+      recorder = limit_recorder(client)
+      worker = described_class.new(client: recorder, concurrency: 2, claim_ahead: 5, poll_interval: 0.05, logger: logger)
+      thread, deadline = run_in_thread(worker, until: -> { done?(slow) })
+      sleep 0.01 until File.exist?(marker) || !thread.alive?
+      sleep 0.2 # the slow handler is older than poll_interval now
+      seen = recorder.limits.size
+      quick = create("single")
+      sleep 0.25 # still within the slow handler's 0.6 s
+      during = recorder.limits.drop(seen)
+      join(thread, deadline)
+      expect(status(slow)).to eq("complete")
+      expect(status(quick)).to eq("complete")
+      expect(during).not_to be_empty
+      expect(during.max).to be <= 1, "one free thread and nothing ahead behind the slow handler: #{during.inspect}"
+      expect(recorder.limits.first).to eq(7) # two threads and 5 ahead while nothing ran
     end
 
     it "serves only the namespaces it is given" do
