@@ -171,14 +171,16 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 	ctx, col := s.collect(ctx)
 	err = s.retryTx(ctx, func(tx pgx.Tx) error {
 		var err error
+		// The report's last statements go to the server with the claim's first.
+		tail := &pgx.Batch{}
 		if len(reqs) > 0 {
-			if res, err = s.applyAndFinalize(ctx, tx, reqs); err != nil {
+			if res, err = s.applyAndFinalize(ctx, tx, reqs, tail); err != nil {
 				return err
 			}
 		} else {
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 		}
-		out, err = s.claimTx(ctx, tx, req)
+		out, err = s.claimWith(ctx, tx, req, tail)
 		return err
 	})
 	if err == nil {
@@ -192,6 +194,12 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 // steps, one round trip writes the transitions, and one more writes the events
 // and the tasks' schedule and reads what the handlers need.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
+	return s.claimWith(ctx, tx, req, &pgx.Batch{})
+}
+
+// claimWith is claimTx whose first statement goes to the server in one round
+// trip after the statements already queued in head (a report's last ones).
+func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
@@ -225,25 +233,25 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 			ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id`
 		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
 		findStart := time.Now()
-		var picked pgx.Rows
-		var err error
+		var pick string
+		var pickArgs []any
 		if req.TaskID > 0 {
-			picked, err = tx.Query(ctx, `WITH picked AS MATERIALIZED (
+			pick, pickArgs = `WITH picked AS MATERIALIZED (
 				SELECT task_id, correlation_id::text AS corr, ready_at, COALESCE(ready_at <= now(), false) AS due, priority
 				FROM tasker_tasks WHERE task_id = $1 AND NOT complete
 				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE)`+withReadySteps,
-				req.TaskID, namespaces, req.Limit)
+				[]any{req.TaskID, namespaces, req.Limit}
 		} else {
 			window := req.TaskWindow
 			if window <= 0 {
 				window = req.Limit
 			}
-			picked, err = tx.Query(ctx, `WITH picked AS MATERIALIZED (
+			pick, pickArgs = `WITH picked AS MATERIALIZED (
 				SELECT task_id, correlation_id::text AS corr, ready_at, true AS due, priority
 				FROM tasker_tasks WHERE ready_at <= now()
 				AND `+inNamespaces+` AND `+notTerminalTask+`
 				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)`+withReadySteps,
-				window, namespaces, req.Limit)
+				[]any{window, namespaces, req.Limit}
 		}
 		var taskIDs []int64
 		corrs := map[int64]string{}
@@ -252,7 +260,11 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 		withSteps := map[int64]bool{}
 		var reqs []StepTransition
 		found := 0
-		if err == nil {
+		head.Queue(pick, pickArgs...).Fn = func(br pgx.BatchResults) error {
+			picked, err := br.Query()
+			if err != nil {
+				return dbErr(err, "claim: pick tasks")
+			}
 			var id int64
 			var corr string
 			var ready *time.Time
@@ -279,9 +291,10 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 				reqs = append(reqs, StepTransition{StepID: *stepID, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
 				return nil
 			})
-		}
-		if err != nil || len(taskIDs) == 0 {
 			return dbErr(err, "claim: pick tasks")
+		}
+		if err := tx.SendBatch(ctx, head).Close(); err != nil || len(taskIDs) == 0 {
+			return err
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		outs, err := s.applyStepTransitions(ctx, tx, reqs)
@@ -532,9 +545,12 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 	var res ReportResult
 	ctx, col := s.collect(ctx)
 	err = s.retryTx(ctx, func(tx pgx.Tx) error {
+		tail := &pgx.Batch{}
 		var err error
-		res, err = s.applyAndFinalize(ctx, tx, reqs)
-		return err
+		if res, err = s.applyAndFinalize(ctx, tx, reqs, tail); err != nil || tail.Len() == 0 {
+			return err
+		}
+		return tx.SendBatch(ctx, tail).Close()
 	})
 	if err == nil {
 		s.published(col)
@@ -574,22 +590,32 @@ func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 }
 
 // applyAndFinalize writes step transitions and finalizes the tasks they touched:
-// the facts read, then one round trip for the transitions, step rows, schedule
-// and step events, then the tasks' contexts, then one for the outcome events and
-// the tasks' schedule.
-func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition) (ReportResult, error) {
+// the facts read, then one round trip for the transitions, step rows, schedule,
+// step and outcome events and the tasks' contexts, then the finalization's
+// events and the tasks' schedule, which are queued in tail for the caller to
+// send (with its own next statement); the statuses get ready_at when it runs.
+func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition, tail *pgx.Batch) (ReportResult, error) {
+	var ecs []sqlfuncs.TaskExecutionContext
+	var ids []int64
+	started := time.Now()
 	outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
-		return s.queueStepOutcomeEvents(ctx, b, outs)
+		if ids = appliedTasks(outs); len(ids) == 0 {
+			return nil
+		}
+		if err := s.queueStepOutcomeEvents(ctx, b, outs); err != nil {
+			return err
+		}
+		// loadStepFacts locked the steps' tasks; their contexts after the writes.
+		sqlfuncs.QueueTaskExecutionContextsBatch(b, ids, nil, &ecs)
+		return nil
 	})
 	if err != nil {
 		return ReportResult{}, err
 	}
-	ids := appliedTasks(outs)
 	if len(ids) == 0 {
 		return ReportResult{Outcomes: outs, Tasks: []TaskStatus{}}, nil
 	}
-	// loadStepFacts locked the steps' tasks.
-	tasks, err := s.finalize(ctx, tx, ids, true)
+	tasks, err := s.finalizeContexts(ctx, tx, ecs, started, tail)
 	return ReportResult{Outcomes: outs, Tasks: tasks}, err
 }
 
@@ -666,15 +692,8 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 }
 
 // finalize is FinalizeTasksTx for tasks whose steps' schedule is current (the
-// store's own writes), in a span.
-func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64, locked bool) (out []TaskStatus, err error) {
-	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(taskIDs)))
-	defer func() {
-		if len(taskIDs) == 1 {
-			span.SetAttributes(attribute.Int64(telemetry.AttrTaskID, taskIDs[0]))
-		}
-		telemetry.EndSpan(span, err)
-	}()
+// store's own writes).
+func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64, locked bool) ([]TaskStatus, error) {
 	return s.finalizeTasksTx(ctx, tx, taskIDs, locked)
 }
 
@@ -690,6 +709,27 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 	if err != nil {
 		return nil, err
 	}
+	tail := &pgx.Batch{}
+	statuses, err := s.finalizeContexts(ctx, tx, ecs, started, tail)
+	if err != nil {
+		return nil, err
+	}
+	return statuses, tx.SendBatch(ctx, tail).Close()
+}
+
+// finalizeContexts applies the decision table to tasks whose contexts ecs the
+// caller read (under the tasks' locks, after its writes): each task's events and
+// transitions, with the last events and the tasks' schedule queued in tail (the
+// statuses get ready_at when it runs).
+func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.TaskExecutionContext, started time.Time,
+	tail *pgx.Batch) (out []TaskStatus, err error) {
+	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(ecs)))
+	defer func() {
+		if len(ecs) == 1 {
+			span.SetAttributes(attribute.Int64(telemetry.AttrTaskID, ecs[0].TaskID))
+		}
+		telemetry.EndSpan(span, err)
+	}()
 	// Three set-based steps for all the tasks (each task's events stay in order:
 	// finalization_started, its transitions' events, then the outcome events).
 	statuses := make([]TaskStatus, 0, len(ecs))
@@ -774,14 +814,10 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 	}
 	// The events and the schedule in one round trip: a task that moved went to
 	// complete or error (no ready_at), the others' from their steps' schedule.
-	b := &pgx.Batch{}
-	if err := s.queueWorkflowEvents(ctx, b, after); err != nil {
+	if err := s.queueWorkflowEvents(ctx, tail, after); err != nil {
 		return nil, err
 	}
-	queueSetReadyAt(b, statuses)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
+	queueSetReadyAt(tail, statuses)
 	return statuses, nil
 }
 
