@@ -1056,7 +1056,7 @@ func (s *Store) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	c := collectorFrom(ctx)
 	for attempt := 0; attempt < maxTxAttempts; attempt++ {
 		c.rollback(0) // events of an aborted attempt were never committed
-		err = pgx.BeginFunc(ctx, s.pool, fn)
+		err = s.inLazyTx(ctx, fn)
 		code := pgerr.Code(err)
 		switch code {
 		case pgerr.DeadlockDetected:
