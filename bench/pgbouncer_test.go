@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskercore/tasker-core/core/backoff"
+	"github.com/taskercore/tasker-core/core/config"
+	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/internal/pgbouncer"
+)
+
+// The PgBouncer walk: bouncerWalkers goroutines claim bouncerClaim steps a round
+// (the Ruby worker's claim size) over bouncerServers server sessions in every
+// variant: a direct pool of that many connections (the walkers queue in pgx's
+// pool), or one client connection per walker through PgBouncer in transaction
+// pooling mode with that default_pool_size (they queue in PgBouncer).
+const (
+	bouncerWalkers = 4
+	bouncerClaim   = 4
+	bouncerServers = 2
+)
+
+// BenchmarkPgBouncer walks the claim/report path (ReportAndClaim rounds, as in
+// BenchmarkWorkflowHeap's claim4 walk, here with 4 concurrent walkers) directly
+// and through Debian's PgBouncer in transaction pooling mode, started on a free
+// local port for the run (skipped, saying so, when pgbouncer is not installed):
+//
+//	direct_cache_statement    named prepared statements, the default without a pooler
+//	direct_cache_describe     unnamed statements, cached descriptions: the
+//	                          statement mode's own cost, without PgBouncer
+//	pgbouncer_cache_describe  database.pooler transaction with statement_mode auto
+//	pgbouncer_exec            statement_mode exec (no description round trip ever)
+//
+// Server sessions get database.plan_cache_mode's default in every variant (as
+// startup parameter directly, PgBouncer's connect_query otherwise). Every step
+// must be applied exactly once (the walk fails otherwise). steps/s and
+// stmts/step as in BenchmarkWorkflowHeap.
+func BenchmarkPgBouncer(b *testing.B) {
+	tasks := sizes([]int{10}, []int{100})[0]
+	logMode(b, strconv.Itoa(tasks)+" tasks × 100 steps per walk; "+strconv.Itoa(bouncerWalkers)+" walkers claiming "+
+		strconv.Itoa(bouncerClaim)+" a round over "+strconv.Itoa(bouncerServers)+" server connections")
+	e := newEnv(b, 4)
+	settings := map[string]string{"search_path": e.schema}
+	for _, k := range config.Keys {
+		switch k.Path {
+		case "database.plan_cache_mode":
+			settings["plan_cache_mode"] = k.Default.(string)
+		case "database.statement_timeout_ms":
+			settings["statement_timeout"] = strconv.Itoa(k.Default.(int))
+		}
+	}
+	connectQuery := fmt.Sprintf("SET search_path = %s; SET plan_cache_mode = %s; SET statement_timeout = %s",
+		pgx.Identifier{e.schema}.Sanitize(), settings["plan_cache_mode"], settings["statement_timeout"])
+	bouncer := pgbouncer.Start(b, pgbouncer.Options{Upstream: e.url, ConnectQuery: connectQuery, PoolSize: bouncerServers})
+	b.Logf("pgbouncer %s on port %d, pool_mode = transaction, default_pool_size = %d", pgbouncer.Binary(), bouncer.Port(),
+		bouncerServers)
+
+	variants := []struct {
+		name    string
+		url     string
+		mode    pgx.QueryExecMode
+		startup bool
+		conns   int32
+	}{
+		{"direct_cache_statement", e.url, pgx.QueryExecModeCacheStatement, true, bouncerServers},
+		{"direct_cache_describe", e.url, pgx.QueryExecModeCacheDescribe, true, bouncerServers},
+		{"pgbouncer_cache_describe", bouncer.URL(), pgx.QueryExecModeCacheDescribe, false, bouncerWalkers},
+		{"pgbouncer_exec", bouncer.URL(), pgx.QueryExecModeExec, false, bouncerWalkers},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			cfg, err := pgxpool.ParseConfig(v.url)
+			must(b, err)
+			if v.startup {
+				for k, val := range settings {
+					cfg.ConnConfig.RuntimeParams[k] = val
+				}
+			}
+			cfg.ConnConfig.DefaultQueryExecMode = v.mode
+			cfg.MaxConns = v.conns
+			counter := &statementCounter{}
+			cfg.ConnConfig.Tracer = counter
+			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			must(b, err)
+			defer pool.Close()
+			st := store.New(pool, backoff.Default())
+			must(b, st.SyncRetryPolicy(context.Background()))
+			e.walkConcurrent(b, st, counter, tasks)
+		})
+	}
+}
+
+// walkConcurrent creates tasks × 100 steps per iteration and walks them with
+// bouncerWalkers goroutines, each in ReportAndClaim rounds of bouncerClaim.
+func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCounter, tasks int) {
+	ctx := context.Background()
+	n := tasks * 100
+	var walked time.Duration
+	var statements int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for t := 0; t < tasks; t++ {
+			e.createTask(b, "bench_pgbouncer", layered(100, 10))
+		}
+		e.analyze(b)
+		counter.n.Store(0)
+		b.StartTimer()
+		start := time.Now()
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		errc := make(chan error, bouncerWalkers)
+		for w := 0; w < bouncerWalkers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				worker := "bench-bouncer-" + strconv.Itoa(w)
+				claim := store.ClaimRequest{WorkerID: worker, Limit: bouncerClaim, LeaseSeconds: 300}
+				var claimed []store.ClaimedStep
+				for {
+					reports := make([]store.StepReport, len(claimed))
+					for j, c := range claimed {
+						reports[j] = store.StepReport{StepID: c.StepID, WorkerID: worker, Success: true, Results: []byte(`{"ok":true}`)}
+					}
+					res, next, err := st.ReportAndClaim(ctx, reports, claim)
+					if err != nil {
+						errc <- err
+						return
+					}
+					for _, o := range res.Outcomes {
+						if o.Status != store.OutcomeApplied {
+							errc <- fmt.Errorf("report: %s: %v", o, o.Err)
+							return
+						}
+					}
+					done.Add(int64(len(res.Outcomes)))
+					claimed = next
+					if len(claimed) == 0 {
+						if done.Load() >= int64(n) {
+							return
+						}
+						time.Sleep(time.Millisecond) // the others hold the parents of what is left
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		took := time.Since(start)
+		b.StopTimer()
+		close(errc)
+		for err := range errc {
+			b.Fatal(err)
+		}
+		if got := done.Load(); got != int64(n) {
+			b.Fatalf("applied %d reports for %d steps", got, n)
+		}
+		walked += took
+		statements += counter.n.Load()
+		b.StartTimer()
+		b.Logf("walked %d steps with %d walkers in %v", n, bouncerWalkers, took.Round(time.Millisecond))
+	}
+	b.ReportMetric(float64(n*b.N)/walked.Seconds(), "steps/s")
+	b.ReportMetric(float64(statements)/float64(n*b.N), "stmts/step")
+}
