@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +47,11 @@ const (
 // Server sessions get database.plan_cache_mode's default in every variant (as
 // startup parameter directly, PgBouncer's connect_query otherwise). Every step
 // must be applied exactly once (the walk fails otherwise). steps/s and
-// stmts/step as in BenchmarkWorkflowHeap.
+// stmts/step as in BenchmarkWorkflowHeap, and CPU time per step, which depends
+// less on the machine's load than steps/s: server-cpu-µs/step of the
+// PostgreSQL backends that served the walk (found by application_name in
+// pg_stat_activity; read from /proc, so only for a server on this machine),
+// bouncer-cpu-µs/step of PgBouncer, client-cpu-µs/step of this process.
 func BenchmarkPgBouncer(b *testing.B) {
 	tasks := sizes([]int{10}, []int{100})[0]
 	logMode(b, strconv.Itoa(tasks)+" tasks × 100 steps per walk; "+strconv.Itoa(bouncerWalkers)+" walkers claiming "+
@@ -86,6 +94,7 @@ func BenchmarkPgBouncer(b *testing.B) {
 				}
 			}
 			cfg.ConnConfig.DefaultQueryExecMode = v.mode
+			cfg.ConnConfig.RuntimeParams["application_name"] = "tasker_bench_" + v.name
 			cfg.MaxConns = v.conns
 			counter := &statementCounter{}
 			cfg.ConnConfig.Tracer = counter
@@ -94,18 +103,25 @@ func BenchmarkPgBouncer(b *testing.B) {
 			defer pool.Close()
 			st := store.New(pool, backoff.Default())
 			must(b, st.SyncRetryPolicy(context.Background()))
-			e.walkConcurrent(b, st, counter, tasks)
+			var bouncerPid int
+			if !v.startup {
+				bouncerPid = bouncer.Pid()
+			}
+			e.walkConcurrent(b, st, counter, tasks, "tasker_bench_"+v.name, bouncerPid)
 		})
 	}
 }
 
 // walkConcurrent creates tasks × 100 steps per iteration and walks them with
 // bouncerWalkers goroutines, each in ReportAndClaim rounds of bouncerClaim.
-func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCounter, tasks int) {
+// appName names the walk's server sessions; bouncerPid is PgBouncer's process
+// (0: none).
+func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCounter, tasks int, appName string, bouncerPid int) {
 	ctx := context.Background()
 	n := tasks * 100
-	var walked time.Duration
+	var walked, serverCPU, bouncerCPU, clientCPU time.Duration
 	var statements int64
+	cpuKnown := true
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		for t := 0; t < tasks; t++ {
@@ -113,6 +129,10 @@ func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCo
 		}
 		e.analyze(b)
 		counter.n.Store(0)
+		serverBefore, ok := e.backendCPU(b, appName)
+		cpuKnown = cpuKnown && ok
+		bouncerBefore, _ := processCPU(bouncerPid)
+		clientBefore := selfCPU()
 		b.StartTimer()
 		start := time.Now()
 		var done atomic.Int64
@@ -155,6 +175,14 @@ func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCo
 		wg.Wait()
 		took := time.Since(start)
 		b.StopTimer()
+		clientCPU += selfCPU() - clientBefore
+		bouncerAfter, _ := processCPU(bouncerPid)
+		bouncerCPU += bouncerAfter - bouncerBefore
+		serverAfter, ok := e.backendCPU(b, appName)
+		cpuKnown = cpuKnown && ok
+		for pid, t := range serverAfter {
+			serverCPU += t - serverBefore[pid] // a session opened during the walk had 0 before it
+		}
 		close(errc)
 		for err := range errc {
 			b.Fatal(err)
@@ -167,6 +195,67 @@ func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCo
 		b.StartTimer()
 		b.Logf("walked %d steps with %d walkers in %v", n, bouncerWalkers, took.Round(time.Millisecond))
 	}
-	b.ReportMetric(float64(n*b.N)/walked.Seconds(), "steps/s")
-	b.ReportMetric(float64(statements)/float64(n*b.N), "stmts/step")
+	steps := float64(n * b.N)
+	b.ReportMetric(steps/walked.Seconds(), "steps/s")
+	b.ReportMetric(float64(statements)/steps, "stmts/step")
+	if cpuKnown {
+		b.ReportMetric(float64(serverCPU.Microseconds())/steps, "server-cpu-µs/step")
+	}
+	b.ReportMetric(float64(bouncerCPU.Microseconds())/steps, "bouncer-cpu-µs/step")
+	b.ReportMetric(float64(clientCPU.Microseconds())/steps, "client-cpu-µs/step")
+}
+
+// backendCPU is the CPU time of the PostgreSQL backends whose application_name
+// is appName, by pid; ok is false when one of them cannot be read (a server on
+// another machine).
+func (e *env) backendCPU(b *testing.B, appName string) (map[int]time.Duration, bool) {
+	rows, err := e.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, appName)
+	must(b, err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	must(b, err)
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		t, ok := processCPU(int(pid))
+		if !ok {
+			return nil, false
+		}
+		out[int(pid)] = t
+	}
+	return out, true
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on
+// Linux, whatever the kernel's HZ).
+const clockTicks = 100
+
+// processCPU is a process's user and system CPU time from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields
+	// are counted after its closing one; utime and stime are fields 14 and 15.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	user, err1 := strconv.ParseInt(f[11], 10, 64)
+	sys, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(user+sys) * time.Second / clockTicks, true
+}
+
+// selfCPU is this process's user and system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -326,12 +326,17 @@ else
          "must be applied exactly once or the walk fails. The configuration is in docs/operations.md, " \
          "\"Behind PgBouncer\"."
   out << ""
-  out << "| walk | steps/s | vs direct, prepared | statements per step |"
-  out << "|---|---|---|---|"
+  out << "CPU time per step (from /proc: the PostgreSQL backends that served the walk, PgBouncer, the Go process) " \
+         "depends less on the machine's load than steps/s."
+  out << ""
+  out << "| walk | steps/s | vs direct, prepared | statements per step | PostgreSQL CPU per step | PgBouncer CPU per step | Go CPU per step |"
+  out << "|---|---|---|---|---|---|---|"
+  cpu = ->(k, unit) { (v = gm.call(k, unit)) ? "#{num(v)} µs" : "—" }
   bouncer.each do |k|
     rate = gm.call(k, "steps/s")
-    out << format("| %s | %s | %s | %.1f |", k.delete_prefix("BenchmarkPgBouncer/").tr("_", " "), num(rate),
-                  x(rate && base && rate / base), gm.call(k, "stmts/step").to_f)
+    out << format("| %s | %s | %s | %.1f | %s | %s | %s |", k.delete_prefix("BenchmarkPgBouncer/").tr("_", " "), num(rate),
+                  x(rate && base && rate / base), gm.call(k, "stmts/step").to_f, cpu.call(k, "server-cpu-µs/step"),
+                  cpu.call(k, "bouncer-cpu-µs/step"), cpu.call(k, "client-cpu-µs/step"))
   end
   pooled = gm.call("BenchmarkPgBouncer/pgbouncer_cache_describe", "steps/s")
   goal.call("works and is measured behind PgBouncer (transaction pooling)",

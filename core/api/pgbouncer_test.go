@@ -108,12 +108,12 @@ func TestWorkflowBehindPgBouncerTransactionPooling(t *testing.T) {
 				"listen_url": %q}, "events": {"wait_poll_interval_ms": 20}}`, b.URL(), schema, tc.mode, listen)))
 			require.NoError(t, err, "open through PgBouncer:\n%s", b.Log())
 			t.Cleanup(c.Close)
-			runPooledWorkflows(t, c, b, schema)
+			runPooledWorkflows(t, c, b, schema, tc.listen != "")
 		})
 	}
 }
 
-func runPooledWorkflows(t *testing.T, c *Client, b *pgbouncer.Bouncer, schema string) {
+func runPooledWorkflows(t *testing.T, c *Client, b *pgbouncer.Bouncer, schema string, listenDirect bool) {
 	ctx := context.Background()
 	const tasks, workers = 12, 6
 
@@ -134,7 +134,20 @@ func runPooledWorkflows(t *testing.T, c *Client, b *pgbouncer.Bouncer, schema st
 		_ = json.Unmarshal(env.Data, &batch)
 		woke <- len(batch.Events)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the waiter read once and start waiting
+	if listenDirect {
+		// The waiter's own connection has LISTENed: its first read found nothing.
+		admin, err := pgx.Connect(ctx, testdb.URL(t))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			var n int
+			require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE query = 'LISTEN "tasker_events_' || left(md5($1), 16) || '"'`, schema).Scan(&n))
+			return n == 1
+		}, 15*time.Second, 10*time.Millisecond, "the waiting fetch_events LISTENs on database.listen_url")
+		require.NoError(t, admin.Close(ctx))
+	} else {
+		time.Sleep(300 * time.Millisecond) // let the waiter read once and start polling
+	}
 
 	ids := make([]int64, tasks)
 	for i := range ids {

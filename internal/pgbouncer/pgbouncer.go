@@ -164,6 +164,9 @@ func (b *Bouncer) URL() string {
 // Port is the port PgBouncer listens on.
 func (b *Bouncer) Port() int { return b.port }
 
+// Pid is the PgBouncer process's id.
+func (b *Bouncer) Pid() int { return b.cmd.Process.Pid }
+
 func (b *Bouncer) waitReady() {
 	b.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
