@@ -36,7 +36,9 @@ const (
 // BenchmarkPgBouncer walks the claim/report path (ReportAndClaim rounds, as in
 // BenchmarkWorkflowHeap's claim4 walk, here with 4 concurrent walkers) directly
 // and through Debian's PgBouncer in transaction pooling mode, started on a free
-// local port for the run (skipped, saying so, when pgbouncer is not installed):
+// local port for the variant and stopped after it (skipped, saying so, when
+// pgbouncer is not installed). Each variant walks a fresh schema of its own, so
+// all walk tables of the same size:
 //
 //	direct_cache_statement    named prepared statements, the default without a pooler
 //	direct_cache_describe     unnamed statements, cached descriptions: the
@@ -56,46 +58,50 @@ func BenchmarkPgBouncer(b *testing.B) {
 	tasks := sizes([]int{10}, []int{100})[0]
 	logMode(b, strconv.Itoa(tasks)+" tasks × 100 steps per walk; "+strconv.Itoa(bouncerWalkers)+" walkers claiming "+
 		strconv.Itoa(bouncerClaim)+" a round over "+strconv.Itoa(bouncerServers)+" server connections")
-	e := newEnv(b, 4)
-	settings := map[string]string{"search_path": e.schema}
+	defaults := map[string]string{}
 	for _, k := range config.Keys {
 		switch k.Path {
 		case "database.plan_cache_mode":
-			settings["plan_cache_mode"] = k.Default.(string)
+			defaults["plan_cache_mode"] = k.Default.(string)
 		case "database.statement_timeout_ms":
-			settings["statement_timeout"] = strconv.Itoa(k.Default.(int))
+			defaults["statement_timeout"] = strconv.Itoa(k.Default.(int))
 		}
 	}
-	connectQuery := fmt.Sprintf("SET search_path = %s; SET plan_cache_mode = %s; SET statement_timeout = %s",
-		pgx.Identifier{e.schema}.Sanitize(), settings["plan_cache_mode"], settings["statement_timeout"])
-	bouncer := pgbouncer.Start(b, pgbouncer.Options{Upstream: e.url, ConnectQuery: connectQuery, PoolSize: bouncerServers})
-	b.Logf("pgbouncer %s on port %d, pool_mode = transaction, default_pool_size = %d", pgbouncer.Binary(), bouncer.Port(),
-		bouncerServers)
-
 	variants := []struct {
 		name    string
-		url     string
+		bouncer bool
 		mode    pgx.QueryExecMode
-		startup bool
-		conns   int32
 	}{
-		{"direct_cache_statement", e.url, pgx.QueryExecModeCacheStatement, true, bouncerServers},
-		{"direct_cache_describe", e.url, pgx.QueryExecModeCacheDescribe, true, bouncerServers},
-		{"pgbouncer_cache_describe", bouncer.URL(), pgx.QueryExecModeCacheDescribe, false, bouncerWalkers},
-		{"pgbouncer_exec", bouncer.URL(), pgx.QueryExecModeExec, false, bouncerWalkers},
+		{"direct_cache_statement", false, pgx.QueryExecModeCacheStatement},
+		{"direct_cache_describe", false, pgx.QueryExecModeCacheDescribe},
+		{"pgbouncer_cache_describe", true, pgx.QueryExecModeCacheDescribe},
+		{"pgbouncer_exec", true, pgx.QueryExecModeExec},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			cfg, err := pgxpool.ParseConfig(v.url)
+			// A schema of its own: every variant walks tables of the same size.
+			e := newEnv(b, 4)
+			cfg, err := pgxpool.ParseConfig(e.url)
 			must(b, err)
-			if v.startup {
-				for k, val := range settings {
+			cfg.MaxConns = bouncerServers
+			bouncerPid := 0
+			if v.bouncer {
+				bouncer := pgbouncer.Start(b, pgbouncer.Options{Upstream: e.url, PoolSize: bouncerServers,
+					ConnectQuery: fmt.Sprintf("SET search_path = %s; SET plan_cache_mode = %s; SET statement_timeout = %s",
+						pgx.Identifier{e.schema}.Sanitize(), defaults["plan_cache_mode"], defaults["statement_timeout"])})
+				b.Logf("pgbouncer on port %d, pool_mode = transaction, default_pool_size = %d", bouncer.Port(), bouncerServers)
+				cfg, err = pgxpool.ParseConfig(bouncer.URL())
+				must(b, err)
+				cfg.MaxConns = bouncerWalkers
+				bouncerPid = bouncer.Pid()
+			} else {
+				cfg.ConnConfig.RuntimeParams["search_path"] = e.schema
+				for k, val := range defaults {
 					cfg.ConnConfig.RuntimeParams[k] = val
 				}
 			}
 			cfg.ConnConfig.DefaultQueryExecMode = v.mode
 			cfg.ConnConfig.RuntimeParams["application_name"] = "tasker_bench_" + v.name
-			cfg.MaxConns = v.conns
 			counter := &statementCounter{}
 			cfg.ConnConfig.Tracer = counter
 			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
@@ -103,10 +109,6 @@ func BenchmarkPgBouncer(b *testing.B) {
 			defer pool.Close()
 			st := store.New(pool, backoff.Default())
 			must(b, st.SyncRetryPolicy(context.Background()))
-			var bouncerPid int
-			if !v.startup {
-				bouncerPid = bouncer.Pid()
-			}
 			e.walkConcurrent(b, st, counter, tasks, "tasker_bench_"+v.name, bouncerPid)
 		})
 	}
