@@ -320,10 +320,10 @@ if bouncer.empty?
 else
   base = gm.call("BenchmarkPgBouncer/direct_cache_statement", "steps/s")
   out << "`BenchmarkPgBouncer`: the claim/report walk (`report_and_claim` rounds of 4, 10 tasks × 100 steps in quick " \
-         "mode, 100 in full) by 4 concurrent walkers over 2 server connections: directly (a pool of 2) and through " \
+         "mode, 100 in full; a fresh schema per variant) by 4 concurrent walkers over 2 server connections: directly (a pool of 2) and through " \
          "Debian's PgBouncer, started by the benchmark with `pool_mode = transaction` and `default_pool_size = 2` " \
          "(one client connection per walker), with the statement modes `database.statement_mode` offers. Every step " \
-         "must be applied exactly once or the walk fails. The configuration is in docs/operations.md, " \
+         "must be applied exactly once or the walk fails. The configuration is in docs/configuration.md, " \
          "\"Behind PgBouncer\"."
   out << ""
   out << "CPU time per step (from /proc: the PostgreSQL backends that served the walk, PgBouncer, the Go process) " \

@@ -20,7 +20,7 @@ import (
 // and a session's state is shared with other clients: so no named prepared
 // statements (database.statement_mode), no session settings sent by the client
 // (sessionSettings, set on the server side instead and checked here), and no
-// LISTEN on pooled connections (store.EventWait). docs/operations.md, "Behind
+// LISTEN on pooled connections (store.EventWait). docs/configuration.md, "Behind
 // PgBouncer".
 
 // queryExecMode is pgx's mode for database.statement_mode (auto: named

@@ -53,7 +53,7 @@ var Keys = []Key{
 	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
 		Doc: "PostgreSQL statement_timeout (0: none); a timed-out statement is a timeout_error"},
 	{Path: "database.pooler", Type: String, Default: "none", Enum: []string{"none", "transaction"},
-		Doc: "what stands between the pool and PostgreSQL: none (a direct connection, or PgBouncer in session mode) or transaction (PgBouncer's pool_mode = transaction: no prepared statements, no startup parameters, no LISTEN on pooled connections; docs/operations.md, \"Behind PgBouncer\")"},
+		Doc: "what stands between the pool and PostgreSQL: none (a direct connection, or PgBouncer in session mode) or transaction (PgBouncer's pool_mode = transaction: no prepared statements, no startup parameters, no LISTEN on pooled connections; \"Behind PgBouncer\" below)"},
 	{Path: "database.statement_mode", Type: String, Default: "auto",
 		Enum: []string{"auto", "cache_statement", "cache_describe", "exec"},
 		Doc:  "how the pool sends statements (pgx's QueryExecMode): auto is cache_statement (named prepared statements) with pooler none, cache_describe (unnamed statements, descriptions cached) with pooler transaction, where cache_statement is refused"},
