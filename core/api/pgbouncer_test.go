@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,4 +290,26 @@ func TestTransactionPoolerChecksTheServerSession(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
 	assert.Contains(t, err.Error(), `connect_query 'SET plan_cache_mode = force_generic_plan; SET search_path = "`+schema+`"; SET statement_timeout = 30000'`)
+}
+
+// A server session whose statement_timeout or plan_cache_mode (here the
+// server's default, auto) differs from the configuration's opens (the store is right, only slower or unbounded) with a
+// warning naming each and the connect_query to use.
+func TestTransactionPoolerWarnsOfOtherSessionSettings(t *testing.T) {
+	t.Parallel()
+	_, schema := testdb.SchemaWithName(t, testdb.Options{SkipMigrate: true})
+	b := pgbouncer.Start(t, pgbouncer.Options{Upstream: testdb.URL(t), PoolSize: bouncerPoolSize,
+		ConnectQuery: "SET search_path = " + pgx.Identifier{schema}.Sanitize() + "; SET statement_timeout = 1234"})
+	logFile := filepath.Join(t.TempDir(), "tasker.log")
+	c, err := Open(context.Background(), []byte(fmt.Sprintf(`{"database_url": %q, "schema": %q, "migrate": true,
+		"database": {"pooler": "transaction", "plan_cache_mode": "force_custom_plan"}, "logging": {"output": %q}}`,
+		b.URL(), schema, logFile)))
+	require.NoError(t, err)
+	c.Close()
+	raw, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	log := string(raw)
+	assert.Contains(t, log, "statement_timeout is 1234 ms, database.statement_timeout_ms is 30000")
+	assert.Contains(t, log, "plan_cache_mode is auto, database.plan_cache_mode is force_custom_plan")
+	assert.Contains(t, log, `SET plan_cache_mode = force_custom_plan; SET search_path = \"`+schema+`\"; SET statement_timeout = 30000`)
 }
