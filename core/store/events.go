@@ -107,7 +107,7 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 	case listenPooled:
 		return waitForEvents(ctx, wctx, conn.Conn(), read, b)
 	case s.wait.ListenURL != "":
-		return s.waitDirect(ctx, wctx, conn, read)
+		return s.waitDirect(ctx, wctx, conn, read, b)
 	default:
 		return pollEvents(ctx, wctx, s.wait.Poll, read, b)
 	}
@@ -145,8 +145,10 @@ func waitForEvents(ctx, wctx context.Context, listener *pgx.Conn, read func() (E
 
 // waitDirect LISTENs on a connection of its own to EventWait.ListenURL, then
 // reads once more (events committed between the first read and the LISTEN
-// would wake nobody) before it waits.
-func (s *Store) waitDirect(ctx, wctx context.Context, conn *pgxpool.Conn, read func() (EventBatch, error)) (EventBatch, error) {
+// would wake nobody) before it waits. Connecting counts in the wait: a wait
+// that ends while it connects returns empty, as any wait that saw nothing.
+func (s *Store) waitDirect(ctx, wctx context.Context, conn *pgxpool.Conn, read func() (EventBatch, error), empty EventBatch) (EventBatch, error) {
+	waited := func() bool { return wctx.Err() != nil && ctx.Err() == nil }
 	channel, err := listenChannel(ctx, conn)
 	if err != nil {
 		return EventBatch{}, err
@@ -161,10 +163,16 @@ func (s *Store) waitDirect(ctx, wctx context.Context, conn *pgxpool.Conn, read f
 	}
 	listener, err := pgx.ConnectConfig(wctx, cfg)
 	if err != nil {
+		if waited() {
+			return empty, nil
+		}
 		return EventBatch{}, dbErr(pgurl.RedactError(err, s.wait.ListenURL), "listen (database.listen_url)")
 	}
 	defer listener.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing ends the LISTEN
 	if _, err := listener.Exec(wctx, `LISTEN `+channel); err != nil {
+		if waited() {
+			return empty, nil
+		}
 		return EventBatch{}, dbErr(err, "listen (database.listen_url)")
 	}
 	b, err := read()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -274,6 +275,30 @@ func TestFetchEventsWaitsForANotification(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Connecting to database.listen_url counts in the wait: a server that does not
+// answer within it leaves the fetch empty, not failed (a short wait_ms on a slow
+// network is not an error).
+func TestFetchEventsWaitEndsWhileConnectingToTheListenURL(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept() // accepted, never answered
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	s := newStore(t)
+	s.SetEventWait(store.EventWait{ListenURL: "postgres://postgres@" + l.Addr().String() + "/x?sslmode=disable"})
+	b, err := s.FetchEvents(context.Background(), "slow", 10, 200*time.Millisecond)
+	require.NoError(t, err)
+	assert.Empty(t, b.Events)
 }
 
 func TestFetchEventsWithABadListenURL(t *testing.T) {
