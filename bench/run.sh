@@ -21,7 +21,8 @@
 #
 # Expects what `make bench` provides: DATABASE_URL set (scripts/with-postgres.sh),
 # the library built (build/libtasker_core.so, or TASKER_CORE_LIB), Go on PATH and
-# Ruby with ffi, pg and benchmark-ips (scripts/ensure-deps.sh ruby-bench).
+# Ruby with ffi, pg and benchmark-ips, and pgbouncer (scripts/ensure-deps.sh bench):
+# BenchmarkPgBouncer starts PgBouncer on a free local port and stops it.
 # Prints machine information first, then the runs, then a summary of the Go
 # figures beside their baselines; everything also goes to
 # bench/results/<UTC date and time>-<mode>.txt.

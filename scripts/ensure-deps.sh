@@ -25,8 +25,9 @@
 #               start bundles Debian's gems), and what docs/guides/rails.md
 #               runs: curl, systemd-analyze (systemd), pgbouncer, pg_isready
 #               (postgresql-client).
-#   bench       what `make bench` / bench/run.sh needs: ruby-bench and pgbench
-#               (Debian ships it with the PostgreSQL server package).
+#   bench       what `make bench` / bench/run.sh needs: ruby-bench, pgbench
+#               (Debian ships it with the PostgreSQL server package) and
+#               pgbouncer (BenchmarkPgBouncer starts one).
 #   make        GNU make (for machines that do not even have that).
 #   observability  prometheus and promtool (Debian's prometheus package), for
 #               the scrape test and `promtool check/test rules` of dashboards/.
@@ -123,6 +124,10 @@ ensure_postgres() {
 ensure_pgbench() {
   command -v pgbench >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 ||
     apt_install postgresql postgresql-client
+}
+
+ensure_pgbouncer() {
+  command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] || apt_install pgbouncer
 }
 
 ensure_postgres_client() {
@@ -235,6 +240,7 @@ main() {
   [[ $want_obs -eq 0 ]] || ensure_observability
   if [[ $want_bench -eq 1 ]]; then
     ensure_pgbench
+    ensure_pgbouncer
   fi
 }
 

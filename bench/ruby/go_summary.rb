@@ -105,3 +105,18 @@ unless heap.empty?
                 metric.call(k, "steps/s").to_f)
   end
 end
+
+bouncer = values.keys.grep(%r{^BenchmarkPgBouncer/})
+unless bouncer.empty?
+  base = metric.call("BenchmarkPgBouncer/direct_cache_statement", "steps/s")
+  puts
+  puts "Claim/report walk, 4 walkers over 2 server connections: direct vs PgBouncer (transaction pooling)"
+  bouncer.each do |k|
+    rate = metric.call(k, "steps/s")
+    puts format("  %-26s %6.0f steps/s (%s direct_cache_statement), %.2f statements/step, CPU µs/step: " \
+                "PostgreSQL %.0f, PgBouncer %.0f, Go %.0f",
+                k.delete_prefix("BenchmarkPgBouncer/"), rate.to_f, ratio(rate, base), metric.call(k, "stmts/step").to_f,
+                metric.call(k, "server-cpu-µs/step").to_f, metric.call(k, "bouncer-cpu-µs/step").to_f,
+                metric.call(k, "client-cpu-µs/step").to_f)
+  end
+end

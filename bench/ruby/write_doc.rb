@@ -312,10 +312,38 @@ else
 end
 out << ""
 
-out << "## PgBouncer in transaction pooling mode"
+# --- 8. PgBouncer (transaction pooling) ---
+bouncer = go.keys.grep(%r{^BenchmarkPgBouncer/})
+out << "## PgBouncer (transaction pooling)"
 out << ""
-out << "Not measured by this benchmark yet: no run behind PgBouncer exists, so no figure is given."
-goal.call("works and is measured behind PgBouncer (transaction pooling)", "—", nil)
+if bouncer.empty?
+  out << "Not measured in this run (BenchmarkPgBouncer is skipped, saying so, when pgbouncer is not installed)."
+  goal.call("works and is measured behind PgBouncer (transaction pooling)", "—", nil)
+else
+  base = gm.call("BenchmarkPgBouncer/direct_cache_statement", "steps/s")
+  out << "`BenchmarkPgBouncer`: the claim/report walk (`report_and_claim` rounds of 4, 10 tasks × 100 steps in quick " \
+         "mode, 100 in full; a fresh schema per variant) by 4 concurrent walkers over 2 server connections: directly (a pool of 2) and through " \
+         "Debian's PgBouncer, started by the benchmark with `pool_mode = transaction` and `default_pool_size = 2` " \
+         "(one client connection per walker), with the statement modes `database.statement_mode` offers. Every step " \
+         "must be applied exactly once or the walk fails. The configuration is in docs/configuration.md, " \
+         "\"Behind PgBouncer\"."
+  out << ""
+  out << "CPU time per step (from /proc: the PostgreSQL backends that served the walk, PgBouncer, the Go process) " \
+         "depends less on the machine's load than steps/s."
+  out << ""
+  out << "| walk | steps/s | vs direct, prepared | statements per step | PostgreSQL CPU per step | PgBouncer CPU per step | Go CPU per step |"
+  out << "|---|---|---|---|---|---|---|"
+  cpu = ->(k, unit) { (v = gm.call(k, unit)) ? "#{num(v)} µs" : "—" }
+  bouncer.each do |k|
+    rate = gm.call(k, "steps/s")
+    out << format("| %s | %s | %s | %.1f | %s | %s | %s |", k.delete_prefix("BenchmarkPgBouncer/").tr("_", " "), num(rate),
+                  x(rate && base && rate / base), gm.call(k, "stmts/step").to_f, cpu.call(k, "server-cpu-µs/step"),
+                  cpu.call(k, "bouncer-cpu-µs/step"), cpu.call(k, "client-cpu-µs/step"))
+  end
+  pooled = gm.call("BenchmarkPgBouncer/pgbouncer_cache_describe", "steps/s")
+  goal.call("works and is measured behind PgBouncer (transaction pooling)",
+            pooled ? "#{num(pooled)} steps/s (#{x(base && pooled / base)} direct)" : "—", pooled ? true : nil)
+end
 out << ""
 table = ["## Goals (issue 14), from the figures below", "", "| goal | measured | verdict |", "|---|---|---|"]
 goals.each { |g, m, v| table << "| #{g} | #{m} | #{v} |" }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,11 +107,16 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.MaxConnLifetime = time.Duration(cfg.Int("database.pool.max_lifetime_seconds")) * time.Second
 	pcfg.MaxConnIdleTime = time.Duration(cfg.Int("database.pool.max_idle_seconds")) * time.Second
 	pcfg.ConnConfig.ConnectTimeout = acquire
-	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.Int("database.statement_timeout_ms"), 10)
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
-	pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = cfg.String("database.plan_cache_mode")
-	if schema != "" {
-		pcfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pooled := cfg.String("database.pooler") == "transaction"
+	pcfg.ConnConfig.DefaultQueryExecMode = queryExecMode(cfg)
+	if !pooled {
+		// A transaction pooler refuses these as startup parameters (PgBouncer
+		// tracks only a few, application_name among them): behind one, the
+		// server side sets them and checkSessionSettings verifies.
+		for k, v := range sessionSettings(cfg) {
+			pcfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	st := newSettings(cfg)
 	ctx, cancel := context.WithTimeout(ctx, acquire+st.callTimeout)
@@ -144,11 +148,23 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		if err := createSchema(ctx, pool, schema); err != nil {
 			return fail(err)
 		}
+	}
+	var sessionWarnings []string
+	if pooled {
+		if sessionWarnings, err = checkSessionSettings(ctx, pool, cfg); err != nil {
+			return fail(err)
+		}
+	}
+	if migrate {
 		if _, err := migrations.Migrate(ctx, pool); err != nil {
 			return fail(err)
 		}
 	}
 	s := store.New(pool, cfg.RetryPolicy())
+	if pooled {
+		s.SetEventWait(store.EventWait{ListenURL: cfg.String("database.listen_url"), ConnectTimeout: acquire,
+			Poll: time.Duration(cfg.Int("events.wait_poll_interval_ms")) * time.Millisecond})
+	}
 	s.SetRules(rules)
 	s.SetDefaultRetryLimit(int32(cfg.Int("retry.default_retry_limit")))
 	s.SetEventsEnabled(cfg.Bool("events.enabled"))
@@ -176,8 +192,12 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	if err := c.attachTelemetry(); err != nil {
 		return fail(err)
 	}
+	for _, w := range sessionWarnings {
+		c.log.Warn().Str("database.pooler", "transaction").Msg(w)
+	}
 	c.log.Info().Str("database_url", pgurl.Mask(url)).Str("schema", schema).Str("environment", cfg.Environment).
-		Bool("migrate", migrate).Msg("client opened")
+		Bool("migrate", migrate).Str("pooler", cfg.String("database.pooler")).
+		Str("statement_mode", pcfg.ConnConfig.DefaultQueryExecMode.String()).Msg("client opened")
 	c.reportDeprecations(ctx)
 	if paths := cfg.Strings("templates.paths"); len(paths) > 0 {
 		tpls, err := loadTemplatePaths(paths, cfg.Environment, cfg.Int("files.max_bytes"))

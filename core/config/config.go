@@ -297,6 +297,11 @@ func (c *Config) validate() error {
 			c.origin("execution.heartbeat_interval_seconds"), "less than execution.lease_seconds ("+
 				strconv.FormatFloat(c.Float("execution.lease_seconds"), 'g', -1, 64)+")")
 	}
+	if c.String("database.pooler") == "transaction" && c.String("database.statement_mode") == "cache_statement" {
+		return keyError("database.statement_mode", c.String("database.statement_mode"), c.origin("database.statement_mode"),
+			"not cache_statement with database.pooler transaction (named prepared statements belong to a server session "+
+				"a transaction pooler does not keep): auto, cache_describe or exec")
+	}
 	if _, err := c.ForbiddenTransitions(); err != nil {
 		return err
 	}

@@ -52,6 +52,13 @@ var Keys = []Key{
 		Doc:  "PostgreSQL plan_cache_mode of the pool's connections: the SQL functions are inlined and re-planned per call under auto; a generic plan measured 35–50 % faster claims and reports"},
 	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
 		Doc: "PostgreSQL statement_timeout (0: none); a timed-out statement is a timeout_error"},
+	{Path: "database.pooler", Type: String, Default: "none", Enum: []string{"none", "transaction"},
+		Doc: "what stands between the pool and PostgreSQL: none (a direct connection, or PgBouncer in session mode) or transaction (PgBouncer's pool_mode = transaction: no prepared statements, no startup parameters, no LISTEN on pooled connections; \"Behind PgBouncer\" below)"},
+	{Path: "database.statement_mode", Type: String, Default: "auto",
+		Enum: []string{"auto", "cache_statement", "cache_describe", "exec"},
+		Doc:  "how the pool sends statements (pgx's QueryExecMode): auto is cache_statement (named prepared statements) with pooler none, cache_describe (unnamed statements, descriptions cached) with pooler transaction, where cache_statement is refused"},
+	{Path: "database.listen_url", Type: String, Default: "", Secret: true,
+		Doc: "with pooler transaction: a direct (not pooled) URL of the same database that a waiting fetch_events LISTENs on; empty: it polls every events.wait_poll_interval_ms instead"},
 
 	// execution
 	{Path: "execution.max_concurrent_steps", Type: Int, Default: 4, Min: f(1), Max: f(1024),
@@ -112,6 +119,8 @@ var Keys = []Key{
 	{Path: "events.retention_hours", Type: Int, Default: 168, Min: f(1), Doc: "outbox rows older than this are pruned"},
 	{Path: "events.delivery_timeout_ms", Type: Int, Default: 5000, Min: f(1),
 		Doc: "longest the publisher waits for an in-process event stream to take a batch before counting it failed"},
+	{Path: "events.wait_poll_interval_ms", Type: Int, Default: 200, Min: f(1), Max: f(60000),
+		Doc: "with database.pooler transaction and no database.listen_url: how often a fetch_events that waits reads the outbox again"},
 	{Path: "events.definitions_paths", Type: StringList, Default: []string{},
 		Doc: "YAML files of application events added to the catalog (the system events file's format)"},
 

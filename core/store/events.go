@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/internal/pgurl"
 )
 
 // Event is one row of the outbox.
@@ -41,10 +43,35 @@ type EventBatch struct {
 // woken by another schema's writes.
 const notifyChannelSQL = `SELECT 'tasker_events_' || left(md5(current_schema()), 16)`
 
+// EventWait says how a FetchEvents that waits learns of new events. The zero
+// value LISTENs on the pooled connection it reads with, which needs that
+// connection's server session for the whole wait: right for a direct connection
+// or a session pooler, wrong behind a transaction pooler (PgBouncer's
+// pool_mode = transaction), which hands the server session to other clients
+// between statements, so the LISTEN lands on a session the waiter no longer
+// reads from. Behind one, set ListenURL or Poll (database.listen_url,
+// events.wait_poll_interval_ms).
+type EventWait struct {
+	// ListenURL, when set, is a direct (not pooled) URL of the same database: a
+	// fetch that found nothing opens a connection to it for its wait, LISTENs
+	// there and reads the outbox again through the pool after each notification.
+	ListenURL string
+	// Poll, when > 0 and ListenURL is empty, makes a fetch that found nothing read
+	// the outbox again every Poll until there are events or the wait is over.
+	Poll time.Duration
+	// ConnectTimeout bounds the connection to ListenURL (0: the wait's own deadline).
+	ConnectTimeout time.Duration
+}
+
+// SetEventWait chooses how FetchEvents waits (see EventWait). Call it before
+// the store is shared.
+func (s *Store) SetEventWait(w EventWait) { s.wait = w }
+
 // FetchEvents returns up to limit events subscriber has not acknowledged, in
 // order per task (and in event_id order overall). If none is there and wait > 0,
-// it LISTENs for up to wait and reads again. Delivery is once per subscriber once
-// acknowledged; until then the same events come back (at least once).
+// it waits up to wait for new ones (LISTEN, or what SetEventWait chose) and reads
+// again. Delivery is once per subscriber once acknowledged; until then the same
+// events come back (at least once).
 func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, wait time.Duration) (EventBatch, error) {
 	if subscriber == "" || len(subscriber) > 128 {
 		return EventBatch{}, errs.New(errs.Validation, map[string]any{"field": "subscriber"},
@@ -58,78 +85,166 @@ func (s *Store) FetchEvents(ctx context.Context, subscriber string, limit int, w
 		return EventBatch{}, dbErr(err, "fetch events")
 	}
 	defer conn.Release()
-	if wait > 0 {
-		var channel string
-		if err := conn.QueryRow(ctx, notifyChannelSQL).Scan(&channel); err != nil {
-			return EventBatch{}, dbErr(err, "listen")
-		}
-		listen := pgx.Identifier{channel}.Sanitize()
-		if _, err := conn.Exec(ctx, `LISTEN `+listen); err != nil {
-			return EventBatch{}, dbErr(err, "listen")
-		}
-		defer conn.Exec(context.WithoutCancel(ctx), `UNLISTEN `+listen) //nolint:errcheck // best effort
-	}
-	read := func() (EventBatch, error) {
-		b := EventBatch{Events: []Event{}}
-		if _, err := conn.Exec(ctx, `INSERT INTO tasker_event_subscribers (subscriber) VALUES ($1)
-			ON CONFLICT (subscriber) DO NOTHING`, subscriber); err != nil {
-			return b, dbErr(err, "subscriber")
-		}
-		// The horizon is read before the events, in its own statement: every
-		// transaction older than it had finished before the events are read, so
-		// all of their events are in what the next statement sees.
-		var horizon string
-		if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
-			return b, dbErr(err, "snapshot")
-		}
-		rows, err := conn.Query(ctx, `
-			SELECT e.event_id, COALESCE(e.task_id, 0), e.task_seq, e.step_id, e.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
-			       COALESCE(e.correlation_id::text, ''), e.payload, e.created_at
-			FROM tasker_events e
-			LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = COALESCE(e.task_id, 0)
-			LEFT JOIN tasker_tasks k ON k.task_id = e.task_id
-			LEFT JOIN tasker_named_tasks nt ON nt.named_task_id = k.named_task_id
-			LEFT JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
-			WHERE e.tx >= (SELECT low_water FROM tasker_event_subscribers WHERE subscriber = $1)
-			  AND e.task_seq > COALESCE(c.last_seq, 0)
-			ORDER BY e.event_id LIMIT $2`, subscriber, limit)
+	listenPooled := wait > 0 && s.wait.ListenURL == "" && s.wait.Poll <= 0
+	if listenPooled {
+		channel, err := listenChannel(ctx, conn)
 		if err != nil {
-			return b, dbErr(err, "fetch events")
+			return EventBatch{}, err
 		}
-		var e Event
-		if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.Namespace, &e.TaskName, &e.CorrelationID,
-			&e.Payload, &e.CreatedAt}, func() error {
-			e.CreatedAt = e.CreatedAt.UTC()
-			e.Durable = true
-			b.Events = append(b.Events, e)
-			e.StepID = nil
-			return nil
-		}); err != nil {
-			return b, dbErr(err, "fetch events")
+		if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+			return EventBatch{}, dbErr(err, "listen")
 		}
-		b.Horizon, b.Drained = horizon, len(b.Events) < limit
-		return b, nil
+		defer conn.Exec(context.WithoutCancel(ctx), `UNLISTEN `+channel) //nolint:errcheck // best effort
 	}
+	read := func() (EventBatch, error) { return readEvents(ctx, conn, subscriber, limit) }
 	b, err := read()
 	if err != nil || len(b.Events) > 0 || wait <= 0 {
 		return b, err
 	}
-	// A notification may be for events this subscriber already has (or for
-	// another schema whose name shares the channel's hash): read again after
-	// each one, until there are events or the wait is over.
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	switch {
+	case listenPooled:
+		return waitForEvents(ctx, wctx, conn.Conn(), read, b)
+	case s.wait.ListenURL != "":
+		return s.waitDirect(ctx, wctx, conn, read, b)
+	default:
+		return pollEvents(ctx, wctx, s.wait.Poll, read, b)
+	}
+}
+
+// listenChannel is the quoted name of this schema's channel (notifyChannelSQL).
+func listenChannel(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (string, error) {
+	var channel string
+	if err := q.QueryRow(ctx, notifyChannelSQL).Scan(&channel); err != nil {
+		return "", dbErr(err, "listen")
+	}
+	return pgx.Identifier{channel}.Sanitize(), nil
+}
+
+// waitForEvents waits on listener for notifications until wctx ends, reading
+// after each one. A notification may be for events this subscriber already has
+// (or for another schema whose name shares the channel's hash): it reads again
+// after each, until there are events or the wait is over.
+func waitForEvents(ctx, wctx context.Context, listener *pgx.Conn, read func() (EventBatch, error), b EventBatch) (EventBatch, error) {
 	for {
-		if _, err := conn.Conn().WaitForNotification(wctx); err != nil {
+		if _, err := listener.WaitForNotification(wctx); err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				return b, nil // waited long enough: nothing new
 			}
 			return b, dbErr(err, "wait for events")
 		}
+		var err error
 		if b, err = read(); err != nil || len(b.Events) > 0 {
 			return b, err
 		}
 	}
+}
+
+// waitDirect LISTENs on a connection of its own to EventWait.ListenURL, then
+// reads once more (events committed between the first read and the LISTEN
+// would wake nobody) before it waits. Connecting counts in the wait: a wait
+// that ends while it connects returns empty, as any wait that saw nothing.
+func (s *Store) waitDirect(ctx, wctx context.Context, conn *pgxpool.Conn, read func() (EventBatch, error), empty EventBatch) (EventBatch, error) {
+	waited := func() bool { return wctx.Err() != nil && ctx.Err() == nil }
+	channel, err := listenChannel(ctx, conn)
+	if err != nil {
+		return EventBatch{}, err
+	}
+	cfg, err := pgx.ParseConfig(s.wait.ListenURL)
+	if err != nil {
+		return EventBatch{}, errs.New(errs.Configuration, map[string]any{"key": "database.listen_url"},
+			"database.listen_url %s: %v", pgurl.Mask(s.wait.ListenURL), pgurl.RedactError(err, s.wait.ListenURL))
+	}
+	if s.wait.ConnectTimeout > 0 {
+		cfg.ConnectTimeout = s.wait.ConnectTimeout
+	}
+	listener, err := pgx.ConnectConfig(wctx, cfg)
+	if err != nil {
+		if waited() {
+			return empty, nil
+		}
+		return EventBatch{}, dbErr(pgurl.RedactError(err, s.wait.ListenURL), "listen (database.listen_url)")
+	}
+	defer listener.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing ends the LISTEN
+	if _, err := listener.Exec(wctx, `LISTEN `+channel); err != nil {
+		if waited() {
+			return empty, nil
+		}
+		return EventBatch{}, dbErr(err, "listen (database.listen_url)")
+	}
+	b, err := read()
+	if err != nil || len(b.Events) > 0 {
+		return b, err
+	}
+	return waitForEvents(ctx, wctx, listener, read, b)
+}
+
+// pollEvents reads every interval until there are events or wctx ends.
+func pollEvents(ctx, wctx context.Context, interval time.Duration, read func() (EventBatch, error), b EventBatch) (EventBatch, error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() == nil {
+				return b, nil // waited long enough: nothing new
+			}
+			return b, dbErr(ctx.Err(), "wait for events")
+		case <-t.C:
+		}
+		var err error
+		if b, err = read(); err != nil || len(b.Events) > 0 {
+			return b, err
+		}
+	}
+}
+
+// readEvents is one read of subscriber's undelivered events.
+func readEvents(ctx context.Context, conn *pgxpool.Conn, subscriber string, limit int) (EventBatch, error) {
+	b := EventBatch{Events: []Event{}}
+	if _, err := conn.Exec(ctx, `INSERT INTO tasker_event_subscribers (subscriber) VALUES ($1)
+		ON CONFLICT (subscriber) DO NOTHING`, subscriber); err != nil {
+		return b, dbErr(err, "subscriber")
+	}
+	// The horizon is read before the events, in its own statement: every
+	// transaction older than it had finished before the events are read, so
+	// all of their events are in what the next statement sees (also when a
+	// transaction pooler runs the two on different server sessions: the second
+	// starts after the first returned).
+	var horizon string
+	if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
+		return b, dbErr(err, "snapshot")
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT e.event_id, COALESCE(e.task_id, 0), e.task_seq, e.step_id, e.name, COALESCE(tn.name, ''), COALESCE(nt.name, ''),
+		       COALESCE(e.correlation_id::text, ''), e.payload, e.created_at
+		FROM tasker_events e
+		LEFT JOIN tasker_event_cursors c ON c.subscriber = $1 AND c.task_id = COALESCE(e.task_id, 0)
+		LEFT JOIN tasker_tasks k ON k.task_id = e.task_id
+		LEFT JOIN tasker_named_tasks nt ON nt.named_task_id = k.named_task_id
+		LEFT JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+		WHERE e.tx >= (SELECT low_water FROM tasker_event_subscribers WHERE subscriber = $1)
+		  AND e.task_seq > COALESCE(c.last_seq, 0)
+		ORDER BY e.event_id LIMIT $2`, subscriber, limit)
+	if err != nil {
+		return b, dbErr(err, "fetch events")
+	}
+	var e Event
+	if _, err := pgx.ForEachRow(rows, []any{&e.EventID, &e.TaskID, &e.TaskSeq, &e.StepID, &e.Name, &e.Namespace, &e.TaskName, &e.CorrelationID,
+		&e.Payload, &e.CreatedAt}, func() error {
+		e.CreatedAt = e.CreatedAt.UTC()
+		e.Durable = true
+		b.Events = append(b.Events, e)
+		e.StepID = nil
+		return nil
+	}); err != nil {
+		return b, dbErr(err, "fetch events")
+	}
+	b.Horizon, b.Drained = horizon, len(b.Events) < limit
+	return b, nil
 }
 
 // StartSubscriber creates subscriber's cursor, when the outbox has not seen that

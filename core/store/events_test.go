@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/taskercore/tasker-core/core/state"
 	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/internal/testdb"
 )
 
 type outboxEvent struct {
@@ -233,28 +235,80 @@ func TestSubscriberReceivesEveryEventOnceInOrderAcrossRestarts(t *testing.T) {
 	assert.Len(t, other.Events, want, "each subscriber has its own cursor")
 }
 
+// A waiting fetch wakes up for new events in each way of waiting: LISTEN on its
+// pooled connection (the default), LISTEN on a direct connection of its own
+// (EventWait.ListenURL) and polling (EventWait.Poll), the two a transaction
+// pooler leaves (core/api's PgBouncer test runs them through one). At the end
+// of its wait a fetch returns what its last read found: nothing, here.
 func TestFetchEventsWaitsForANotification(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s := newStore(t)
-	b, err := s.FetchEvents(ctx, "waiter", 10, 0)
-	require.NoError(t, err)
-	require.NoError(t, s.AckEvents(ctx, "waiter", b))
-	done := make(chan store.EventBatch, 1)
-	go func() {
-		b, err := s.FetchEvents(ctx, "waiter", 10, 10*time.Second)
-		assert.NoError(t, err)
-		done <- b
-	}()
-	time.Sleep(200 * time.Millisecond) // let the reader LISTEN first
-	ct := create(t, s, "late", step("a"))
-	select {
-	case b := <-done:
-		require.NotEmpty(t, b.Events, "woken by NOTIFY with the new task's events")
-		assert.Equal(t, ct.TaskID, b.Events[0].TaskID)
-	case <-time.After(9 * time.Second):
-		t.Fatal("FetchEvents did not wake on NOTIFY")
+	for _, tc := range []struct {
+		name string
+		wait store.EventWait
+	}{
+		{"listen_pooled", store.EventWait{}},
+		{"listen_direct", store.EventWait{ListenURL: testdb.URL(t), ConnectTimeout: 5 * time.Second}},
+		{"poll", store.EventWait{Poll: 20 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := newStore(t)
+			s.SetEventWait(tc.wait)
+			b, err := s.FetchEvents(ctx, "waiter", 10, 0)
+			require.NoError(t, err)
+			require.NoError(t, s.AckEvents(ctx, "waiter", b))
+			done := make(chan store.EventBatch, 1)
+			go func() {
+				b, err := s.FetchEvents(ctx, "waiter", 10, 10*time.Second)
+				assert.NoError(t, err)
+				done <- b
+			}()
+			time.Sleep(200 * time.Millisecond) // let the reader LISTEN first
+			ct := create(t, s, "late", step("a"))
+			select {
+			case b := <-done:
+				require.NotEmpty(t, b.Events, "woken with the new task's events")
+				assert.Equal(t, ct.TaskID, b.Events[0].TaskID)
+			case <-time.After(9 * time.Second):
+				t.Fatal("FetchEvents did not wake")
+			}
+		})
 	}
+}
+
+// Connecting to database.listen_url counts in the wait: a server that does not
+// answer within it leaves the fetch empty, not failed (a short wait_ms on a slow
+// network is not an error).
+func TestFetchEventsWaitEndsWhileConnectingToTheListenURL(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept() // accepted, never answered
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	s := newStore(t)
+	s.SetEventWait(store.EventWait{ListenURL: "postgres://postgres@" + l.Addr().String() + "/x?sslmode=disable"})
+	b, err := s.FetchEvents(context.Background(), "slow", 10, 200*time.Millisecond)
+	require.NoError(t, err)
+	assert.Empty(t, b.Events)
+}
+
+func TestFetchEventsWithABadListenURL(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	s.SetEventWait(store.EventWait{ListenURL: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=1"})
+	_, err := s.FetchEvents(context.Background(), "bad", 10, time.Second)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2", "the password is masked")
+	assert.Contains(t, err.Error(), "database.listen_url")
 }
 
 func TestPruneEventsByRetention(t *testing.T) {

@@ -38,6 +38,7 @@ type Store struct {
 	reachLostAt time.Time // when the current outage began (this process's view)
 
 	hooks Hooks
+	wait  EventWait
 }
 
 // Hooks are the store's calls out to the system events emitter (package
