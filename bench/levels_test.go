@@ -12,8 +12,8 @@ import (
 // in SQL on wide DAGs of 100, 1,000 and (full mode) 10,000 steps: lattices and chains
 // of diamonds (see lattice and diamonds). For each shape and size, side by side:
 //
-//	go_<shape>_<n>         store.AnalyzeDependencies: load the steps and edges (three
-//	                       round trips: existence, steps, edges) and analyse in Go
+//	go_<shape>_<n>         store.AnalyzeDependencies: load the steps, edges and names
+//	                       (one query answering one row of arrays) and analyse in Go
 //	go_dag_<shape>_<n>     dag.Graph.Analyze alone on the preloaded graph (levels,
 //	                       critical path, bottlenecks...)
 //	go_levels_<shape>_<n>  dag.Graph.Levels alone: what the SQL function computes

@@ -1,69 +1,113 @@
 -- Dependency levels (REFERENCE §5): roots 0, a child one more than its deepest
 -- parent. The engine's recursive CTE enumerated every path (exponential on wide
--- diamonds) and had no cycle guard. This one walks (step, level) pairs with UNION,
--- which drops repeats, so the work is bounded by steps × depth, not by paths; and
--- it stops at depth = number of steps, because a longer walk must go round a cycle.
--- A cycle (or a step no root reaches, which in a finite graph means a cycle above
--- it) raises SQLSTATE TK001 naming the steps involved. A task without steps has no
--- cycle and no levels: no rows, as the engine answers.
+-- diamonds) and had no cycle guard. This is Kahn's algorithm, O(steps + edges):
+-- two statements load the task's steps (ranked by id) and its edges as ranks into
+-- arrays, then a loop peels the graph from its roots, each step leaving the queue
+-- once and each edge followed once, so a lattice or a chain of diamonds costs in
+-- proportion to its size however many paths it has. (The walk over (step, level)
+-- pairs this replaces joined the task's edges again at every level: quadratic on
+-- a chain of diamonds, whose depth grows with its size.) No temporary tables,
+-- which a transaction-mode connection pooler would not keep.
 --
--- SET plan_cache_mode = force_custom_plan: the statements below are planned for
--- the task asked about. A cached generic plan is planned for an average task, and
--- once one 10,000-step task shares the tables that average makes it read every edge
--- (a sequential scan and a hash) for a 100-step task as well; planning these few
--- statements costs far less than that. (PostgreSQL applies a function's SET clause
--- for the duration of each call.)
+-- The steps Kahn's algorithm cannot peel are those on or below a cycle; then it
+-- raises SQLSTATE TK001 naming them. A task without steps has no cycle and no
+-- levels: no rows, as the engine answers. Edges from a step of another task are
+-- ignored (the engine's tables allow them; Tasker Core writes none).
+--
+-- SET plan_cache_mode = force_custom_plan: the two statements are planned for the
+-- task asked about. A cached generic plan is planned for an average task, and
+-- once one 10,000-step task shares the tables that average makes it read every
+-- edge (a sequential scan and a hash) for a 100-step task as well; planning these
+-- two statements costs far less than that. (PostgreSQL applies a function's SET
+-- clause for the duration of each call.)
 CREATE FUNCTION calculate_dependency_levels(input_task_id bigint)
 RETURNS TABLE (workflow_step_id bigint, dependency_level integer)
 LANGUAGE plpgsql STABLE
 SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
+    ids bigint[];     -- rank (1-based, ascending id) -> step id
     n integer;
-    ids bigint[];
-    levels integer[];
+    par integer[];    -- edge k runs from rank par[k] to rank adj[k], sorted by par
+    adj integer[];
+    first integer[];  -- the children of rank u are adj[first[u] .. last[u]]
+    last integer[];
+    indeg integer[];  -- parents not yet peeled
+    lvl integer[];
+    queue integer[];  -- ranks in the order they were peeled
+    head integer := 1;
+    tail integer := 0;
+    u integer;
+    c integer;
+    l integer;
     stuck text;
 BEGIN
-    SELECT count(*) INTO n FROM tasker_workflow_steps ws WHERE ws.task_id = input_task_id;
-    IF n = 0 THEN
+    SELECT array_agg(ws.workflow_step_id ORDER BY ws.workflow_step_id) INTO ids
+    FROM tasker_workflow_steps ws
+    WHERE ws.task_id = input_task_id;
+    n := cardinality(ids);
+    IF n IS NULL THEN
         RETURN;
     END IF;
 
-    WITH RECURSIVE edges AS (
-        SELECT e.from_step_id, e.to_step_id
-        FROM tasker_workflow_step_edges e
-        JOIN tasker_workflow_steps c ON c.workflow_step_id = e.to_step_id
-        WHERE c.task_id = input_task_id
-    ),
-    walk(step_id, level) AS (
-        SELECT ws.workflow_step_id, 0
-        FROM tasker_workflow_steps ws
-        WHERE ws.task_id = input_task_id
-          AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.to_step_id = ws.workflow_step_id)
-        UNION
-        SELECT e.to_step_id, w.level + 1
-        FROM walk w JOIN edges e ON e.from_step_id = w.step_id
-        WHERE w.level < n
-    ),
-    deepest AS (
-        SELECT w.step_id, max(w.level) AS level FROM walk w GROUP BY w.step_id
+    WITH r AS (
+        SELECT s.id, s.ord::integer AS ord FROM unnest(ids) WITH ORDINALITY AS s(id, ord)
     )
-    SELECT COALESCE(array_agg(d.step_id ORDER BY d.level, d.step_id), '{}'),
-           COALESCE(array_agg(d.level ORDER BY d.level, d.step_id), '{}')
-    INTO ids, levels
-    FROM deepest d;
+    SELECT COALESCE(array_agg(pr.ord ORDER BY pr.ord, cr.ord), '{}'),
+           COALESCE(array_agg(cr.ord ORDER BY pr.ord, cr.ord), '{}')
+    INTO par, adj
+    FROM r cr
+    JOIN tasker_workflow_step_edges e ON e.to_step_id = cr.id
+    JOIN r pr ON pr.id = e.from_step_id;
 
-    IF cardinality(ids) < n OR COALESCE(levels[cardinality(levels)], 0) >= n THEN
+    indeg := array_fill(0, ARRAY[n]);
+    first := array_fill(1, ARRAY[n]);
+    last := array_fill(0, ARRAY[n]);
+    FOR k IN 1 .. cardinality(adj) LOOP
+        u := par[k];
+        IF last[u] = 0 THEN
+            first[u] := k;
+        END IF;
+        last[u] := k;
+        c := adj[k];
+        indeg[c] := indeg[c] + 1;
+    END LOOP;
+
+    lvl := array_fill(0, ARRAY[n]);
+    queue := array_fill(0, ARRAY[n]);
+    FOR r IN 1 .. n LOOP
+        IF indeg[r] = 0 THEN
+            tail := tail + 1;
+            queue[tail] := r;
+        END IF;
+    END LOOP;
+    WHILE head <= tail LOOP
+        u := queue[head];
+        head := head + 1;
+        l := lvl[u] + 1;
+        FOR k IN first[u] .. last[u] LOOP
+            c := adj[k];
+            IF lvl[c] < l THEN
+                lvl[c] := l;
+            END IF;
+            indeg[c] := indeg[c] - 1;
+            IF indeg[c] = 0 THEN
+                tail := tail + 1;
+                queue[tail] := c;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    IF tail < n THEN
         SELECT string_agg(ns.name || ' (' || ws.workflow_step_id || ')', ', ' ORDER BY ws.workflow_step_id)
         INTO stuck
-        FROM tasker_workflow_steps ws
+        FROM unnest(ids, indeg) AS s(id, parents_left)
+        JOIN tasker_workflow_steps ws ON ws.workflow_step_id = s.id
         JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-        WHERE ws.task_id = input_task_id
-          AND NOT (ws.workflow_step_id = ANY (ids)
-                   AND levels[array_position(ids, ws.workflow_step_id)] < n);
+        WHERE s.parents_left > 0;
         RAISE EXCEPTION 'dependency cycle in task %: steps on or below a cycle: %', input_task_id, stuck
             USING ERRCODE = 'TK001';
     END IF;
 
-    RETURN QUERY SELECT u.id, u.lvl FROM unnest(ids, levels) AS u(id, lvl);
+    RETURN QUERY SELECT s.id, s.lvl FROM unnest(ids, lvl) AS s(id, lvl) ORDER BY s.lvl, s.id;
 END
 $$;

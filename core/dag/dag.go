@@ -31,12 +31,33 @@ type Graph struct {
 	names    []string      // insertion index -> name
 	children [][]int       // insertion index -> children's insertion indexes
 	parents  [][]int       // insertion index -> parents' insertion indexes
-	edges    map[[2]int]struct{}
+	// edges holds the edges into steps with at least manyParents parents, for
+	// finding a repeated edge; a step with fewer is searched in its parent list,
+	// which is faster than hashing for the usual few parents.
+	edges map[[2]int]struct{}
 }
+
+// manyParents is the number of parents from which AddEdge looks a repeated edge
+// up in Graph.edges rather than in the child's parent list.
+const manyParents = 16
 
 // New returns an empty Graph.
 func New() *Graph {
-	return &Graph{index: map[int64]int{}, edges: map[[2]int]struct{}{}}
+	return &Graph{index: map[int64]int{}}
+}
+
+// NewSized returns an empty Graph with room for the given number of steps, so
+// that loading a graph of known size does not grow its index step by step. The
+// size is a hint: the graph may grow past it.
+func NewSized(nodes int) *Graph {
+	nodes = max(nodes, 0)
+	return &Graph{
+		index:    make(map[int64]int, nodes),
+		ids:      make([]int64, 0, nodes),
+		names:    make([]string, 0, nodes),
+		children: make([][]int, 0, nodes),
+		parents:  make([][]int, 0, nodes),
+	}
 }
 
 // AddNode adds the step id with the given name (used in messages only).
@@ -73,17 +94,32 @@ func (g *Graph) AddEdge(from, to int64) error {
 	case f == t:
 		return fmt.Errorf("%w: step %d (%q)", ErrSelfDependency, from, g.names[f])
 	}
-	if g.edges == nil {
-		g.edges = map[[2]int]struct{}{}
-	}
-	key := [2]int{f, t}
-	if _, dup := g.edges[key]; dup {
+	if g.hasEdge(f, t) {
 		return nil
 	}
-	g.edges[key] = struct{}{}
 	g.children[f] = append(g.children[f], t)
 	g.parents[t] = append(g.parents[t], f)
+	switch k := len(g.parents[t]); {
+	case k == manyParents: // from now on t's edges are looked up in the map
+		if g.edges == nil {
+			g.edges = map[[2]int]struct{}{}
+		}
+		for _, p := range g.parents[t] {
+			g.edges[[2]int{p, t}] = struct{}{}
+		}
+	case k > manyParents:
+		g.edges[[2]int{f, t}] = struct{}{}
+	}
 	return nil
+}
+
+// hasEdge reports whether the edge f -> t (insertion indexes) exists.
+func (g *Graph) hasEdge(f, t int) bool {
+	if len(g.parents[t]) < manyParents {
+		return slices.Contains(g.parents[t], f)
+	}
+	_, ok := g.edges[[2]int{f, t}]
+	return ok
 }
 
 // Len returns the number of steps in the graph.

@@ -377,6 +377,37 @@ func TestDuplicateEdgeIsIgnored(t *testing.T) {
 	assert.Equal(t, 1, g.Analyze().TotalEdges)
 }
 
+// A step with many parents finds repeated edges in a map rather than its parent
+// list (past a threshold): repeats before, at and after the switch, in any order,
+// are still no-ops, on a zero Graph and on one from NewSized.
+func TestDuplicateEdgesIntoAWideJoinAreIgnored(t *testing.T) {
+	const parents = 40
+	for name, g := range map[string]*dag.Graph{"zero": {}, "sized": dag.NewSized(parents + 1)} {
+		require.NoError(t, g.AddNode(0, "join"))
+		for p := int64(1); p <= parents; p++ {
+			require.NoError(t, g.AddNode(p, fmt.Sprint("p", p)))
+		}
+		for p := int64(1); p <= parents; p++ {
+			require.NoError(t, g.AddEdge(p, 0))
+			for q := int64(1); q <= p; q++ { // every edge so far, again
+				require.NoError(t, g.AddEdge(q, 0))
+			}
+		}
+		for p := int64(parents); p >= 1; p-- {
+			require.NoError(t, g.AddEdge(p, 0))
+		}
+		want := make([]int64, parents)
+		for k := range want {
+			want[k] = int64(k + 1)
+		}
+		assert.Equal(t, want, g.Parents(0), name)
+		assert.Equal(t, []int64{0}, g.Children(parents), name)
+		a := g.Analyze()
+		assert.Equal(t, parents, a.TotalEdges, name)
+		assert.Equal(t, 2, a.MaxDepth, name)
+	}
+}
+
 func TestAccessors(t *testing.T) {
 	g := build(t,
 		[]step{{5, "e"}, {1, "a"}, {3, "c"}},

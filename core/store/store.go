@@ -189,38 +189,53 @@ func (s *Store) DependencyLevels(ctx context.Context, taskID int64) (map[int64]i
 }
 
 // TaskGraph loads a task's steps and edges as a dag.Graph (node names are step
-// names), in one query.
+// names), in one query that answers one row of arrays.
+//
+// Every table is read through an index, by the same plan whatever the task's
+// size and whether the plan is custom or generic: the task's steps by task_id,
+// then its edges and its steps' names by index lookups of those arrays (= ANY).
+// A join to tasker_named_steps was planned as a hash over every named step once
+// a 10,000-step task's names shared the table, so a 100-step task paid for
+// reading them all; a subquery per step avoided that but cost more per step
+// than the array lookups, and decoding a row per step in Go more than a few
+// arrays.
 func (s *Store) TaskGraph(ctx context.Context, taskID int64) (*dag.Graph, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT ws.workflow_step_id, ns.name,
-		       ARRAY(SELECT e.from_step_id FROM tasker_workflow_step_edges e WHERE e.to_step_id = ws.workflow_step_id)
-		FROM tasker_workflow_steps ws
-		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-		WHERE ws.task_id = $1 ORDER BY ws.workflow_step_id`, taskID)
+	var ids, from, to []int64
+	var named, nameIDs []int32
+	var names []string
+	err := s.pool.QueryRow(ctx, `
+		SELECT st.ids, st.named, ed.froms, ed.tos, nm.ids, nm.names
+		FROM (SELECT COALESCE(array_agg(ws.workflow_step_id), '{}') AS ids,
+		             COALESCE(array_agg(ws.named_step_id), '{}') AS named
+		      FROM tasker_workflow_steps ws WHERE ws.task_id = $1) st,
+		LATERAL (SELECT COALESCE(array_agg(e.from_step_id), '{}') AS froms,
+		                COALESCE(array_agg(e.to_step_id), '{}') AS tos
+		         FROM tasker_workflow_step_edges e WHERE e.to_step_id = ANY (st.ids)) ed,
+		LATERAL (SELECT COALESCE(array_agg(ns.named_step_id), '{}') AS ids,
+		                COALESCE(array_agg(ns.name), '{}') AS names
+		         FROM tasker_named_steps ns WHERE ns.named_step_id = ANY (st.named)) nm`,
+		taskID).Scan(&ids, &named, &from, &to, &nameIDs, &names)
 	if err != nil {
 		return nil, dbErr(err, "load steps")
 	}
-	g := dag.New()
-	var parents [][2]int64
-	var id int64
-	var name string
-	var from []int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &name, &from}, func() error {
-		for _, p := range from {
-			parents = append(parents, [2]int64{p, id})
-		}
-		return g.AddNode(id, name)
-	}); err != nil {
-		return nil, dbErr(err, "load steps")
-	}
-	if g.Len() == 0 {
+	if len(ids) == 0 {
 		if err := s.requireTask(ctx, taskID); err != nil {
 			return nil, err
 		}
 	}
-	for _, e := range parents {
-		if err := g.AddEdge(e[0], e[1]); err != nil {
-			return nil, errs.Wrap(errs.Validation, err, "edge %d->%d", e[0], e[1])
+	nameOf := make(map[int32]string, len(nameIDs))
+	for k, id := range nameIDs {
+		nameOf[id] = names[k]
+	}
+	g := dag.NewSized(len(ids))
+	for k, id := range ids {
+		if err := g.AddNode(id, nameOf[named[k]]); err != nil {
+			return nil, mustNotHappen("step %d twice: %v", id, err) // a task's steps are rows of one table
+		}
+	}
+	for k := range from {
+		if err := g.AddEdge(from[k], to[k]); err != nil {
+			return nil, errs.Wrap(errs.Validation, err, "edge %d->%d", from[k], to[k])
 		}
 	}
 	return g, nil
