@@ -213,17 +213,34 @@ func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []S
 	// The schedule of the steps moved and of their children; their tasks'
 	// ready_at is the caller's (it may move the tasks too).
 	if len(plan) > 0 {
-		moved := make([]int64, 0, len(plan))
-		seenMoved := make(map[int64]bool, len(plan))
+		// A step that ends the batch in_progress, complete, resolved_manually or
+		// cancelled cannot run: the step update wrote NULL. A pending or failed
+		// step is computed again, and so are the children of a step that
+		// completed (or stopped being complete): their dependencies changed.
+		final := make(map[int64]state.State, len(plan))
+		var order, parents []int64
+		parentSeen := map[int64]bool{}
 		for _, p := range plan {
-			if !seenMoved[p.req.StepID] {
-				seenMoved[p.req.StepID] = true
-				moved = append(moved, p.req.StepID)
+			if _, ok := final[p.req.StepID]; !ok {
+				order = append(order, p.req.StepID)
+			}
+			final[p.req.StepID] = p.req.To
+			if (p.from.Satisfies() || p.req.To.Satisfies()) && !parentSeen[p.req.StepID] {
+				parentSeen[p.req.StepID] = true
+				parents = append(parents, p.req.StepID)
 			}
 			o := &outcomes[p.outcome]
 			o.Status, o.From = OutcomeApplied, p.from
 		}
-		queueExec(b, "schedule steps", scheduleStepsSQL, moved)
+		var again []int64
+		for _, id := range order {
+			if !unschedulable(final[id]) {
+				again = append(again, id)
+			}
+		}
+		if len(again) > 0 || len(parents) > 0 {
+			queueExec(b, "schedule steps", scheduleStepsSQL, again, parents)
+		}
 	}
 	if more != nil {
 		if err := more(outcomes, b); err != nil {
@@ -236,6 +253,16 @@ func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []S
 		}
 	}
 	return outcomes, nil
+}
+
+// unschedulable says a step in state st cannot run whatever else holds: its
+// runnable_at is NULL (written by the step update itself).
+func unschedulable(st state.State) bool {
+	switch st {
+	case state.InProgress, state.Complete, state.ResolvedManually, state.Cancelled:
+		return true
+	}
+	return false
 }
 
 // queueExec queues a statement whose error is labelled what.
@@ -578,6 +605,8 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
 			                        THEN now() + make_interval(secs => u.lease) END,
 			lease_seconds = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0 THEN u.lease END,
+			runnable_at = CASE WHEN u.to_state IN ('in_progress', 'complete', 'resolved_manually', 'cancelled') THEN NULL
+			                   ELSE ws.runnable_at END,
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)

@@ -16,15 +16,15 @@ import (
 // not to the size of their tasks. Claims find ready steps through the same
 // index.
 
-// scheduleStepsSQL recomputes runnable_at of the steps $1 and of their children
-// (whose dependencies a change of state may have met or unmet). Rows whose value
-// does not change are not written.
+// scheduleStepsSQL recomputes runnable_at of the steps $1 and of the children of
+// the steps $2 (whose dependencies a change of state may have met or unmet).
+// Rows whose value does not change are not written.
 const scheduleStepsSQL = `
 	UPDATE tasker_workflow_steps ws SET runnable_at = r.runnable_at
 	FROM tasker_step_runnable_at(ARRAY(
 		SELECT unnest($1::bigint[])
 		UNION
-		SELECT e.to_step_id FROM tasker_workflow_step_edges e WHERE e.from_step_id = ANY ($1::bigint[]))) r
+		SELECT e.to_step_id FROM tasker_workflow_step_edges e WHERE e.from_step_id = ANY ($2::bigint[]))) r
 	WHERE ws.workflow_step_id = r.workflow_step_id AND ws.runnable_at IS DISTINCT FROM r.runnable_at`
 
 // scheduleTaskStepsSQL recomputes runnable_at of every step of the tasks $1 (at
@@ -74,7 +74,7 @@ func scheduleSteps(ctx context.Context, tx batchSender, stepIDs, taskIDs []int64
 	}
 	b := &pgx.Batch{}
 	if len(stepIDs) > 0 {
-		b.Queue(scheduleStepsSQL, stepIDs)
+		b.Queue(scheduleStepsSQL, stepIDs, stepIDs)
 	}
 	if len(taskIDs) > 0 {
 		b.Queue(scheduleTasksSQL, taskIDs)
