@@ -48,10 +48,10 @@ CREATE TYPE tasker_step_readiness_row AS (
     reason_detail jsonb
 );
 
--- A step's [state, name] as tasker_step_readiness's map of a task holds them: for
--- a parent outside its child's task (the engine's tables allow such an edge;
--- CreateTask never makes one). A function, not a subquery, so the planner does not
--- charge a subquery per parent for a lookup that practically never runs.
+-- A step's [state, name]: for a parent outside the tasks asked about (the engine's
+-- tables allow an edge between tasks; CreateTask never makes one). A function, not
+-- a subquery, so the plan carries no subquery for a lookup that practically never
+-- runs.
 CREATE FUNCTION tasker_step_brief(step_id bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -63,116 +63,157 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WHERE p.workflow_step_id = step_id
 $$;
 
+-- The policy's retry time after a failure (the default retry policy, see core/backoff).
+-- PL/pgSQL, called only for a step that failed and asked for no delay of its own: in
+-- the readiness query it is one function call, not a join and an inlined formula
+-- that every execution would set up.
+CREATE FUNCTION tasker_policy_retry_at(step_id bigint, attempts integer, last_failure_at timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN (SELECT last_failure_at + make_interval(secs => round(tasker_backoff_seconds(
+                       pol.strategy, pol.base_seconds, pol.multiplier, pol.cap_seconds, pol.jitter,
+                       step_id, attempts)::numeric, 6)::double precision)
+            FROM tasker_retry_policies pol WHERE pol.name = 'default');
+END
+$$;
+
+-- names as a JSON array in name order ('[]' for none): the unmet parents of a step
+-- with three or more (tasker_step_readiness orders one or two in place).
+CREATE FUNCTION tasker_sorted_names(names text[])
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(jsonb_agg(u.n ORDER BY u.n), '[]'::jsonb) FROM unnest(names) AS u(n)
+$$;
+
+-- The rows are in no order (the public functions order them by task and step; the
+-- claim query orders its own). Shaped for the cost of one execution, which for a
+-- task of ten steps is mostly executor set-up and index descents, not rows:
+--   st    the steps of the tasks, once: state, name, task state (one look-up per task)
+--         and last failure; materialized, because the parents' states and names are
+--         read from it by a hash join instead of an index look-up per edge;
+--   pa    parents counted per step: the edges into st's steps joined to st (a parent
+--         outside the tasks, which CreateTask never makes, through tasker_step_brief);
+--   a     the reason code, computed once (the level is kept, OFFSET 0, so that the
+--         code and the retry time are not copied into every expression that uses them);
+--   top   reason_detail: constants where the detail is fixed (wrong_state,
+--         task_terminal, ready), jsonb_build_object only where it varies.
 CREATE FUNCTION tasker_step_readiness(task_ids bigint[], step_ids bigint[], as_of timestamptz)
 RETURNS SETOF tasker_step_readiness_row
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT s.workflow_step_id, s.task_id, s.named_step_id, s.name, s.current_state,
-       s.deps_ok AS dependencies_satisfied,
-       s.retry_ok AS retry_eligible,
-       k.code = 'ready' AS ready_for_execution,
-       s.last_failure_at,
-       s.retry_at AS next_retry_at,
-       s.total_parents, s.completed_parents, s.attempts, s.retry_limit,
-       s.backoff_request_seconds, s.last_attempted_at, s.retryable, s.in_process, s.processed,
-       k.code AS reason,
-       CASE k.code
-           WHEN 'wrong_state' THEN jsonb_build_object('state', s.current_state)
-           WHEN 'task_terminal' THEN jsonb_build_object('task_state', s.task_state)
+WITH st AS MATERIALIZED (
+    SELECT ws.workflow_step_id, ws.task_id, ws.named_step_id, ns.name::text AS name,
+           COALESCE(cur.to_state, 'pending')::text AS current_state,
+           COALESCE(ws.attempts, 0) AS attempts,
+           COALESCE(ws.retry_limit, 3) AS retry_limit,
+           COALESCE(ws.retryable, true) AS retryable,
+           COALESCE(ws.in_process, false) AS in_process,
+           COALESCE(ws.processed, false) AS processed,
+           ws.backoff_request_seconds, ws.last_attempted_at,
+           COALESCE(tt.to_state, 'pending')::text AS task_state,
+           (SELECT x.created_at FROM tasker_workflow_step_transitions x
+            WHERE x.workflow_step_id = ws.workflow_step_id AND x.to_state = 'error'
+            ORDER BY x.sort_key DESC LIMIT 1) AS last_failure_at
+    FROM tasker_tasks t
+    LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+    JOIN tasker_workflow_steps ws ON ws.task_id = t.task_id
+    JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+    LEFT JOIN tasker_workflow_step_transitions cur
+           ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
+    WHERE t.task_id = ANY (task_ids)
+)
+SELECT a.workflow_step_id, a.task_id, a.named_step_id, a.name, a.current_state,
+       a.total_parents = a.completed_parents AS dependencies_satisfied,
+       a.retry_ok AS retry_eligible,
+       a.code = 'ready' AS ready_for_execution,
+       a.last_failure_at,
+       a.retry_at AS next_retry_at,
+       a.total_parents, a.completed_parents, a.attempts, a.retry_limit,
+       a.backoff_request_seconds, a.last_attempted_at, a.retryable, a.in_process, a.processed,
+       a.code AS reason,
+       CASE a.code
+           WHEN 'wrong_state' THEN CASE a.current_state
+               WHEN 'complete' THEN '{"state": "complete"}'::jsonb
+               WHEN 'in_progress' THEN '{"state": "in_progress"}'::jsonb
+               WHEN 'cancelled' THEN '{"state": "cancelled"}'::jsonb
+               WHEN 'resolved_manually' THEN '{"state": "resolved_manually"}'::jsonb
+               ELSE jsonb_build_object('state', a.current_state)
+           END
+           WHEN 'task_terminal' THEN CASE a.task_state
+               WHEN 'complete' THEN '{"task_state": "complete"}'::jsonb
+               WHEN 'cancelled' THEN '{"task_state": "cancelled"}'::jsonb
+               ELSE jsonb_build_object('task_state', a.task_state)
+           END
            WHEN 'dependencies_unmet' THEN jsonb_build_object(
-               'unmet', s.unmet, 'total_parents', s.total_parents, 'completed_parents', s.completed_parents)
-           WHEN 'not_retryable' THEN jsonb_build_object('attempts', s.attempts)
-           WHEN 'retries_exhausted' THEN jsonb_build_object('attempts', s.attempts, 'retry_limit', s.retry_limit)
+               'unmet', CASE
+                   WHEN cardinality(a.unmet) = 1 THEN to_jsonb(a.unmet)
+                   WHEN cardinality(a.unmet) = 2 AND a.unmet[1] <= a.unmet[2] THEN to_jsonb(a.unmet)
+                   WHEN cardinality(a.unmet) = 2 THEN to_jsonb(ARRAY[a.unmet[2], a.unmet[1]])
+                   ELSE tasker_sorted_names(a.unmet)
+               END,
+               'total_parents', a.total_parents, 'completed_parents', a.completed_parents)
+           WHEN 'not_retryable' THEN jsonb_build_object('attempts', a.attempts)
+           WHEN 'retries_exhausted' THEN jsonb_build_object('attempts', a.attempts, 'retry_limit', a.retry_limit)
            WHEN 'backoff' THEN jsonb_build_object(
-               'seconds_remaining', round(extract(epoch FROM s.retry_at - COALESCE(as_of, now()))::numeric, 3),
-               'next_retry_at', s.retry_at,
-               'source', CASE WHEN s.requested THEN 'requested' ELSE 'policy' END)
+               'seconds_remaining', round(extract(epoch FROM a.retry_at - COALESCE(as_of, now()))::numeric, 3),
+               'next_retry_at', a.retry_at,
+               'source', CASE WHEN a.requested THEN 'requested' ELSE 'policy' END)
            ELSE '{}'::jsonb
        END AS reason_detail
 FROM (
-    SELECT b.*, pa.total AS total_parents, pa.done AS completed_parents, pa.unmet,
-           pa.total = pa.done AS deps_ok,
+    SELECT b.*, r.retry_ok, r.requested, r.retry_at,
            CASE
-               -- A retry time only for a step that may still run again.
-               WHEN b.current_state NOT IN ('pending', 'error') OR b.task_terminal OR NOT b.retry_ok THEN NULL
-               WHEN b.requested
-                   THEN GREATEST(b.last_attempted_at, b.last_failure_at) + make_interval(secs => b.backoff_request_seconds)
-               WHEN b.last_failure_at IS NOT NULL
-                   THEN b.last_failure_at + make_interval(secs => round(tasker_backoff_seconds(
-                            pol.strategy, pol.base_seconds, pol.multiplier, pol.cap_seconds, pol.jitter,
-                            b.workflow_step_id, b.attempts)::numeric, 6)::double precision)
-           END AS retry_at
-    FROM (
-        SELECT st.*,
-               -- Each task's steps by id (their state and name), built once per
-               -- task: a parent's state is looked up here, not read again.
-               jsonb_object_agg(st.workflow_step_id::text, jsonb_build_array(st.current_state, st.name))
-                   OVER (PARTITION BY st.task_id) AS family
-        FROM (
-            SELECT ws.workflow_step_id, ws.task_id, ws.named_step_id, ns.name::text AS name,
-                   COALESCE(cur.to_state, 'pending')::text AS current_state,
-                   COALESCE(ws.attempts, 0) AS attempts,
-                   COALESCE(ws.retry_limit, 3) AS retry_limit,
-                   COALESCE(ws.retryable, true) AS retryable,
-                   COALESCE(ws.in_process, false) AS in_process,
-                   COALESCE(ws.processed, false) AS processed,
-                   ws.backoff_request_seconds, ws.last_attempted_at,
-                   lf.created_at AS last_failure_at,
-                   (COALESCE(ws.attempts, 0) = 0 AND lf.created_at IS NULL)
-                       OR (COALESCE(ws.retryable, true) AND COALESCE(ws.attempts, 0) < COALESCE(ws.retry_limit, 3)) AS retry_ok,
-                   ws.backoff_request_seconds IS NOT NULL
-                       AND COALESCE(ws.last_attempted_at, lf.created_at) IS NOT NULL AS requested,
-                   q.task_state IN ('complete', 'cancelled', 'resolved_manually') AS task_terminal,
-                   q.task_state,
-                   ARRAY(SELECT e.from_step_id FROM tasker_workflow_step_edges e
-                         WHERE e.to_step_id = ws.workflow_step_id) AS parents
-            FROM (
-                -- The task's state once per task, not once per step.
-                SELECT t.id, COALESCE(tt.to_state, 'pending')::text AS task_state
-                FROM (SELECT DISTINCT u.id FROM unnest(task_ids) AS u(id)) t
-                LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.id AND tt.most_recent
-            ) q
-            JOIN tasker_workflow_steps ws ON ws.task_id = q.id
-            JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-            LEFT JOIN tasker_workflow_step_transitions cur
-                   ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
-            LEFT JOIN LATERAL (
-                SELECT t.created_at FROM tasker_workflow_step_transitions t
-                WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error'
-                ORDER BY t.sort_key DESC LIMIT 1
-            ) lf ON true
-        ) st
-    ) b
-    CROSS JOIN LATERAL (
-        SELECT count(*)::integer AS total,
-               count(*) FILTER (WHERE p.state IN ('complete', 'resolved_manually'))::integer AS done,
-               COALESCE(jsonb_agg(p.name ORDER BY p.name) FILTER (WHERE p.state NOT IN ('complete', 'resolved_manually')),
-                        '[]'::jsonb) AS unmet
-        FROM unnest(b.parents) AS pid(id)
-        CROSS JOIN LATERAL (
-            SELECT x.f ->> 0 AS state, x.f ->> 1 AS name
-            FROM (SELECT COALESCE(b.family -> pid.id::text, tasker_step_brief(pid.id)) AS f
-                  OFFSET 0) x
-        ) p
-    ) pa
-    LEFT JOIN tasker_retry_policies pol ON pol.name = 'default'
-    -- After the map of the whole task is built: the parents of the steps asked
-    -- about are in it.
-    WHERE step_ids IS NULL OR b.workflow_step_id = ANY (step_ids)
-) s
-CROSS JOIN LATERAL (
-    SELECT CASE
-               WHEN s.current_state NOT IN ('pending', 'error') THEN 'wrong_state'
-               WHEN s.task_terminal THEN 'task_terminal'
-               WHEN s.processed THEN 'already_processed'
-               WHEN s.in_process THEN 'claimed'
-               WHEN NOT s.deps_ok THEN 'dependencies_unmet'
-               WHEN NOT s.retry_ok AND NOT s.retryable THEN 'not_retryable'
-               WHEN NOT s.retry_ok THEN 'retries_exhausted'
-               WHEN s.retry_at > COALESCE(as_of, now()) THEN 'backoff'
+               WHEN b.current_state NOT IN ('pending', 'error') THEN 'wrong_state'
+               WHEN b.task_state IN ('complete', 'cancelled', 'resolved_manually') THEN 'task_terminal'
+               WHEN b.processed THEN 'already_processed'
+               WHEN b.in_process THEN 'claimed'
+               WHEN b.total_parents <> b.completed_parents THEN 'dependencies_unmet'
+               WHEN NOT r.retry_ok AND NOT b.retryable THEN 'not_retryable'
+               WHEN NOT r.retry_ok THEN 'retries_exhausted'
+               WHEN r.retry_at > COALESCE(as_of, now()) THEN 'backoff'
                ELSE 'ready'
            END AS code
-) k
-ORDER BY s.task_id, s.workflow_step_id
+    FROM (
+        SELECT st.*, COALESCE(pa.total, 0) AS total_parents, COALESCE(pa.done, 0) AS completed_parents,
+               pa.unmet
+        FROM st
+        LEFT JOIN (
+            SELECT e.to_step_id,
+                   count(*)::integer AS total,
+                   count(*) FILTER (WHERE pp.state IN ('complete', 'resolved_manually'))::integer AS done,
+                   array_agg(pp.name) FILTER (WHERE pp.state NOT IN ('complete', 'resolved_manually')) AS unmet
+            FROM st c
+            JOIN tasker_workflow_step_edges e ON e.to_step_id = c.workflow_step_id
+            LEFT JOIN st p ON p.workflow_step_id = e.from_step_id
+            CROSS JOIN LATERAL (
+                SELECT COALESCE(p.current_state, tasker_step_brief(e.from_step_id) ->> 0) AS state,
+                       COALESCE(p.name, tasker_step_brief(e.from_step_id) ->> 1) AS name
+            ) pp
+            GROUP BY e.to_step_id
+        ) pa ON pa.to_step_id = st.workflow_step_id
+        -- After st holds every step of the tasks: the parents of the steps asked
+        -- about are in it.
+        WHERE step_ids IS NULL OR st.workflow_step_id = ANY (step_ids)
+    ) b
+    CROSS JOIN LATERAL (
+        SELECT q.retry_ok, q.requested,
+               CASE
+                   -- A retry time only for a step that may still run again.
+                   WHEN b.current_state NOT IN ('pending', 'error')
+                        OR b.task_state IN ('complete', 'cancelled', 'resolved_manually')
+                        OR NOT q.retry_ok THEN NULL
+                   WHEN q.requested
+                       THEN GREATEST(b.last_attempted_at, b.last_failure_at) + make_interval(secs => b.backoff_request_seconds)
+                   WHEN b.last_failure_at IS NOT NULL
+                       THEN tasker_policy_retry_at(b.workflow_step_id, b.attempts, b.last_failure_at)
+               END AS retry_at
+        FROM (SELECT (b.attempts = 0 AND b.last_failure_at IS NULL)
+                         OR (b.retryable AND b.attempts < b.retry_limit) AS retry_ok,
+                     b.backoff_request_seconds IS NOT NULL
+                         AND COALESCE(b.last_attempted_at, b.last_failure_at) IS NOT NULL AS requested) q
+    ) r
+    OFFSET 0
+) a
 $$;
 
 -- The public functions are PL/pgSQL on purpose: PL/pgSQL keeps the plan of its
@@ -188,7 +229,8 @@ CREATE FUNCTION get_step_readiness_status(input_task_id bigint, step_ids bigint[
 RETURNS SETOF tasker_step_readiness_row
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM tasker_step_readiness(ARRAY[input_task_id], step_ids, as_of);
+    RETURN QUERY SELECT * FROM tasker_step_readiness(ARRAY[input_task_id], step_ids, as_of) r
+        ORDER BY r.workflow_step_id;
 END
 $$;
 
@@ -197,6 +239,7 @@ CREATE FUNCTION get_step_readiness_status_batch(input_task_ids bigint[], as_of t
 RETURNS SETOF tasker_step_readiness_row
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM tasker_step_readiness(input_task_ids, NULL, as_of);
+    RETURN QUERY SELECT * FROM tasker_step_readiness(input_task_ids, NULL, as_of) r
+        ORDER BY r.task_id, r.workflow_step_id;
 END
 $$;

@@ -20,15 +20,50 @@ CREATE TYPE tasker_task_execution_context_row AS (
     correlation_id uuid
 );
 
+-- Per task, its steps' readiness aggregated in a LATERAL (the readiness query run for
+-- that task, inlined): no sort and grouping of all the steps by task, and only the
+-- readiness columns the counts read are computed (the planner drops the rest, the
+-- reason details among them).
 CREATE FUNCTION tasker_task_execution_contexts(task_ids bigint[], as_of timestamptz)
 RETURNS SETOF tasker_task_execution_context_row
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-WITH r AS (
-    SELECT * FROM tasker_step_readiness(task_ids, NULL, as_of)
-),
-agg AS (
-    SELECT r.task_id,
-           count(*)::integer AS total,
+SELECT t.task_id, t.named_task_id,
+       COALESCE(tt.to_state, 'pending')::text AS status,
+       a.total, a.pending, a.in_progress, a.completed, a.failed, a.ready,
+       CASE
+           WHEN a.ready > 0 THEN 'has_ready_steps'
+           WHEN a.in_progress > 0 THEN 'processing'
+           WHEN a.blocked > 0 THEN 'blocked_by_failures'
+           WHEN a.total > 0 AND a.completed = a.total THEN 'all_complete'
+           ELSE 'waiting_for_dependencies'
+       END AS execution_status,
+       CASE
+           WHEN a.ready > 0 THEN 'execute_ready_steps'
+           WHEN a.in_progress > 0 THEN 'wait_for_completion'
+           WHEN a.blocked > 0 THEN 'handle_failures'
+           WHEN a.total > 0 AND a.completed = a.total THEN 'finalize_task'
+           ELSE 'wait_for_dependencies'
+       END AS recommended_action,
+       CASE WHEN a.total = 0 THEN 0.00
+            ELSE round(a.completed::numeric * 100 / a.total, 2)
+       END::numeric(5, 2) AS completion_percentage,
+       -- The engine's rule, in its order: no failed step (a task without steps
+       -- too) is healthy; failures with work ready are recovering; a permanent
+       -- failure and nothing ready is blocked; failures that may all be retried
+       -- are recovering. The last branch cannot be reached (as in the engine).
+       CASE
+           WHEN a.failed = 0 THEN 'healthy'
+           WHEN a.ready > 0 THEN 'recovering'
+           WHEN a.blocked > 0 AND a.ready = 0 THEN 'blocked'
+           WHEN a.blocked = 0 AND a.ready = 0 THEN 'recovering'
+           ELSE 'unknown'
+       END AS health_status,
+       a.blocked, a.cancelled, a.next_retry_at,
+       t.correlation_id
+FROM tasker_tasks t
+LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+CROSS JOIN LATERAL (
+    SELECT count(*)::integer AS total,
            count(*) FILTER (WHERE r.current_state = 'pending')::integer AS pending,
            count(*) FILTER (WHERE r.current_state = 'in_progress')::integer AS in_progress,
            count(*) FILTER (WHERE r.current_state IN ('complete', 'resolved_manually'))::integer AS completed,
@@ -37,45 +72,8 @@ agg AS (
            count(*) FILTER (WHERE r.ready_for_execution)::integer AS ready,
            count(*) FILTER (WHERE r.current_state = 'error' AND NOT r.retry_eligible)::integer AS blocked,
            min(r.next_retry_at) FILTER (WHERE r.reason = 'backoff') AS next_retry_at
-    FROM r GROUP BY r.task_id
-)
-SELECT t.task_id, t.named_task_id,
-       COALESCE(tt.to_state, 'pending')::text AS status,
-       COALESCE(a.total, 0), COALESCE(a.pending, 0), COALESCE(a.in_progress, 0),
-       COALESCE(a.completed, 0), COALESCE(a.failed, 0), COALESCE(a.ready, 0),
-       CASE
-           WHEN COALESCE(a.ready, 0) > 0 THEN 'has_ready_steps'
-           WHEN COALESCE(a.in_progress, 0) > 0 THEN 'processing'
-           WHEN COALESCE(a.blocked, 0) > 0 THEN 'blocked_by_failures'
-           WHEN COALESCE(a.total, 0) > 0 AND a.completed = a.total THEN 'all_complete'
-           ELSE 'waiting_for_dependencies'
-       END AS execution_status,
-       CASE
-           WHEN COALESCE(a.ready, 0) > 0 THEN 'execute_ready_steps'
-           WHEN COALESCE(a.in_progress, 0) > 0 THEN 'wait_for_completion'
-           WHEN COALESCE(a.blocked, 0) > 0 THEN 'handle_failures'
-           WHEN COALESCE(a.total, 0) > 0 AND a.completed = a.total THEN 'finalize_task'
-           ELSE 'wait_for_dependencies'
-       END AS recommended_action,
-       CASE WHEN COALESCE(a.total, 0) = 0 THEN 0.00
-            ELSE round(a.completed::numeric * 100 / a.total, 2)
-       END::numeric(5, 2) AS completion_percentage,
-       -- The engine's rule, in its order: no failed step (a task without steps
-       -- too) is healthy; failures with work ready are recovering; a permanent
-       -- failure and nothing ready is blocked; failures that may all be retried
-       -- are recovering. The last branch cannot be reached (as in the engine).
-       CASE
-           WHEN COALESCE(a.failed, 0) = 0 THEN 'healthy'
-           WHEN a.ready > 0 THEN 'recovering'
-           WHEN a.blocked > 0 AND a.ready = 0 THEN 'blocked'
-           WHEN a.blocked = 0 AND a.ready = 0 THEN 'recovering'
-           ELSE 'unknown'
-       END AS health_status,
-       COALESCE(a.blocked, 0), COALESCE(a.cancelled, 0), a.next_retry_at,
-       t.correlation_id
-FROM tasker_tasks t
-LEFT JOIN agg a ON a.task_id = t.task_id
-LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+    FROM tasker_step_readiness(ARRAY[t.task_id], NULL, as_of) r
+) a
 WHERE t.task_id = ANY (task_ids)
 ORDER BY t.task_id
 $$;

@@ -357,6 +357,19 @@ func TestReadinessClaimedAndWrongState(t *testing.T) {
 	assert.Equal(t, []string{}, readyNames(t, s, ct.TaskID, nil))
 }
 
+// TestReadinessTwoUnmetParentsSorted: two unmet parents (put in order in place, not
+// through a sort) are named sorted whichever of them was created first.
+func TestReadinessTwoUnmetParentsSorted(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	for _, order := range [][]string{{"zeta", "alpha"}, {"alpha", "zeta"}} {
+		ct := create(t, s, "two_unmet_"+order[0], step(order[0]), step(order[1]), step("sink", order[0], order[1]))
+		rdyAssertNotReady(t, rdyOne(t, s, ct, "sink", nil), sqlfuncs.ReasonDependenciesUnmet,
+			map[string]any{"unmet": []any{"alpha", "zeta"}, "total_parents": float64(2), "completed_parents": float64(0)},
+			nil, order[0]+" created first")
+	}
+}
+
 // TestReadinessDependenciesUnmet: reason_detail names the unmet parents, sorted.
 func TestReadinessDependenciesUnmet(t *testing.T) {
 	t.Parallel()
