@@ -9,8 +9,9 @@ import (
 )
 
 // BenchmarkLevels compares dependency analysis in Go with calculate_dependency_levels
-// in SQL on wide DAGs of 100, 1,000 and (full mode) 10,000 steps: lattices and chains
-// of diamonds (see lattice and diamonds). For each shape and size, side by side:
+// in SQL on wide DAGs of 100, 1,000 and 10,000 steps (the goal's sizes, also in
+// quick mode): lattices and chains of diamonds (see lattice and diamonds). For
+// each shape and size, side by side:
 //
 //	go_<shape>_<n>         store.AnalyzeDependencies: load the steps, edges and names
 //	                       (one query answering one row of arrays) and analyse in Go
@@ -24,7 +25,7 @@ import (
 // large ones in the same tables (the goal: 10k steps < 100x 100 steps, with
 // no plan that degrades small tasks when a large one exists).
 func BenchmarkLevels(b *testing.B) {
-	ns := sizes([]int{100, 1000}, []int{100, 1000, 10000})
+	ns := sizes([]int{100, 1000, 10000}, []int{100, 1000, 10000})
 	logMode(b, "sizes "+sizeLabel(ns[0])+" … "+sizeLabel(ns[len(ns)-1])+" steps")
 	ctx := context.Background()
 	e := newEnv(b, 4)
