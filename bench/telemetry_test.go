@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/metrics"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,13 +141,15 @@ const telemetryWorkflowsPerTurn = 2
 // goroutines) over the workflows and the flush, so the export of the turn's
 // spans is in its CPU and allocations.
 func telemetryTurn(b *testing.B, c *api.Client, n int) telemetrySample {
-	a0, cpu0, t0 := heapAllocs(), processCPU(b), time.Now()
+	a0 := heapAllocs()
+	cpu0, t0 := processCPU(b), time.Now()
 	for range n {
 		runTelemetryWorkflow(b, c)
 	}
 	wall := time.Since(t0)
 	must(b, c.Telemetry().ForceFlush(context.Background()))
-	cpu, a1 := processCPU(b)-cpu0, heapAllocs()
+	cpu := processCPU(b) - cpu0
+	a1 := heapAllocs()
 	return telemetrySample{wall: wall, cpu: cpu, allocs: a1[0] - a0[0], bytes: a1[1] - a0[1], steps: 8 * n}
 }
 
@@ -158,12 +160,13 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// heapAllocs is the count and bytes of heap allocations so far (runtime/metrics:
-// no stop of the world).
+// heapAllocs is the count and bytes of heap allocations so far, exact
+// (runtime.ReadMemStats flushes every P's cache; runtime/metrics' counts lag by
+// up to a span of objects per P and size class, which is noise at this scale).
 func heapAllocs() [2]uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return [2]uint64{s[0].Value.Uint64(), s[1].Value.Uint64()}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return [2]uint64{m.Mallocs, m.TotalAlloc}
 }
 
 func runTelemetryWorkflow(b *testing.B, c *api.Client) {

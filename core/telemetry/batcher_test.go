@@ -2,9 +2,12 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,4 +141,28 @@ func TestTraceparentRoundTrip(t *testing.T) {
 	for _, bad := range []string{"", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", tp[:54]} {
 		assert.False(t, trace.SpanContextFromContext(WithTraceparent(context.Background(), bad)).IsValid(), bad)
 	}
+}
+
+func TestStatementTextDropsIndentationKeepsLines(t *testing.T) {
+	t.Parallel()
+	sql := "\n\t\t-- a comment ends at its line\n\t\tSELECT a,\n\t\t\t b\n\n\t\tFROM t  \n"
+	assert.Equal(t, "-- a comment ends at its line\nSELECT a,\nb\nFROM t", statementText(sql))
+	long := statementText("SELECT '" + strings.Repeat("é", maxStatementLen) + "'")
+	assert.LessOrEqual(t, len(long), maxStatementLen)
+	assert.True(t, utf8.ValidString(long), "cut at a rune boundary")
+	assert.Equal(t, "begin", statementText("begin"))
+}
+
+func TestPgxTracerCachesStatementOptionsUpToItsBound(t *testing.T) {
+	t.Parallel()
+	p := &PgxTracer{}
+	a, b := p.stmt("SELECT 1"), p.stmt("SELECT 1")
+	assert.Same(t, a, b, "the second statement span reuses the first's options")
+	for i := 0; i < maxCachedStatements+10; i++ {
+		p.stmt(fmt.Sprintf("SELECT %d", i+2))
+	}
+	var n int
+	p.cache.Range(func(any, any) bool { n++; return true })
+	assert.Equal(t, maxCachedStatements, n, "dynamic SQL does not grow the cache without end")
+	assert.NotNil(t, p.stmt("SELECT 'past the bound'").opts, "a statement past the bound still gets its options")
 }

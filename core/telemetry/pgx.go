@@ -23,7 +23,7 @@ const maxStatementLen = 2048
 // recorded.
 type PgxTracer struct {
 	t      *Telemetry
-	cache  sync.Map // SQL text → its spans' attribute option
+	cache  sync.Map // SQL text → its spans' start options
 	cached atomic.Int64
 }
 
@@ -45,42 +45,70 @@ var (
 var (
 	clientKind = trace.WithSpanKind(trace.SpanKindClient)
 	dbSystem   = attribute.String("db.system", "postgresql")
-	batchStart = trace.WithAttributes(dbSystem)
+	batchStart = []trace.SpanStartOption{clientKind, trace.WithAttributes(dbSystem)}
 )
 
-// maxCachedStatements bounds the cache of statement attributes: the store's
+// maxCachedStatements bounds the cache of statement options: the store's
 // statements are a fixed set of constants, so the cache holds them all; a
 // caller's dynamic SQL past the bound is recorded all the same, with its
 // attributes built per statement.
 const maxCachedStatements = 1024
 
-// stmtOptions returns the attribute option of a statement span (db.system and
-// its trimmed, bounded db.statement), cached by SQL text so that a statement's
-// span does not rebuild it.
-func (p *PgxTracer) stmtOptions(sql string) trace.SpanStartOption {
+// stmtInfo is what the spans of one SQL text share: the start options of its
+// statement span (client kind, db.system, db.statement) and the event option of
+// a batch's statement.
+type stmtInfo struct {
+	opts  []trace.SpanStartOption
+	event trace.EventOption
+}
+
+// stmt returns the span options of a SQL text, cached by text so that a
+// statement's span does not rebuild them.
+func (p *PgxTracer) stmt(sql string) *stmtInfo {
 	if o, ok := p.cache.Load(sql); ok {
-		return o.(trace.SpanStartOption)
+		return o.(*stmtInfo)
 	}
-	o := trace.WithAttributes(dbSystem, attribute.String("db.statement", statementText(sql)))
+	text := attribute.String("db.statement", statementText(sql))
+	o := &stmtInfo{opts: []trace.SpanStartOption{clientKind, trace.WithAttributes(dbSystem, text)},
+		event: trace.WithAttributes(text)}
 	if p.cached.Add(1) <= maxCachedStatements {
 		p.cache.Store(sql, o)
 	}
 	return o
 }
 
+// statementText is the db.statement of a SQL text: each line without its
+// indentation (the store's statements are indented Go string constants) and
+// blank lines dropped, lines kept (a -- comment ends at its line), bounded by
+// maxStatementLen.
 func statementText(sql string) string {
-	sql = strings.TrimSpace(sql)
-	if len(sql) > maxStatementLen {
-		sql = sql[:maxStatementLen]
+	var b strings.Builder
+	b.Grow(min(len(sql), maxStatementLen))
+	for line := range strings.Lines(sql) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line)
+		if b.Len() >= maxStatementLen {
+			break
+		}
 	}
-	return sql
+	out := b.String()
+	if len(out) > maxStatementLen {
+		out = strings.ToValidUTF8(out[:maxStatementLen], "")
+	}
+	return out
 }
 
-func (p *PgxTracer) start(ctx context.Context, name string, opt trace.SpanStartOption) context.Context {
+func (p *PgxTracer) start(ctx context.Context, name string, opts []trace.SpanStartOption) context.Context {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx
 	}
-	ctx, _ = p.t.tracer.Start(ctx, name, clientKind, opt)
+	ctx, _ = p.t.tracer.Start(ctx, name, opts...)
 	return ctx
 }
 
@@ -100,7 +128,7 @@ func (p *PgxTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx
 	}
-	return p.start(ctx, "db.query", p.stmtOptions(data.SQL))
+	return p.start(ctx, "db.query", p.stmt(data.SQL).opts)
 }
 
 // TraceQueryEnd ends it.
@@ -123,7 +151,7 @@ func (p *PgxTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.T
 	if !span.IsRecording() {
 		return
 	}
-	span.AddEvent("db.batch.query", trace.WithAttributes(attribute.String("db.statement", statementText(data.SQL))))
+	span.AddEvent("db.batch.query", p.stmt(data.SQL).event)
 	if data.Err != nil {
 		span.SetStatus(codes.Error, data.Err.Error())
 	}
