@@ -93,6 +93,9 @@ func BenchmarkTelemetry(b *testing.B) {
 	samples := make([][]telemetrySample, len(configs))
 	b.ResetTimer()
 	for r := 0; r < rounds; r++ {
+		if r > 0 && r%telemetryAnalyzeEvery == 0 {
+			e.analyze(b) // as autovacuum would: the tables grow by a few hundred rows a round
+		}
 		for k := range configs {
 			i := (k + r) % len(configs)
 			samples[i] = append(samples[i], telemetryTurn(b, clients[i], telemetryWorkflowsPerTurn))
@@ -130,6 +133,11 @@ func BenchmarkTelemetry(b *testing.B) {
 		b.ReportMetric(medianOf(cpuCost), cfg.name+"-cpu-cost-%")
 	}
 }
+
+// telemetryAnalyzeEvery is how many rounds run between two analyses of the
+// tables (outside the turns): without them a long run's plans can go bad as
+// the tables grow (bench/README.md, "Notes").
+const telemetryAnalyzeEvery = 10
 
 // telemetryWorkflowsPerTurn is how many workflows (8 steps each) one
 // configuration runs per turn of BenchmarkTelemetry.
@@ -212,8 +220,10 @@ func claimedIDs(steps any) []string {
 // BenchmarkTelemetryHooks is the in-process cost of the per-step hooks (a claim
 // and its report: counters, the tracked step, the duration histogram) with
 // metrics on and off, and with tracing on (a step span each), beside nothing:
-// compare with a claim's round trip (BenchmarkAPI) to see the share.
+// compare with a claim's round trip (BenchmarkAPI) to see the share. The spans
+// go to the trace receiver of BenchmarkTelemetry (a child process).
 func BenchmarkTelemetryHooks(b *testing.B) {
+	sink := startTraceSink(b) + "/v1/traces"
 	for _, cfg := range []struct {
 		name string
 		s    telemetry.Settings
@@ -221,7 +231,7 @@ func BenchmarkTelemetryHooks(b *testing.B) {
 		{"off", telemetry.Settings{}},
 		{"metrics", telemetry.Settings{MetricsEnabled: true, TrackedStepsLimit: 100000}},
 		{"tracing", telemetry.Settings{TracingEnabled: true, Exporter: telemetry.ExporterHTTP,
-			Endpoint: "http://127.0.0.1:1/v1/traces", SampleRatio: 1, TrackedStepsLimit: 100000}},
+			Endpoint: sink, SampleRatio: 1, TrackedStepsLimit: 100000}},
 	} {
 		b.Run(cfg.name, func(b *testing.B) {
 			cfg.s.ExportTimeout, cfg.s.ScrapeTimeout = time.Second, time.Second
