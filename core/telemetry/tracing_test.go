@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -165,4 +166,30 @@ func TestPgxTracerCachesStatementOptionsUpToItsBound(t *testing.T) {
 	p.cache.Range(func(any, any) bool { n++; return true })
 	assert.Equal(t, maxCachedStatements, n, "dynamic SQL does not grow the cache without end")
 	assert.NotNil(t, p.stmt("SELECT 'past the bound'").opts, "a statement past the bound still gets its options")
+}
+
+func TestStepSpanLeavesOutEmptyAttributesAndIsAChildOfTheTask(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tel := &Telemetry{tp: tp, tracer: tp.Tracer(InstrumentationName), steps: newTracker(10)}
+	const taskTP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	now := time.Now()
+	got := tel.StepClaimed(context.Background(), ClaimedStep{StepID: 7, TaskID: 3, StepName: "a", Namespace: "ns",
+		Traceparent: taskTP, Attempt: 1}, now)
+	require.True(t, ValidTraceparent(got), got)
+	assert.Equal(t, taskTP[:36], got[:36], "the step span is in the task's trace")
+	tel.StepReported(7, "applied", "complete", now.Add(time.Second))
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	s := spans[0]
+	assert.Equal(t, "00f067aa0ba902b7", s.Parent().SpanID().String())
+	attrs := map[string]string{}
+	for _, kv := range s.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	assert.Equal(t, map[string]string{AttrTaskID: "3", AttrStepID: "7", AttrStepName: "a", AttrNamespace: "ns",
+		AttrAttempt: "1", AttrOutcome: "complete"}, attrs, "task name, correlation id and worker id are empty: left out")
+	assert.Equal(t, got, formatTraceparent(s.SpanContext()))
 }
