@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -192,4 +193,41 @@ func TestStepSpanLeavesOutEmptyAttributesAndIsAChildOfTheTask(t *testing.T) {
 	assert.Equal(t, map[string]string{AttrTaskID: "3", AttrStepID: "7", AttrStepName: "a", AttrNamespace: "ns",
 		AttrAttempt: "1", AttrOutcome: "complete"}, attrs, "task name, correlation id and worker id are empty: left out")
 	assert.Equal(t, got, formatTraceparent(s.SpanContext()))
+}
+
+func TestStatementSpansFollowTheCallsSampling(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0)))) // sample_ratio 0
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tel := &Telemetry{s: Settings{DBStatements: true}, tp: tp, tracer: tp.Tracer(InstrumentationName)}
+	p := tel.PgxTracer()
+	require.NotNil(t, p)
+
+	ctx, call := StartSpan(WithContext(context.Background(), tel), "tasker.api.unsampled")
+	require.False(t, call.IsRecording())
+	q := p.TraceQueryStart(ctx, nil, pgx.TraceQueryStartData{SQL: "SELECT 1"})
+	assert.Equal(t, call, trace.SpanFromContext(q), "no statement span under an unsampled call")
+	p.TraceQueryEnd(q, nil, pgx.TraceQueryEndData{})
+	EndSpan(call, nil)
+	assert.Empty(t, rec.Ended())
+
+	// A sampled incoming traceparent is followed: the call and its statement are recorded.
+	ctx = WithTraceparent(WithContext(context.Background(), tel), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	ctx, call = StartSpan(ctx, "tasker.api.sampled")
+	q = p.TraceQueryStart(ctx, nil, pgx.TraceQueryStartData{SQL: "\n\t\tSELECT 1\n\t"})
+	p.TraceQueryEnd(q, nil, pgx.TraceQueryEndData{})
+	EndSpan(call, nil)
+	spans := rec.Ended()
+	require.Len(t, spans, 2)
+	stmt := spans[0]
+	assert.Equal(t, "db.query", stmt.Name())
+	assert.Equal(t, call.SpanContext().SpanID(), stmt.Parent().SpanID(), "a child of its call")
+	assert.Equal(t, trace.SpanKindClient, stmt.SpanKind())
+	attrs := map[string]string{}
+	for _, kv := range stmt.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	assert.Equal(t, map[string]string{"db.system": "postgresql", "db.statement": "SELECT 1"}, attrs)
 }
