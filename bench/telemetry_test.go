@@ -59,7 +59,8 @@ type telemetrySample struct {
 // is open at once, and the configurations take turns in short rounds (quick: 31,
 // full: 91), each turn telemetryWorkflowsPerTurn workflows and then a flush of
 // the spans they made (so a configuration's export falls in its own turn's CPU
-// time, not in another's), the order rotated every round, so that the load of
+// time, not in another's; outside the turn's wall time, as the export runs in
+// the background in a worker), the order rotated every round, so that the load of
 // other processes falls on every configuration alike. Per configuration it
 // reports the medians over the rounds of steps/s (the goal's figure), of this
 // process's CPU time per step (getrusage: Tasker Core's Go side, the exporter
