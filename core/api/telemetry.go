@@ -74,8 +74,8 @@ func (c *Client) attachTelemetry() error {
 // the span of the call, a child of the payload's traceparent when it has one
 // (create_task, create_task_from_template: the request that creates the task).
 func (c *Client) callContext(ctx context.Context, method string, payload []byte) (context.Context, func(error)) {
-	if c.tel == nil {
-		return ctx, func(error) {}
+	if c.tel == nil || (!c.tel.MetricsEnabled() && !c.tel.TracingEnabled()) {
+		return ctx, func(error) {} // telemetry off: the hooks below have nothing to do
 	}
 	ctx = telemetry.WithContext(ctx, c.tel)
 	if !c.tel.TracingEnabled() {

@@ -85,11 +85,17 @@ func (t *Telemetry) StepClaimed(ctx context.Context, st ClaimedStep, now time.Ti
 	var span trace.Span
 	if t.tp != nil {
 		parent := WithTraceparent(context.Background(), st.Traceparent)
-		opts := []trace.SpanStartOption{trace.WithTimestamp(now), trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.Int64(AttrTaskID, st.TaskID), attribute.Int64(AttrStepID, st.StepID),
-				attribute.String(AttrStepName, st.StepName), attribute.String(AttrTaskName, st.TaskName),
-				attribute.String(AttrNamespace, st.Namespace), attribute.String(AttrCorrelationID, st.CorrelationID),
-				attribute.String(AttrWorkerID, st.Worker), attribute.Int(AttrAttempt, int(st.Attempt)))}
+		attrs := make([]attribute.KeyValue, 0, 8)
+		attrs = append(attrs, attribute.Int64(AttrTaskID, st.TaskID), attribute.Int64(AttrStepID, st.StepID))
+		for _, kv := range [...]struct{ k, v string }{{AttrStepName, st.StepName}, {AttrTaskName, st.TaskName},
+			{AttrNamespace, st.Namespace}, {AttrCorrelationID, st.CorrelationID}, {AttrWorkerID, st.Worker}} {
+			if kv.v != "" { // an empty attribute says nothing, and costs its export
+				attrs = append(attrs, attribute.String(kv.k, kv.v))
+			}
+		}
+		attrs = append(attrs, attribute.Int(AttrAttempt, int(st.Attempt)))
+		opts := make([]trace.SpanStartOption, 0, 4)
+		opts = append(opts, trace.WithTimestamp(now), consumerKind, trace.WithAttributes(attrs...))
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 		}
@@ -150,6 +156,8 @@ func (t *Telemetry) StepRecovered(stepID int64, toState string, now time.Time) {
 		t.m.stepsRecovered.WithLabelValues(toState).Inc()
 	}
 }
+
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
 
 type trackedStep struct {
 	namespace string

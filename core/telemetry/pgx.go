@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/attribute"
@@ -19,7 +21,11 @@ const maxStatementLen = 2048
 // arguments (they hold task contexts and results). A statement whose context
 // has no recording span costs one interface check: tracing off, nothing is
 // recorded.
-type PgxTracer struct{ t *Telemetry }
+type PgxTracer struct {
+	t      *Telemetry
+	cache  sync.Map // SQL text → its spans' start options
+	cached atomic.Int64
+}
 
 // PgxTracer returns the tracer to install as pgx's ConnConfig.Tracer, or nil
 // when tracing or statement spans are off.
@@ -35,16 +41,74 @@ var (
 	_ pgx.BatchTracer = (*PgxTracer)(nil)
 )
 
-func (p *PgxTracer) start(ctx context.Context, name, sql string) context.Context {
+// The options every statement span shares, made once.
+var (
+	clientKind = trace.WithSpanKind(trace.SpanKindClient)
+	dbSystem   = attribute.String("db.system", "postgresql")
+	batchStart = []trace.SpanStartOption{clientKind, trace.WithAttributes(dbSystem)}
+)
+
+// maxCachedStatements bounds the cache of statement options: the store's
+// statements are a fixed set of constants, so the cache holds them all; a
+// caller's dynamic SQL past the bound is recorded all the same, with its
+// attributes built per statement.
+const maxCachedStatements = 1024
+
+// stmtInfo is what the spans of one SQL text share: the start options of its
+// statement span (client kind, db.system, db.statement) and the event option of
+// a batch's statement.
+type stmtInfo struct {
+	opts  []trace.SpanStartOption
+	event trace.EventOption
+}
+
+// stmt returns the span options of a SQL text, cached by text so that a
+// statement's span does not rebuild them.
+func (p *PgxTracer) stmt(sql string) *stmtInfo {
+	if o, ok := p.cache.Load(sql); ok {
+		return o.(*stmtInfo)
+	}
+	text := attribute.String("db.statement", statementText(sql))
+	o := &stmtInfo{opts: []trace.SpanStartOption{clientKind, trace.WithAttributes(dbSystem, text)},
+		event: trace.WithAttributes(text)}
+	if p.cached.Add(1) <= maxCachedStatements {
+		p.cache.Store(sql, o)
+	}
+	return o
+}
+
+// statementText is the db.statement of a SQL text: each line without its
+// indentation (the store's statements are indented Go string constants) and
+// blank lines dropped, lines kept (a -- comment ends at its line), bounded by
+// maxStatementLen.
+func statementText(sql string) string {
+	var b strings.Builder
+	b.Grow(min(len(sql), maxStatementLen))
+	for line := range strings.Lines(sql) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line)
+		if b.Len() >= maxStatementLen {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > maxStatementLen {
+		out = strings.ToValidUTF8(out[:maxStatementLen], "")
+	}
+	return out
+}
+
+func (p *PgxTracer) start(ctx context.Context, name string, opts []trace.SpanStartOption) context.Context {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx
 	}
-	sql = strings.TrimSpace(sql)
-	if len(sql) > maxStatementLen {
-		sql = sql[:maxStatementLen]
-	}
-	ctx, _ = p.t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.String("db.statement", sql)))
+	ctx, _ = p.t.tracer.Start(ctx, name, opts...)
 	return ctx
 }
 
@@ -61,7 +125,10 @@ func end(ctx context.Context, err error) {
 
 // TraceQueryStart starts a statement's span.
 func (p *PgxTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return p.start(ctx, "db.query", data.SQL)
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx
+	}
+	return p.start(ctx, "db.query", p.stmt(data.SQL).opts)
 }
 
 // TraceQueryEnd ends it.
@@ -71,7 +138,7 @@ func (p *PgxTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tra
 
 // TraceBatchStart starts a batch's span (its statements are events of it).
 func (p *PgxTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
-	ctx = p.start(ctx, "db.batch", "")
+	ctx = p.start(ctx, "db.batch", batchStart)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() && data.Batch != nil {
 		span.SetAttributes(attribute.Int("db.batch.size", data.Batch.Len()))
 	}
@@ -84,11 +151,7 @@ func (p *PgxTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.T
 	if !span.IsRecording() {
 		return
 	}
-	sql := strings.TrimSpace(data.SQL)
-	if len(sql) > maxStatementLen {
-		sql = sql[:maxStatementLen]
-	}
-	span.AddEvent("db.batch.query", trace.WithAttributes(attribute.String("db.statement", sql)))
+	span.AddEvent("db.batch.query", p.stmt(data.SQL).event)
 	if data.Err != nil {
 		span.SetStatus(codes.Error, data.Err.Error())
 	}

@@ -41,6 +41,9 @@ type Settings struct {
 	ServiceName       string
 	DBStatements      bool
 	ExportTimeout     time.Duration
+	BatchSize         int           // spans per export
+	QueueSize         int           // ended spans awaiting export; beyond it they are dropped
+	ScheduleDelay     time.Duration // longest a span waits for a batch to fill
 	TrackedStepsLimit int
 	MetricsEnabled    bool
 	Listen            string
@@ -59,6 +62,9 @@ func SettingsFrom(cfg *config.Config) Settings {
 		ServiceName:       cfg.String("telemetry.tracing.service_name"),
 		DBStatements:      cfg.Bool("telemetry.tracing.db_statements"),
 		ExportTimeout:     ms("telemetry.tracing.export_timeout_ms"),
+		BatchSize:         int(cfg.Int("telemetry.tracing.batch_size")),
+		QueueSize:         int(cfg.Int("telemetry.tracing.queue_size")),
+		ScheduleDelay:     ms("telemetry.tracing.schedule_delay_ms"),
 		TrackedStepsLimit: int(cfg.Int("telemetry.tracked_steps_limit")),
 		MetricsEnabled:    cfg.Bool("metrics.enabled"),
 		Listen:            cfg.String("metrics.listen"),
@@ -169,4 +175,14 @@ func WithContext(ctx context.Context, t *Telemetry) context.Context {
 func From(ctx context.Context) *Telemetry {
 	t, _ := ctx.Value(ctxKey{}).(*Telemetry)
 	return t
+}
+
+// ForceFlush exports the spans ended so far (bounded by ctx); without tracing it
+// does nothing. Benchmarks call it so a configuration's export cost falls in its
+// own measurement.
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	if t == nil || t.tp == nil {
+		return nil
+	}
+	return t.tp.ForceFlush(ctx)
 }

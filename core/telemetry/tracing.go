@@ -2,8 +2,10 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,10 +87,16 @@ var (
 // process (tasker_trace_export_errors_total).
 func ExportErrors() uint64 { return exportErrors.Load() }
 
-func newTracerProvider(ctx context.Context, s Settings) (*sdktrace.TracerProvider, error) {
+// installErrorHandler makes the SDK's errors count in ExportErrors (once per
+// process).
+func installErrorHandler() {
 	setErrorHandler.Do(func() {
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) { exportErrors.Add(1) }))
 	})
+}
+
+func newTracerProvider(ctx context.Context, s Settings) (*sdktrace.TracerProvider, error) {
+	installErrorHandler()
 	var exp sdktrace.SpanExporter
 	var err error
 	// The exporters read OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT,
@@ -122,7 +130,7 @@ func newTracerProvider(ctx context.Context, s Settings) (*sdktrace.TracerProvide
 		return nil, fmt.Errorf("resource: %w", err)
 	}
 	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp, sdktrace.WithExportTimeout(s.ExportTimeout)),
+		sdktrace.WithSpanProcessor(newBatcher(exp, s)),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(s.SampleRatio))),
 	), nil
@@ -130,13 +138,15 @@ func newTracerProvider(ctx context.Context, s Settings) (*sdktrace.TracerProvide
 
 // StartSpan starts a span named name under ctx's span with the telemetry of
 // ctx (WithContext). Without telemetry, or with tracing off, it returns ctx and
-// a no-op span: cheap enough for every call.
+// a no-op span: cheap enough for every call. attrs does not escape (the span
+// gets a copy), so a caller's attribute list stays on its stack when tracing
+// is off.
 func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	t := From(ctx)
 	if t == nil || t.tp == nil {
 		return ctx, trace.SpanFromContext(context.Background()) // the no-op span
 	}
-	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return t.tracer.Start(ctx, name, trace.WithAttributes(slices.Clone(attrs)...))
 }
 
 // EndSpan records the outcome of span (ok, or the error's kind and message) and
@@ -169,8 +179,29 @@ func Traceparent(ctx context.Context) string {
 }
 
 func formatTraceparent(sc trace.SpanContext) string {
-	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+	var b [TraceparentLen]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
 }
+
+// traceparentCarrier is a propagation carrier holding only a traceparent (a
+// map carrier would be made for every claimed step).
+type traceparentCarrier struct{ v string }
+
+func (c *traceparentCarrier) Get(key string) string {
+	if key == "traceparent" {
+		return c.v
+	}
+	return ""
+}
+func (c *traceparentCarrier) Set(string, string) {}
+func (c *traceparentCarrier) Keys() []string     { return []string{"traceparent"} }
 
 // WithTraceparent returns ctx with the remote span context of a W3C traceparent
 // as its parent; an empty or malformed value leaves ctx as it is.
@@ -178,7 +209,7 @@ func WithTraceparent(ctx context.Context, traceparent string) context.Context {
 	if traceparent == "" {
 		return ctx
 	}
-	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
+	return propagation.TraceContext{}.Extract(ctx, &traceparentCarrier{traceparent})
 }
 
 // ValidTraceparent reports whether v is a W3C traceparent (version 00 form:
