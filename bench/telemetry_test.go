@@ -151,19 +151,19 @@ const telemetryWorkflowsPerTurn = 2
 // spans is in its CPU and allocations.
 func telemetryTurn(b *testing.B, c *api.Client, n int) telemetrySample {
 	a0 := heapAllocs()
-	cpu0, t0 := selfCPU(b), time.Now()
+	cpu0, t0 := ownCPU(b), time.Now()
 	for range n {
 		runTelemetryWorkflow(b, c)
 	}
 	wall := time.Since(t0)
 	must(b, c.Telemetry().ForceFlush(context.Background()))
-	cpu := selfCPU(b) - cpu0
+	cpu := ownCPU(b) - cpu0
 	a1 := heapAllocs()
 	return telemetrySample{wall: wall, cpu: cpu, allocs: a1[0] - a0[0], bytes: a1[1] - a0[1], steps: 8 * n}
 }
 
-// selfCPU is the user and system CPU time of this process so far.
-func selfCPU(b *testing.B) time.Duration {
+// ownCPU is the user and system CPU time of this process so far.
+func ownCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	must(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
