@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/taskercore/tasker-core/core/telemetry"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
+	"github.com/taskercore/tasker-core/internal/pollconn"
 	"github.com/taskercore/tasker-core/migrations"
 )
 
@@ -111,6 +113,9 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.Int("database.statement_timeout_ms"), 10)
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
 	pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = cfg.String("database.plan_cache_mode")
+	if cfg.Bool("database.thread_wait") {
+		pcfg.ConnConfig.DialFunc = pgconn.DialFunc(pollconn.Wrap(pollconn.DialFunc(pcfg.ConnConfig.DialFunc)))
+	}
 	if schema != "" {
 		pcfg.ConnConfig.RuntimeParams["search_path"] = schema
 	}
