@@ -73,18 +73,6 @@ module TaskerCore
         end
       end
 
-      # A field without a conversion: a String is copied unless frozen (the
-      # object must not share a String its caller may change), any other value
-      # deep-frozen.
-      # @param value [Object]
-      # @return [Object] frozen
-      def plain_value(value)
-        return value if value.frozen? && !value.is_a?(Hash) && !value.is_a?(Array)
-        return value.dup.freeze if value.is_a?(String)
-
-        deep_freeze(value)
-      end
-
       # Deep-freezes a JSON value (Hash, Array, String...).
       def deep_freeze(value)
         case value
