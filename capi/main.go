@@ -48,9 +48,14 @@ func lookup(h C.uint64_t) (*api.Client, error) {
 	return c, nil
 }
 
-// result allocates the C string for an envelope.
+// result allocates the C string for an envelope: one copy, straight into C
+// memory (C.CBytes of append(envelope, 0) copied it twice).
 func result(envelope []byte) *C.char {
-	return (*C.char)(C.CBytes(append(envelope, 0)))
+	p := C.malloc(C.size_t(len(envelope) + 1))
+	b := unsafe.Slice((*byte)(p), len(envelope)+1)
+	copy(b, envelope)
+	b[len(envelope)] = 0
+	return (*C.char)(p)
 }
 
 // guard runs fn and turns a panic into an internal_error envelope, so a bug in a

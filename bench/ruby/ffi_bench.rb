@@ -17,8 +17,13 @@
 #           effective configuration), so both run the same plans
 #
 # and prints: name, i/s of each, and gem vs pg = (gem time / pg time − 1) in %,
-# the price of the gem; the goal (issue 14) is < 5 % on this task. --json PATH
-# writes the figures for bench/ruby/write_doc.rb. What "the same SQL" is:
+# the price of the gem; the goal (issue 14) is < 5 % on this task. The ips runs
+# are one after the other, so a burst of load from other work on the machine
+# lands on one of them; beside them, the same gem and pg calls alternate one by
+# one (INTERLEAVED_ROUNDS rounds, the order flipped every round) and the medians
+# of their per-call times give "interleaved" gem vs pg, which such bursts skew
+# far less. --json PATH writes the figures for bench/ruby/write_doc.rb. What
+# "the same SQL" is:
 #
 #   get_task_execution_context  SELECT * FROM get_task_execution_context($1)
 #   discover_viable_steps       get_step_readiness_status($1) WHERE ready_for_execution
@@ -40,9 +45,26 @@ FULL = BenchSupport.full?
 IPS_TIME = FULL ? 5 : 1
 IPS_WARMUP = FULL ? 2 : 0.5
 RSS_CALLS = FULL ? 1_000_000 : 100_000
+INTERLEAVED_ROUNDS = FULL ? 3000 : 500
 GOAL_FFI_PCT = 5.0
 json_i = ARGV.index("--json")
 JSON_PATH = json_i && ARGV[json_i + 1]
+
+# Median per-call seconds of each block, the blocks called in turn, one call
+# each per round, the order reversed every other round.
+def interleaved(blocks, rounds)
+  times = blocks.transform_values { [] }
+  names = blocks.keys
+  (rounds / 10).times { names.each { |k| blocks[k].call } } # warm-up
+  rounds.times do |i|
+    (i.even? ? names : names.reverse).each do |k|
+      t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      blocks[k].call
+      times[k] << Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+    end
+  end
+  times.transform_values { |v| v.sort[v.size / 2] }
+end
 
 def measure(label_prefix, blocks)
   job = Benchmark.ips(quiet: true) do |x|
@@ -109,6 +131,7 @@ begin
   payload = JSON.generate({ task_id: task_id })
 
   rows = []
+  inter = {}
   {
     "get_task_execution_context" => -> { client.task_execution_context(task_id) },
     "discover_viable_steps" => -> { client.viable_steps(task_id) },
@@ -119,6 +142,7 @@ begin
     pg_unprepared = -> { pg.exec_params(sql[name], [task_id]).to_a }
     r = measure(name, { "gem" => gem_call, "native" => native, "pg" => pg_call, "pg_unprepared" => pg_unprepared })
     rows << [name, r["gem"], r["native"], r["pg"], r["pg_unprepared"]]
+    inter[name] = interleaved({ "gem" => gem_call, "native" => native, "pg" => pg_call }, INTERLEAVED_ROUNDS)
   end
 
   # Each call adds 300 transitions to the same 100 steps; vacuum before each
@@ -160,6 +184,12 @@ begin
   rows.each do |name, _, _, _, unprep|
     puts format("  (pg without a prepared statement, %s: %s i/s)", name, BenchSupport.fmt_ips(unprep.ips))
   end
+  puts "interleaved (#{INTERLEAVED_ROUNDS} rounds of gem, native and pg calls in turn; medians of the per-call times):"
+  inter.each do |name, med|
+    puts format("  %-40s gem %s, native %s, pg %s: gem vs pg %+.1f%%, native vs pg %+.1f%%", name,
+                BenchSupport.fmt_us(med["gem"]), BenchSupport.fmt_us(med["native"]), BenchSupport.fmt_us(med["pg"]),
+                (med["gem"] / med["pg"] - 1) * 100, (med["native"] / med["pg"] - 1) * 100)
+  end
   g = batch_row[1]
   puts format("batch_update_step_states per update: gem %s, native %s",
               BenchSupport.fmt_us(1.0 / g.ips / cycle.size), BenchSupport.fmt_us(1.0 / batch_row[2].ips / cycle.size))
@@ -169,8 +199,12 @@ begin
 
   json = { mode: BenchSupport.mode, plan_cache_mode: plan_mode, goal_pct: GOAL_FFI_PCT,
            functions: rows.map do |name, gem_e, native_e, pg_e, unprep|
+             med = inter[name]
              { name: name, gem_ips: gem_e.ips, native_ips: native_e.ips, pg_ips: pg_e.ips, pg_unprepared_ips: unprep.ips,
-               gem_vs_pg_pct: (pg_e.ips / gem_e.ips - 1) * 100 }
+               gem_vs_pg_pct: (pg_e.ips / gem_e.ips - 1) * 100,
+               interleaved_rounds: INTERLEAVED_ROUNDS, interleaved_gem_us: med["gem"] * 1e6,
+               interleaved_native_us: med["native"] * 1e6, interleaved_pg_us: med["pg"] * 1e6,
+               interleaved_gem_vs_pg_pct: (med["gem"] / med["pg"] - 1) * 100 }
            end,
            batch_update_us_per_update: 1e6 / batch_row[1].ips / cycle.size,
            noop_us: 1e6 / noop_row[1].ips, select1_us: 1e6 / noop_row[3].ips }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/taskercore/tasker-core/core/telemetry"
 	"github.com/taskercore/tasker-core/internal/pgerr"
 	"github.com/taskercore/tasker-core/internal/pgurl"
+	"github.com/taskercore/tasker-core/internal/pollconn"
 	"github.com/taskercore/tasker-core/migrations"
 )
 
@@ -110,6 +112,9 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
 	pooled := cfg.String("database.pooler") == "transaction"
 	pcfg.ConnConfig.DefaultQueryExecMode = queryExecMode(cfg)
+	if cfg.Bool("database.thread_wait") {
+		pcfg.ConnConfig.DialFunc = pgconn.DialFunc(pollconn.Wrap(pollconn.DialFunc(pcfg.ConnConfig.DialFunc)))
+	}
 	if !pooled {
 		// A transaction pooler refuses these as startup parameters (PgBouncer
 		// tracks only a few, application_name among them): behind one, the

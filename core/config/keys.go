@@ -50,6 +50,8 @@ var Keys = []Key{
 	{Path: "database.plan_cache_mode", Type: String, Default: "force_generic_plan",
 		Enum: []string{"auto", "force_generic_plan", "force_custom_plan"},
 		Doc:  "PostgreSQL plan_cache_mode of the pool's connections: the SQL functions are inlined and re-planned per call under auto; a generic plan measured 35–50 % faster claims and reports"},
+	{Path: "database.thread_wait", Type: Bool, Default: true,
+		Doc: "wait for the database's answers in poll(2) on the calling thread, as libpq does (Linux; elsewhere, and when false, in Go's network poller): a call from the C API (the Ruby gem) then needs no hand-off between threads per round trip"},
 	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
 		Doc: "PostgreSQL statement_timeout (0: none); a timed-out statement is a timeout_error"},
 	{Path: "database.pooler", Type: String, Default: "none", Enum: []string{"none", "transaction"},

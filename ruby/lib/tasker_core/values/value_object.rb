@@ -16,6 +16,10 @@ module TaskerCore
   # parses big ones exactly). Fields the library sends that are not declared are
   # ignored; declared fields it does not send are nil.
   class ValueObject
+    # The default of from_h's Hash#fetch: no field of the Hash is this object.
+    MISSING = Object.new.freeze
+    private_constant :MISSING
+
     class << self
       # The declared field names, in order.
       def attribute_names
@@ -35,6 +39,7 @@ module TaskerCore
         name = name.to_sym
         attribute_names << name unless attribute_names.include?(name)
         converters[name] = block || type
+        @builder = nil # from_h compiles again, with this field
         attr_reader name
       end
 
@@ -48,6 +53,9 @@ module TaskerCore
       # Builds an instance from a Hash with string (or symbol) keys.
       def from_h(hash)
         raise TypeError, "#{name}.from_h expects a Hash, got #{hash.class}" unless hash.is_a?(Hash)
+
+        builder = @builder || compile_builder
+        return builder.call(hash) if builder.is_a?(Proc)
 
         values = attribute_names.to_h do |attr|
           raw = hash.key?(attr.to_s) ? hash[attr.to_s] : hash[attr]
@@ -75,6 +83,47 @@ module TaskerCore
       end
 
       private
+
+      # from_h is the gem's hot path (every answer of the library becomes value
+      # objects): for a class that keeps ValueObject#initialize, it is compiled
+      # once into a method that reads each field from the Hash, converts it and
+      # sets its instance variable, without the intermediate Hash, keyword
+      # arguments and per-field dispatch of the generic path; the result is the
+      # same object (the specs of every value class hold both). A class with its
+      # own initialize (Event, TaskRunResult...) keeps the generic path (:generic).
+      def compile_builder
+        return @builder = :generic unless instance_method(:initialize).owner == ValueObject
+
+        procs = []
+        lines = attribute_names.map do |attr|
+          key = attr.to_s.dump
+          # One lookup in the common case; the symbol key only when the string one is absent.
+          read = "v = h.fetch(#{key}, missing)\nv = h[#{attr.inspect}] if missing.equal?(v)"
+          value = case (conv = converters[attr])
+                  when nil then "case v when String then v.frozen? ? v : v.dup.freeze " \
+                                "when Hash, Array then ::TaskerCore::ValueObject.deep_freeze(v) else v.freeze end"
+                  when :time then "::TaskerCore::ValueObject.parse_time(v)"
+                  when :symbol then "v&.to_sym"
+                  when :frozen then "::TaskerCore::ValueObject.deep_freeze(v)"
+                  when Proc
+                    procs << conv
+                    "procs[#{procs.size - 1}].call(v)"
+                  else raise ArgumentError, "unknown attribute type #{conv.inspect}"
+                  end
+          "#{read}\n@#{attr} = #{value}"
+        end
+        # The magic comment keeps the key literals from allocating a String each.
+        class_eval(<<~RUBY, __FILE__, __LINE__ + 1)
+          # frozen_string_literal: true
+          def __tasker_from_h(h, procs, missing) # private: from_h's compiled body
+            #{lines.join("\n")}
+            freeze
+          end
+          private :__tasker_from_h
+        RUBY
+        procs.freeze
+        @builder = ->(h) { allocate.__send__(:__tasker_from_h, h, procs, MISSING) }
+      end
 
       def convert(converter, raw)
         case converter
@@ -122,4 +171,5 @@ module TaskerCore
     end
     alias to_s inspect
   end
+
 end
