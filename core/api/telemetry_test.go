@@ -164,10 +164,14 @@ func TestMetricsBacklogOnScrape(t *testing.T) {
 	var ct created
 	callOK(t, c, "create_task", diamondSpec, &ct)
 	callOK(t, c, "create_task", strings.Replace(diamondSpec, `"api"`, `"other_ns"`, 1), nil)
+	callOK(t, c, "create_task", `{"name": "wide", "namespace": "wide_ns", "steps": [{"name": "x"}, {"name": "y"}, {"name": "z", "depends_on": ["x"]}]}`, nil)
 	time.Sleep(50 * time.Millisecond)
 	mfs := scrape(t, c)
 	assert.Equal(t, 1.0, value(mfs, "tasker_ready_tasks", map[string]string{"namespace": "api"}))
 	assert.Equal(t, 1.0, value(mfs, "tasker_ready_tasks", map[string]string{"namespace": "other_ns"}))
+	assert.Equal(t, 1.0, value(mfs, "tasker_ready_steps", map[string]string{"namespace": "api"}), "the diamond's root")
+	assert.Equal(t, 1.0, value(mfs, "tasker_ready_tasks", map[string]string{"namespace": "wide_ns"}))
+	assert.Equal(t, 2.0, value(mfs, "tasker_ready_steps", map[string]string{"namespace": "wide_ns"}), "x and y, not z")
 	assert.Greater(t, value(mfs, "tasker_oldest_ready_seconds", map[string]string{"namespace": "api"}), 0.0)
 
 	callOK(t, c, "claim_steps", fmt.Sprintf(`{"worker_id": "holder", "task_id": %d}`, ct.TaskID), nil)
@@ -175,6 +179,7 @@ func TestMetricsBacklogOnScrape(t *testing.T) {
 	assert.Equal(t, 1.0, value(mfs, "tasker_workers_active", nil))
 	assert.Equal(t, 1.0, value(mfs, "tasker_steps_in_progress", nil))
 	assert.Equal(t, 0.0, value(mfs, "tasker_ready_tasks", map[string]string{"namespace": "api"}), "a is running, nothing else is ready")
+	assert.Equal(t, 0.0, value(mfs, "tasker_ready_steps", map[string]string{"namespace": "api"}))
 }
 
 // Labels are bounded: no id of a task, step or worker is a label.

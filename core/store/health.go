@@ -12,6 +12,7 @@ import (
 type NamespaceBacklog struct {
 	Namespace          string  `json:"namespace"`
 	ReadyTasks         int64   `json:"ready_tasks"`
+	ReadySteps         int64   `json:"ready_steps"` // steps whose runnable_at has come, in those tasks
 	OldestReadySeconds float64 `json:"oldest_ready_seconds"`
 }
 
@@ -23,22 +24,26 @@ type Backlog struct {
 }
 
 // The backlog: tasks whose ready_at has come (the claim's schedule, served by
-// its index) by namespace — every namespace, with 0 when nothing is ready, so
+// its index) and their steps whose runnable_at has (the step schedule's index),
+// by namespace — every namespace, with 0 when nothing is ready, so
 // the series do not vanish — and the workers holding leases now. Ended tasks
 // are not counted (a cancelled task's schedule is not work).
 const backlogSQL = `
 	WITH ready AS (
-		SELECT nt.task_namespace_id, count(*) AS n, min(tasker_tasks.ready_at) AS oldest
+		SELECT nt.task_namespace_id, count(*) AS n, min(tasker_tasks.ready_at) AS oldest,
+		       sum((SELECT count(*) FROM tasker_workflow_steps ws
+		            WHERE ws.task_id = tasker_tasks.task_id AND ws.runnable_at <= now())) AS steps
 		FROM tasker_tasks JOIN tasker_named_tasks nt ON nt.named_task_id = tasker_tasks.named_task_id
 		WHERE tasker_tasks.ready_at <= now() AND NOT tasker_tasks.complete AND ` + notTerminalTask + `
 		GROUP BY nt.task_namespace_id
 	), ns AS (
-		SELECT tn.name, COALESCE(r.n, 0) AS n,
+		SELECT tn.name, COALESCE(r.n, 0) AS n, COALESCE(r.steps, 0) AS steps,
 		       COALESCE(EXTRACT(EPOCH FROM now() - r.oldest), 0)::float8 AS age
 		FROM tasker_task_namespaces tn LEFT JOIN ready r ON r.task_namespace_id = tn.task_namespace_id
 		ORDER BY r.n DESC NULLS LAST, tn.name LIMIT $1
 	)
-	SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('namespace', name, 'ready_tasks', n, 'oldest_ready_seconds', age))
+	SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('namespace', name, 'ready_tasks', n, 'ready_steps', steps,
+	                                                    'oldest_ready_seconds', age))
 	                 FROM ns), '[]'::jsonb),
 	       (SELECT count(DISTINCT claimed_by) FROM tasker_workflow_steps WHERE in_process AND lease_expires_at > now()),
 	       (SELECT count(*) FROM tasker_workflow_steps WHERE in_process AND lease_expires_at IS NOT NULL)`

@@ -47,7 +47,7 @@ type metrics struct {
 	attached                                         bool
 	collectors                                       []prometheus.Collector
 	histograms                                       map[string]bool
-	readyTasks, oldestReady, workersActive, inFlight *prometheus.Desc
+	readyTasks, readySteps, oldestReady, workersActive, inFlight *prometheus.Desc
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -83,7 +83,8 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		scrapeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: metricPrefix + "scrape_errors_total",
 			Help: "Scrapes whose backlog query failed (the backlog gauges are missing from those scrapes)."}),
 		namespaces: map[string]struct{}{},
-		readyTasks: prometheus.NewDesc(metricPrefix+"ready_tasks", "Tasks with a ready step now (the queue depth), by namespace; computed on scrape.", []string{"namespace"}, nil),
+		readyTasks: prometheus.NewDesc(metricPrefix+"ready_tasks", "Tasks with a ready step now, by namespace; computed on scrape.", []string{"namespace"}, nil),
+		readySteps: prometheus.NewDesc(metricPrefix+"ready_steps", "Steps ready to run now (the queue depth), by namespace; computed on scrape.", []string{"namespace"}, nil),
 		oldestReady: prometheus.NewDesc(metricPrefix+"oldest_ready_seconds",
 			"Age of the oldest ready work (now - the earliest ready_at) by namespace; computed on scrape.", []string{"namespace"}, nil),
 		workersActive: prometheus.NewDesc(metricPrefix+"workers_active", "Distinct workers holding an unexpired step lease; computed on scrape.", nil, nil),
@@ -132,6 +133,7 @@ type EventStats struct {
 type NamespaceBacklog struct {
 	Namespace          string
 	ReadyTasks         int64
+	ReadySteps         int64
 	OldestReadySeconds float64
 }
 
@@ -296,6 +298,7 @@ type backlogCollector struct {
 
 func (c backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.m.readyTasks
+	ch <- c.m.readySteps
 	ch <- c.m.oldestReady
 	ch <- c.m.workersActive
 	ch <- c.m.inFlight
@@ -311,6 +314,7 @@ func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, n := range b.Namespaces {
 		ch <- prometheus.MustNewConstMetric(c.m.readyTasks, prometheus.GaugeValue, float64(n.ReadyTasks), n.Namespace)
+		ch <- prometheus.MustNewConstMetric(c.m.readySteps, prometheus.GaugeValue, float64(n.ReadySteps), n.Namespace)
 		ch <- prometheus.MustNewConstMetric(c.m.oldestReady, prometheus.GaugeValue, n.OldestReadySeconds, n.Namespace)
 	}
 	ch <- prometheus.MustNewConstMetric(c.m.workersActive, prometheus.GaugeValue, float64(b.ActiveWorkers))
