@@ -649,7 +649,7 @@ func (s *Store) finalizeStepsTasks(ctx context.Context, tx pgx.Tx, outs []BatchO
 			return nil, err
 		}
 	}
-	return s.finalize(ctx, tx, ids, true)
+	return s.finalizeTasksTx(ctx, tx, ids, true)
 }
 
 // queueStepOutcomeEvents queues workflow.step_completed / step_failed for the
@@ -688,13 +688,7 @@ func (s *Store) FinalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64)
 	if err := rescheduleTasks(ctx, tx, taskIDs); err != nil {
 		return nil, err
 	}
-	return s.finalize(ctx, tx, taskIDs, false)
-}
-
-// finalize is FinalizeTasksTx for tasks whose steps' schedule is current (the
-// store's own writes).
-func (s *Store) finalize(ctx context.Context, tx pgx.Tx, taskIDs []int64, locked bool) ([]TaskStatus, error) {
-	return s.finalizeTasksTx(ctx, tx, taskIDs, locked)
+	return s.finalizeTasksTx(ctx, tx, taskIDs, false)
 }
 
 // locked says the caller holds the tasks' rows already.

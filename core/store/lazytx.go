@@ -44,10 +44,8 @@ func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 		l.tx = tx
 	}
 	// The BEGIN's own result is read here: the caller reads its statements'
-	// results in the order it queued them.
-	if _, err := br.Exec(); err != nil {
-		return br
-	}
+	// results in the order it queued them (a failed BEGIN fails them too).
+	_, _ = br.Exec()
 	return br
 }
 

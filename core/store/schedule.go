@@ -66,25 +66,14 @@ type batchSender interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// scheduleSteps recomputes the schedule of the steps stepIDs moved (and their
-// children) and then of their tasks, in one round trip.
-func scheduleSteps(ctx context.Context, tx batchSender, stepIDs, taskIDs []int64) error {
-	if len(stepIDs) == 0 && len(taskIDs) == 0 {
+// scheduleTasks recomputes the ready_at of tasks from their steps' schedule.
+func scheduleTasks(ctx context.Context, tx batchSender, taskIDs []int64) error {
+	if len(taskIDs) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
-	if len(stepIDs) > 0 {
-		b.Queue(scheduleStepsSQL, stepIDs, stepIDs)
-	}
-	if len(taskIDs) > 0 {
-		b.Queue(scheduleTasksSQL, taskIDs)
-	}
-	return dbErr(tx.SendBatch(ctx, b).Close(), "schedule")
-}
-
-// scheduleTasks recomputes the ready_at of tasks from their steps' schedule.
-func scheduleTasks(ctx context.Context, tx batchSender, taskIDs []int64) error {
-	return scheduleSteps(ctx, tx, nil, taskIDs)
+	queueExec(b, "schedule tasks", scheduleTasksSQL, taskIDs)
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // rescheduleTasks recomputes the schedule of every step of the tasks, then the

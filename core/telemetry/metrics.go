@@ -33,20 +33,20 @@ var (
 )
 
 type metrics struct {
-	calls, errors                                    *prometheus.CounterVec
-	callDuration                                     *prometheus.HistogramVec
-	tasksCreated, tasksFinished                      *prometheus.CounterVec
-	stepsClaimed, stepsRetried                       *prometheus.CounterVec
-	stepsCompleted, stepsFailed, stepsRecovered      *prometheus.CounterVec
-	stepReports                                      *prometheus.CounterVec
-	stepDuration, handoff                            *prometheus.HistogramVec
-	lastClaim                                        prometheus.Gauge
-	scrapeErrors                                     prometheus.Counter
-	nsMu                                             sync.Mutex
-	namespaces                                       map[string]struct{}
-	attached                                         bool
-	collectors                                       []prometheus.Collector
-	histograms                                       map[string]bool
+	calls, errors                                                *prometheus.CounterVec
+	callDuration                                                 *prometheus.HistogramVec
+	tasksCreated, tasksFinished                                  *prometheus.CounterVec
+	stepsClaimed, stepsRetried                                   *prometheus.CounterVec
+	stepsCompleted, stepsFailed, stepsRecovered                  *prometheus.CounterVec
+	stepReports                                                  *prometheus.CounterVec
+	stepDuration, handoff                                        *prometheus.HistogramVec
+	lastClaim                                                    prometheus.Gauge
+	scrapeErrors                                                 prometheus.Counter
+	nsMu                                                         sync.Mutex
+	namespaces                                                   map[string]struct{}
+	attached                                                     bool
+	collectors                                                   []prometheus.Collector
+	histograms                                                   map[string]bool
 	readyTasks, readySteps, oldestReady, workersActive, inFlight *prometheus.Desc
 }
 
