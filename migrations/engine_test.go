@@ -94,3 +94,74 @@ func TestAdoptsTaskerEngineDatabaseInPlace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, again.Applied)
 }
+
+// Each step's current_state and last_failure_at (0017) equal its audit trail:
+// filled on adoption, then kept equal whoever writes the trail — a writer that
+// inserts transitions itself (the engine, a console) or rewrites one in place.
+func TestStepStateFollowsTheAuditTrail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.Schema(t, testdb.Options{SkipMigrate: true})
+	_, err := pool.Exec(ctx, engineSchema)
+	require.NoError(t, err)
+	_, err = migrations.Migrate(ctx, pool)
+	require.NoError(t, err)
+
+	// Every step's columns against the trail, read independently.
+	const mismatches = `
+		SELECT count(*) FROM tasker_workflow_steps ws
+		WHERE ws.current_state IS DISTINCT FROM (SELECT t.to_state FROM tasker_workflow_step_transitions t
+		                                         WHERE t.workflow_step_id = ws.workflow_step_id AND t.most_recent)
+		   OR ws.last_failure_at IS DISTINCT FROM (SELECT t.created_at FROM tasker_workflow_step_transitions t
+		                                           WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error'
+		                                           ORDER BY t.sort_key DESC LIMIT 1)`
+	check := func(msg string) {
+		t.Helper()
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, mismatches).Scan(&n))
+		assert.Zero(t, n, msg)
+	}
+	var filled int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM tasker_workflow_steps WHERE current_state IS NOT NULL`).Scan(&filled))
+	assert.Equal(t, 2, filled, "the engine's two steps with transitions are filled on adoption")
+	check("after adoption")
+
+	// A foreign writer moves step 2 (error) back to pending and then fails it again.
+	for _, to := range []string{"pending", "in_progress", "error"} {
+		_, err = pool.Exec(ctx, `
+			WITH prev AS (UPDATE tasker_workflow_step_transitions SET most_recent = false
+			              WHERE workflow_step_id = 2 AND most_recent RETURNING to_state, sort_key)
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, from_state, to_state, sort_key, most_recent, created_at, updated_at)
+			SELECT 2, prev.to_state, $1, prev.sort_key + 1, true, now(), now() FROM prev`, to)
+		require.NoError(t, err)
+		check("after a foreign insert to " + to)
+	}
+	var cur string
+	var failed time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT current_state, last_failure_at FROM tasker_workflow_steps WHERE workflow_step_id = 2`).
+		Scan(&cur, &failed))
+	assert.Equal(t, "error", cur)
+	assert.WithinDuration(t, time.Now(), failed, time.Minute, "the new failure's time, not 2025's")
+
+	// A transition rewritten in place: its time moved back, its state changed
+	// (the failure rewritten as a retry: the earlier failure is the last again).
+	_, err = pool.Exec(ctx, `UPDATE tasker_workflow_step_transitions SET created_at = created_at - interval '1 hour'
+		WHERE workflow_step_id = 2`)
+	require.NoError(t, err)
+	check("after moving the trail back an hour")
+	_, err = pool.Exec(ctx, `UPDATE tasker_workflow_step_transitions SET to_state = 'pending'
+		WHERE workflow_step_id = 2 AND most_recent`)
+	require.NoError(t, err)
+	check("after rewriting the current state")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT current_state FROM tasker_workflow_steps WHERE workflow_step_id = 2`).Scan(&cur))
+	assert.Equal(t, "pending", cur)
+
+	// Tasker Core's own writes leave them equal too.
+	s := store.New(pool, backoff.Default())
+	for _, tr := range []store.StepTransition{{StepID: 2, To: state.InProgress},
+		{StepID: 2, To: state.Complete}, {StepID: 3, To: state.InProgress}, {StepID: 3, To: state.Error}} {
+		_, err := s.TransitionStep(ctx, tr)
+		require.NoError(t, err, "%+v", tr)
+	}
+	check("after Tasker Core's writes")
+}

@@ -55,11 +55,9 @@ CREATE TYPE tasker_step_readiness_row AS (
 CREATE FUNCTION tasker_step_brief(step_id bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT jsonb_build_array(COALESCE(pt.to_state, 'pending'), pns.name)
+    SELECT jsonb_build_array(COALESCE(p.current_state, 'pending'), pns.name)
     FROM tasker_workflow_steps p
     JOIN tasker_named_steps pns ON pns.named_step_id = p.named_step_id
-    LEFT JOIN tasker_workflow_step_transitions pt
-           ON pt.workflow_step_id = p.workflow_step_id AND pt.most_recent
     WHERE p.workflow_step_id = step_id
 $$;
 
@@ -89,8 +87,9 @@ $$;
 -- The rows are in no order (the public functions order them by task and step; the
 -- claim query orders its own). Shaped for the cost of one execution, which for a
 -- task of ten steps is mostly executor set-up and index descents, not rows:
---   st    the steps of the tasks, once: state, name, task state (one look-up per task)
---         and last failure; materialized, because the parents' states and names are
+--   st    the steps of the tasks, once: state and last failure from the step row
+--         (migration 0017 keeps them there from the audit trail), name, task state
+--         (one look-up per task); materialized, because the parents' states and names are
 --         read from it by a hash join instead of an index look-up per edge;
 --   pa    parents counted per step: the edges into st's steps joined to st (a parent
 --         outside the tasks, which CreateTask never makes, through tasker_step_brief);
@@ -103,7 +102,7 @@ RETURNS SETOF tasker_step_readiness_row
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
 WITH st AS MATERIALIZED (
     SELECT ws.workflow_step_id, ws.task_id, ws.named_step_id, ns.name::text AS name,
-           COALESCE(cur.to_state, 'pending')::text AS current_state,
+           COALESCE(ws.current_state, 'pending') AS current_state,
            COALESCE(ws.attempts, 0) AS attempts,
            COALESCE(ws.retry_limit, 3) AS retry_limit,
            COALESCE(ws.retryable, true) AS retryable,
@@ -111,15 +110,11 @@ WITH st AS MATERIALIZED (
            COALESCE(ws.processed, false) AS processed,
            ws.backoff_request_seconds, ws.last_attempted_at,
            COALESCE(tt.to_state, 'pending')::text AS task_state,
-           (SELECT x.created_at FROM tasker_workflow_step_transitions x
-            WHERE x.workflow_step_id = ws.workflow_step_id AND x.to_state = 'error'
-            ORDER BY x.sort_key DESC LIMIT 1) AS last_failure_at
+           ws.last_failure_at
     FROM tasker_tasks t
     LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
     JOIN tasker_workflow_steps ws ON ws.task_id = t.task_id
     JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-    LEFT JOIN tasker_workflow_step_transitions cur
-           ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
     WHERE t.task_id = ANY (task_ids)
 )
 SELECT a.workflow_step_id, a.task_id, a.named_step_id, a.name, a.current_state,

@@ -1,6 +1,6 @@
 -- The step schedule (tasker_workflow_steps.runnable_at, migration 0016) of the
--- given steps, computed from their own rows, their parents' current transitions
--- and their last failure only: the cost is in proportion to the steps asked
+-- given steps, computed from their own rows (current state and last failure
+-- among them, migration 0017) and their parents' current states only: the cost is in proportion to the steps asked
 -- about, not to their tasks. The rules are readiness's (002, tasker_step_readiness),
 -- one step at a time: a step that readiness calls ready has runnable_at <= now()
 -- (kept from an earlier computation when it was already ready, so a task's
@@ -23,10 +23,9 @@ SELECT b.workflow_step_id, b.task_id,
            WHEN b.current_state NOT IN ('pending', 'error') OR b.task_terminal OR b.processed OR b.in_process
                 OR NOT b.retry_ok
                 OR EXISTS (SELECT 1 FROM tasker_workflow_step_edges e
-                           LEFT JOIN tasker_workflow_step_transitions pt
-                                  ON pt.workflow_step_id = e.from_step_id AND pt.most_recent
+                           JOIN tasker_workflow_steps ps ON ps.workflow_step_id = e.from_step_id
                            WHERE e.to_step_id = b.workflow_step_id
-                             AND COALESCE(pt.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
+                             AND COALESCE(ps.current_state, 'pending') NOT IN ('complete', 'resolved_manually'))
                THEN NULL
            WHEN b.requested
                THEN GREATEST(b.last_attempted_at, b.last_failure_at) + make_interval(secs => b.backoff_request_seconds)
@@ -38,27 +37,20 @@ SELECT b.workflow_step_id, b.task_id,
        END
 FROM (
     SELECT ws.workflow_step_id, ws.task_id, ws.runnable_at AS previous,
-           COALESCE(cur.to_state, 'pending') AS current_state,
+           COALESCE(ws.current_state, 'pending') AS current_state,
            COALESCE(ws.attempts, 0) AS attempts,
            COALESCE(ws.processed, false) AS processed,
            COALESCE(ws.in_process, false) AS in_process,
            ws.backoff_request_seconds, ws.last_attempted_at,
-           lf.created_at AS last_failure_at,
-           (COALESCE(ws.attempts, 0) = 0 AND lf.created_at IS NULL)
+           ws.last_failure_at AS last_failure_at,
+           (COALESCE(ws.attempts, 0) = 0 AND ws.last_failure_at IS NULL)
                OR (COALESCE(ws.retryable, true) AND COALESCE(ws.attempts, 0) < COALESCE(ws.retry_limit, 3)) AS retry_ok,
            ws.backoff_request_seconds IS NOT NULL
-               AND COALESCE(ws.last_attempted_at, lf.created_at) IS NOT NULL AS requested,
+               AND COALESCE(ws.last_attempted_at, ws.last_failure_at) IS NOT NULL AS requested,
            COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
                      WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
                IN ('complete', 'cancelled', 'resolved_manually') AS task_terminal
     FROM tasker_workflow_steps ws
-    LEFT JOIN tasker_workflow_step_transitions cur
-           ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
-    LEFT JOIN LATERAL (
-        SELECT t.created_at FROM tasker_workflow_step_transitions t
-        WHERE t.workflow_step_id = ws.workflow_step_id AND t.to_state = 'error'
-        ORDER BY t.sort_key DESC LIMIT 1
-    ) lf ON true
     WHERE ws.workflow_step_id = ANY (step_ids)
 ) b
 LEFT JOIN tasker_retry_policies pol ON pol.name = 'default';

@@ -457,11 +457,10 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 		LEFT JOIN LATERAL (
 			SELECT array_agg(e.from_step_id ORDER BY pns.name) AS ids,
 			       array_agg(pns.name::text ORDER BY pns.name) AS names,
-			       array_agg(COALESCE(pt.to_state, 'pending')::text ORDER BY pns.name) AS states
+			       array_agg(COALESCE(ps.current_state, 'pending') ORDER BY pns.name) AS states
 			FROM tasker_workflow_step_edges e
 			JOIN tasker_workflow_steps ps ON ps.workflow_step_id = e.from_step_id
 			JOIN tasker_named_steps pns ON pns.named_step_id = ps.named_step_id
-			LEFT JOIN tasker_workflow_step_transitions pt ON pt.workflow_step_id = e.from_step_id AND pt.most_recent
 			WHERE e.to_step_id = ws.workflow_step_id
 		) p ON true
 		WHERE ws.workflow_step_id = ANY ($1)`, ids, readiness.DefaultRetryLimit)
@@ -534,6 +533,33 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 	if len(ids) == 0 {
 		return
 	}
+	// The step columns first, their current state among them (migration 0017):
+	// the transitions' trigger then finds the steps already up to date. Should
+	// the compare-and-swap below fail, the transaction is rolled back with them.
+	queueExec(b, "update steps", `
+		UPDATE tasker_workflow_steps ws SET
+			in_process = (u.to_state = 'in_progress'),
+			attempts = CASE WHEN u.to_state = 'in_progress' THEN COALESCE(ws.attempts, 0) + 1 ELSE ws.attempts END,
+			last_attempted_at = CASE WHEN u.to_state = 'in_progress' THEN now() ELSE ws.last_attempted_at END,
+			backoff_request_seconds = CASE u.to_state WHEN 'in_progress' THEN NULL WHEN 'error' THEN u.backoff
+			                          ELSE ws.backoff_request_seconds END,
+			processed = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN true ELSE ws.processed END,
+			processed_at = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN now() ELSE ws.processed_at END,
+			results = CASE WHEN u.to_state IN ('complete', 'error') THEN COALESCE(u.results, ws.results) ELSE ws.results END,
+			retryable = CASE WHEN u.to_state = 'error' AND u.permanent THEN false ELSE ws.retryable END,
+			claimed_by = CASE WHEN u.to_state = 'in_progress' THEN NULLIF(u.worker, '') END,
+			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
+			                        THEN now() + make_interval(secs => u.lease) END,
+			lease_seconds = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0 THEN u.lease END,
+			runnable_at = CASE WHEN u.to_state IN ('in_progress', 'complete', 'resolved_manually', 'cancelled') THEN NULL
+			                   ELSE ws.runnable_at END,
+			current_state = u.to_state,
+			last_failure_at = CASE WHEN u.to_state = 'error' THEN now() ELSE ws.last_failure_at END,
+			updated_at = now()
+		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
+		     AS u(id, to_state, results, backoff, permanent, worker, lease)
+		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases)
+
 	// Steps with a current row: retire it only if it is still current and in the
 	// planned from-state (a concurrent winner retired it otherwise; PostgreSQL
 	// re-checks the row after waiting for the winner's lock). Steps with no row yet
@@ -589,28 +615,6 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 		}
 		return nil
 	}
-
-	queueExec(b, "update steps", `
-		UPDATE tasker_workflow_steps ws SET
-			in_process = (u.to_state = 'in_progress'),
-			attempts = CASE WHEN u.to_state = 'in_progress' THEN COALESCE(ws.attempts, 0) + 1 ELSE ws.attempts END,
-			last_attempted_at = CASE WHEN u.to_state = 'in_progress' THEN now() ELSE ws.last_attempted_at END,
-			backoff_request_seconds = CASE u.to_state WHEN 'in_progress' THEN NULL WHEN 'error' THEN u.backoff
-			                          ELSE ws.backoff_request_seconds END,
-			processed = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN true ELSE ws.processed END,
-			processed_at = CASE WHEN u.to_state IN ('complete', 'resolved_manually') THEN now() ELSE ws.processed_at END,
-			results = CASE WHEN u.to_state IN ('complete', 'error') THEN COALESCE(u.results, ws.results) ELSE ws.results END,
-			retryable = CASE WHEN u.to_state = 'error' AND u.permanent THEN false ELSE ws.retryable END,
-			claimed_by = CASE WHEN u.to_state = 'in_progress' THEN NULLIF(u.worker, '') END,
-			lease_expires_at = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0
-			                        THEN now() + make_interval(secs => u.lease) END,
-			lease_seconds = CASE WHEN u.to_state = 'in_progress' AND u.lease > 0 THEN u.lease END,
-			runnable_at = CASE WHEN u.to_state IN ('in_progress', 'complete', 'resolved_manually', 'cancelled') THEN NULL
-			                   ELSE ws.runnable_at END,
-			updated_at = now()
-		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
-		     AS u(id, to_state, results, backoff, permanent, worker, lease)
-		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases)
 
 	s.queueStepEvents(ctx, b, plan, round, outcomes)
 }

@@ -30,12 +30,22 @@ func TestBatchReplaysItemByItemAfterAConcurrentChange(t *testing.T) {
 			return
 		}
 		fired++
-		_, err := s.Pool().Exec(ctx, `
+		// A writer that takes no step lock: the transitions' trigger (migration
+		// 0017) would wait for the step row this batch holds, so it is bypassed
+		// for this one transaction (replica role), as a writer that never locks
+		// would; the compare-and-swap must catch the change all the same.
+		tx, err := s.Pool().Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, `SET LOCAL session_replication_role = replica`)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `
 			WITH prev AS (UPDATE tasker_workflow_step_transitions SET most_recent = false
 			              WHERE workflow_step_id = $1 AND most_recent RETURNING sort_key)
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, from_state, to_state, sort_key, most_recent)
 			SELECT $1, 'pending', 'cancelled', sort_key + 1, true FROM prev`, a)
 		require.NoError(t, err)
+		require.NoError(t, tx.Commit(ctx))
 	}
 	t.Cleanup(func() { afterLoadHook = nil })
 

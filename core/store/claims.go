@@ -224,9 +224,8 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			SELECT p.task_id, p.corr, p.ready_at, p.due, c.workflow_step_id, c.state
 			FROM picked p
 			LEFT JOIN LATERAL (
-				SELECT ws.workflow_step_id, COALESCE(cur.to_state, 'pending') AS state
+				SELECT ws.workflow_step_id, COALESCE(ws.current_state, 'pending') AS state
 				FROM tasker_workflow_steps ws
-				LEFT JOIN tasker_workflow_step_transitions cur ON cur.workflow_step_id = ws.workflow_step_id AND cur.most_recent
 				WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
 				ORDER BY ws.workflow_step_id LIMIT $3
 			) c ON true
@@ -457,8 +456,7 @@ func (s *Store) startTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64, stat
 // retry limit of a step that has none).
 const loadClaimedSQL = `
 		-- The sequence once per task (not per claimed step), driven by each task's
-		-- own steps and their current transition (a per-step lookup, never a scan of
-		-- every completed transition in the table).
+		-- own steps and their current state (on the step row, migration 0017).
 		WITH claimed_tasks AS MATERIALIZED (
 			SELECT DISTINCT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
 		), seq AS MATERIALIZED (
@@ -469,8 +467,7 @@ const loadClaimedSQL = `
 				FROM tasker_workflow_steps d
 				JOIN tasker_named_steps dns ON dns.named_step_id = d.named_step_id
 				WHERE d.task_id = ct.task_id
-				  AND (SELECT dt.to_state FROM tasker_workflow_step_transitions dt
-				       WHERE dt.workflow_step_id = d.workflow_step_id AND dt.most_recent) IN ('complete', 'resolved_manually')
+				  AND d.current_state IN ('complete', 'resolved_manually')
 			) x
 		)
 		SELECT ws.workflow_step_id, ws.task_id, ns.name, nt.name, tn.name, nt.version,

@@ -371,8 +371,8 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 				FROM named n JOIN spec s USING (dependent_system_id, name)
 				ON CONFLICT (named_task_id, named_step_id) DO NOTHING
 			), steps AS (
-				INSERT INTO tasker_workflow_steps (task_id, named_step_id, retryable, retry_limit, skippable, inputs)
-				SELECT $8, n.named_step_id, s.retryable, s.retry_limit, s.skippable, s.inputs
+				INSERT INTO tasker_workflow_steps (task_id, named_step_id, retryable, retry_limit, skippable, inputs, current_state)
+				SELECT $8, n.named_step_id, s.retryable, s.retry_limit, s.skippable, s.inputs, 'pending'
 				FROM spec s JOIN named n USING (dependent_system_id, name)
 				ORDER BY s.ord
 				RETURNING workflow_step_id, named_step_id
