@@ -20,6 +20,22 @@ CREATE TYPE tasker_task_execution_context_row AS (
     correlation_id uuid
 );
 
+-- The decision table's execution_status from a task's step counts (REFERENCE §4),
+-- in its order. Shared by the execution context and by finalization's read of
+-- the step schedule (core/store/schedule.go), so the two cannot disagree.
+CREATE FUNCTION tasker_execution_status(ready integer, in_progress integer, blocked integer,
+                                        completed integer, total integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+               WHEN ready > 0 THEN 'has_ready_steps'
+               WHEN in_progress > 0 THEN 'processing'
+               WHEN blocked > 0 THEN 'blocked_by_failures'
+               WHEN total > 0 AND completed = total THEN 'all_complete'
+               ELSE 'waiting_for_dependencies'
+           END
+$$;
+
 -- Per task, its steps' readiness aggregated in a LATERAL (the readiness query run for
 -- that task, inlined): no sort and grouping of all the steps by task, and only the
 -- readiness columns the counts read are computed (the planner drops the rest, the
@@ -30,13 +46,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT t.task_id, t.named_task_id,
        COALESCE(tt.to_state, 'pending')::text AS status,
        a.total, a.pending, a.in_progress, a.completed, a.failed, a.ready,
-       CASE
-           WHEN a.ready > 0 THEN 'has_ready_steps'
-           WHEN a.in_progress > 0 THEN 'processing'
-           WHEN a.blocked > 0 THEN 'blocked_by_failures'
-           WHEN a.total > 0 AND a.completed = a.total THEN 'all_complete'
-           ELSE 'waiting_for_dependencies'
-       END AS execution_status,
+       tasker_execution_status(a.ready, a.in_progress, a.blocked, a.completed, a.total) AS execution_status,
        CASE
            WHEN a.ready > 0 THEN 'execute_ready_steps'
            WHEN a.in_progress > 0 THEN 'wait_for_completion'

@@ -602,8 +602,9 @@ func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTran
 		if err := s.queueStepOutcomeEvents(ctx, b, outs); err != nil {
 			return err
 		}
-		// loadStepFacts locked the steps' tasks; their contexts after the writes.
-		sqlfuncs.QueueTaskExecutionContextsBatch(b, ids, nil, &ecs)
+		// loadStepFacts locked the steps' tasks; their progress after the writes
+		// (the batch updated their steps' schedule first).
+		queueTaskProgress(b, ids, &ecs)
 		return nil
 	})
 	if err != nil {
@@ -696,8 +697,10 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 		}
 	}
 	started := time.Now()
-	ecs, err := sqlfuncs.GetTaskExecutionContextsBatch(ctx, tx, taskIDs, nil)
-	if err != nil {
+	var ecs []sqlfuncs.TaskExecutionContext
+	b := &pgx.Batch{}
+	queueTaskProgress(b, taskIDs, &ecs)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	tail := &pgx.Batch{}

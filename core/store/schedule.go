@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/sqlfuncs"
 )
 
 // The schedule: when each step can next run (tasker_workflow_steps.runnable_at,
@@ -86,4 +88,62 @@ func rescheduleTasks(ctx context.Context, tx pgx.Tx, taskIDs []int64) error {
 	b.Queue(scheduleTaskStepsSQL, taskIDs)
 	b.Queue(scheduleTasksSQL, taskIDs)
 	return dbErr(tx.SendBatch(ctx, b).Close(), "reschedule")
+}
+
+// taskProgressSQL reads what finalization decides on for the tasks $1 from the
+// step rows and the schedule, written earlier in the same transaction: counts
+// by current state, ready = runnable_at due, blocked = failed with no retry
+// left (readiness's retry_eligible), next_retry_at = the earliest future
+// runnable_at, and the execution context's execution_status from them
+// (tasker_execution_status). It answers what get_task_execution_contexts_batch
+// would for those fields (TestStepScheduleMatchesReadiness holds them equal)
+// for one index scan of each task's steps, not readiness per step.
+const taskProgressSQL = `
+	SELECT t.task_id, COALESCE(tt.to_state, 'pending')::text, t.correlation_id,
+	       a.in_progress, r.ready, r.next_retry_at,
+	       tasker_execution_status(r.ready, a.in_progress, a.blocked, a.completed, a.total)
+	FROM tasker_tasks t
+	LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+	CROSS JOIN LATERAL (
+		SELECT count(*)::integer AS total,
+		       count(*) FILTER (WHERE ws.current_state IN ('complete', 'resolved_manually'))::integer AS completed,
+		       count(*) FILTER (WHERE ws.current_state = 'in_progress')::integer AS in_progress,
+		       count(*) FILTER (WHERE ws.runnable_at <= now())::integer AS ready,
+		       count(*) FILTER (WHERE ws.current_state = 'error'
+		                          AND NOT ((COALESCE(ws.attempts, 0) = 0 AND ws.last_failure_at IS NULL)
+		                                   OR (COALESCE(ws.retryable, true)
+		                                       AND COALESCE(ws.attempts, 0) < COALESCE(ws.retry_limit, 3))))::integer AS blocked,
+		       min(ws.runnable_at) FILTER (WHERE ws.runnable_at > now()) AS next_retry_at
+		FROM tasker_workflow_steps ws WHERE ws.task_id = t.task_id
+	) a
+	-- The steps of a task that ended keep their schedule (the task's ready_at,
+	-- NULL, keeps them unclaimed); readiness calls none of them ready.
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN tt.to_state IN ('complete', 'cancelled', 'resolved_manually') THEN 0 ELSE a.ready END AS ready,
+		       CASE WHEN tt.to_state IN ('complete', 'cancelled', 'resolved_manually') THEN NULL ELSE a.next_retry_at END AS next_retry_at
+	) r
+	WHERE t.task_id = ANY ($1)
+	ORDER BY t.task_id`
+
+// queueTaskProgress queues taskProgressSQL, its rows into *out as execution
+// contexts with the fields finalization reads (TaskID, Status, CorrelationID,
+// InProgressSteps, ReadySteps, NextRetryAt, ExecutionStatus).
+func queueTaskProgress(b *pgx.Batch, taskIDs []int64, out *[]sqlfuncs.TaskExecutionContext) {
+	b.Queue(taskProgressSQL, taskIDs).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "task progress")
+		}
+		*out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (sqlfuncs.TaskExecutionContext, error) {
+			var c sqlfuncs.TaskExecutionContext
+			err := r.Scan(&c.TaskID, &c.Status, &c.CorrelationID, &c.InProgressSteps, &c.ReadySteps, &c.NextRetryAt,
+				&c.ExecutionStatus)
+			if c.NextRetryAt != nil {
+				t := c.NextRetryAt.UTC()
+				c.NextRetryAt = &t
+			}
+			return c, err
+		})
+		return dbErr(err, "task progress")
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/taskercore/tasker-core/core/state"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/testdb"
+	"github.com/taskercore/tasker-core/sqlfuncs"
 )
 
 // scheduleRow is a step's readiness beside its stored schedule, read in one
@@ -78,6 +79,7 @@ func checkSchedule(t require.TestingT, s *store.Store, taskID int64) {
 			least = r.runnableAt
 		}
 	}
+	checkProgress(t, s, taskID)
 	if !open {
 		require.Nil(t, readyAt, "a task that ended or failed has no ready_at")
 		return
@@ -85,6 +87,33 @@ func checkSchedule(t require.TestingT, s *store.Store, taskID int64) {
 	require.Equal(t, least == nil, readyAt == nil, "ready_at %v, least runnable_at %v", readyAt, least)
 	if least != nil {
 		require.WithinDuration(t, *least, *readyAt, time.Microsecond)
+	}
+}
+
+// checkProgress asserts that finalization's read of the schedule answers what
+// the execution context does for the fields finalization decides on, read in
+// one transaction (one now()).
+func checkProgress(t require.TestingT, s *store.Store, taskID int64) {
+	ctx := context.Background()
+	tx, err := s.Pool().BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	want, err := sqlfuncs.GetTaskExecutionContextsBatch(ctx, tx, []int64{taskID}, nil)
+	require.NoError(t, err)
+	got, err := store.TaskProgressTx(ctx, tx, []int64{taskID})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Len(t, want, 1)
+	w, g := want[0], got[0]
+	where := fmt.Sprintf("task %d (%s, %s)", taskID, w.Status, w.ExecutionStatus)
+	require.Equal(t, w.Status, g.Status, where)
+	require.Equal(t, w.ExecutionStatus, g.ExecutionStatus, where)
+	require.Equal(t, w.ReadySteps, g.ReadySteps, where)
+	require.Equal(t, w.InProgressSteps, g.InProgressSteps, where)
+	require.Equal(t, w.CorrelationID, g.CorrelationID, where)
+	require.Equal(t, w.NextRetryAt == nil, g.NextRetryAt == nil, "%s: next_retry_at %v / %v", where, w.NextRetryAt, g.NextRetryAt)
+	if w.NextRetryAt != nil {
+		require.WithinDuration(t, *w.NextRetryAt, *g.NextRetryAt, time.Microsecond, where)
 	}
 }
 

@@ -1,0 +1,18 @@
+package store
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/sqlfuncs"
+)
+
+// TaskProgressTx runs finalization's read of the schedule (taskProgressSQL) in
+// tx, for the external tests.
+func TaskProgressTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]sqlfuncs.TaskExecutionContext, error) {
+	var out []sqlfuncs.TaskExecutionContext
+	b := &pgx.Batch{}
+	queueTaskProgress(b, taskIDs, &out)
+	return out, tx.SendBatch(ctx, b).Close()
+}
