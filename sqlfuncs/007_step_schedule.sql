@@ -1,23 +1,31 @@
 -- The step schedule (tasker_workflow_steps.runnable_at, migration 0016) of the
 -- given steps, computed from their own rows (current state and last failure
--- among them, migration 0017) and their parents' current states only: the cost is in proportion to the steps asked
--- about, not to their tasks. The rules are readiness's (002, tasker_step_readiness),
+-- among them, migration 0017) and their parents' current states only: the cost
+-- is in proportion to the steps asked about, not to their tasks. The rules are readiness's (002, tasker_step_readiness),
 -- one step at a time: a step that readiness calls ready has runnable_at <= now()
 -- (kept from an earlier computation when it was already ready, so a task's
 -- ready_at says since when it has had work), a step in backoff has its
 -- next_retry_at, and any other step NULL. TestStepScheduleMatchesReadiness holds
 -- the two equal.
 --
--- PL/pgSQL, so its plan is kept for the session (a LANGUAGE sql function that is
--- not inlined is planned again at every call, and planned badly: 14 ms where the
--- kept plan takes 0.5 ms); ROWS 10 (writers ask for a handful of steps) lets the
--- caller's UPDATE join it to the steps by primary key.
-CREATE FUNCTION tasker_step_runnable_at(step_ids bigint[])
+-- The rule is tasker_step_runnable_rows, a LANGUAGE sql function that the
+-- planner inlines into a statement that passes it a plain array (a parameter or
+-- a PL/pgSQL variable; an ARRAY(SELECT …) argument is a subplan, which prevents
+-- inlining, and a LANGUAGE sql function that is not inlined is planned again at
+-- every call, and planned badly: 14 ms where a kept plan takes 0.5 ms). Two
+-- PL/pgSQL functions keep its plan for the session:
+--   tasker_step_runnable_at(step_ids)     the rows (migrations, repairs, the retry
+--                                         policy's reschedule); ROWS 10 lets the
+--                                         caller's UPDATE join it to the steps by
+--                                         primary key;
+--   tasker_schedule_steps(step_ids, parent_ids)
+--                                         the write path's update: the steps and the
+--                                         children of the parents, written where
+--                                         the value changes, in one call (no rows
+--                                         returned through a function scan).
+CREATE FUNCTION tasker_step_runnable_rows(step_ids bigint[])
 RETURNS TABLE (workflow_step_id bigint, task_id bigint, runnable_at timestamptz)
-LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 AS $$
-#variable_conflict use_column
-BEGIN
-RETURN QUERY
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 AS $$
 SELECT b.workflow_step_id, b.task_id,
        CASE
            WHEN b.current_state NOT IN ('pending', 'error') OR b.task_terminal OR b.processed OR b.in_process
@@ -53,6 +61,38 @@ FROM (
     FROM tasker_workflow_steps ws
     WHERE ws.workflow_step_id = ANY (step_ids)
 ) b
-LEFT JOIN tasker_retry_policies pol ON pol.name = 'default';
+LEFT JOIN tasker_retry_policies pol ON pol.name = 'default'
+$$;
+
+CREATE FUNCTION tasker_step_runnable_at(step_ids bigint[])
+RETURNS TABLE (workflow_step_id bigint, task_id bigint, runnable_at timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY SELECT r.workflow_step_id, r.task_id, r.runnable_at FROM tasker_step_runnable_rows(step_ids) r;
+END
+$$;
+
+-- The write path's schedule update ($1 the steps moved, $2 the parents whose
+-- children a change of state may have made ready or unready); the number of
+-- steps whose runnable_at changed.
+CREATE FUNCTION tasker_schedule_steps(step_ids bigint[], parent_ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    ids bigint[];
+    n integer;
+BEGIN
+    ids := ARRAY(SELECT unnest(step_ids)
+                 UNION
+                 SELECT e.to_step_id FROM tasker_workflow_step_edges e WHERE e.from_step_id = ANY (parent_ids));
+    -- The steps to write by their primary key too: without it the kept (generic)
+    -- plan hashes the rows and scans the whole table for the steps to update.
+    UPDATE tasker_workflow_steps ws SET runnable_at = r.runnable_at
+    FROM tasker_step_runnable_rows(ids) r
+    WHERE ws.workflow_step_id = ANY (ids) AND ws.workflow_step_id = r.workflow_step_id
+      AND ws.runnable_at IS DISTINCT FROM r.runnable_at;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END
 $$;

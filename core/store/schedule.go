@@ -21,13 +21,7 @@ import (
 // scheduleStepsSQL recomputes runnable_at of the steps $1 and of the children of
 // the steps $2 (whose dependencies a change of state may have met or unmet).
 // Rows whose value does not change are not written.
-const scheduleStepsSQL = `
-	UPDATE tasker_workflow_steps ws SET runnable_at = r.runnable_at
-	FROM tasker_step_runnable_at(ARRAY(
-		SELECT unnest($1::bigint[])
-		UNION
-		SELECT e.to_step_id FROM tasker_workflow_step_edges e WHERE e.from_step_id = ANY ($2::bigint[]))) r
-	WHERE ws.workflow_step_id = r.workflow_step_id AND ws.runnable_at IS DISTINCT FROM r.runnable_at`
+const scheduleStepsSQL = `SELECT tasker_schedule_steps($1::bigint[], $2::bigint[])`
 
 // scheduleTaskStepsSQL recomputes runnable_at of every step of the tasks $1 (at
 // creation, after an operator's action, and to repair a schedule written by
