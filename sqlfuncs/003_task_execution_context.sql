@@ -36,17 +36,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            END
 $$;
 
--- Per task, its steps' readiness aggregated in a LATERAL (the readiness query run for
--- that task, inlined): no sort and grouping of all the steps by task, and only the
--- readiness columns the counts read are computed (the planner drops the rest, the
--- reason details among them).
+-- Per task, its steps counted by state, and by what readiness (002) would say of
+-- them: ready, blocked (failed, no retry left: not retry_eligible), and the
+-- earliest retry time of a step in backoff. One index scan of the task's steps
+-- (state and last failure are on the step rows, migration 0017) and, only for a
+-- step that could otherwise run, a look at its parents: readiness's rules one
+-- step at a time, as the schedule computes them (007, tasker_step_runnable_rows),
+-- without readiness's reason columns, which a context does not return. run_at is
+-- when the step can run: NULL = it cannot (wrong state, task ended, processed,
+-- claimed, no retry left, a parent unfinished); '-infinity' = now, whatever
+-- as_of; otherwise its retry time. TestStepScheduleMatchesReadiness holds the
+-- counts equal to the schedule's and the readiness tests to readiness's.
 CREATE FUNCTION tasker_task_execution_contexts(task_ids bigint[], as_of timestamptz)
 RETURNS SETOF tasker_task_execution_context_row
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT t.task_id, t.named_task_id,
        COALESCE(tt.to_state, 'pending')::text AS status,
        a.total, a.pending, a.in_progress, a.completed, a.failed, a.ready,
-       tasker_execution_status(a.ready, a.in_progress, a.blocked, a.completed, a.total) AS execution_status,
+       tasker_execution_status(a.ready, a.in_progress, a.blocked, a.completed, a.total),
        CASE
            WHEN a.ready > 0 THEN 'execute_ready_steps'
            WHEN a.in_progress > 0 THEN 'wait_for_completion'
@@ -74,15 +81,44 @@ FROM tasker_tasks t
 LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
 CROSS JOIN LATERAL (
     SELECT count(*)::integer AS total,
-           count(*) FILTER (WHERE r.current_state = 'pending')::integer AS pending,
-           count(*) FILTER (WHERE r.current_state = 'in_progress')::integer AS in_progress,
-           count(*) FILTER (WHERE r.current_state IN ('complete', 'resolved_manually'))::integer AS completed,
-           count(*) FILTER (WHERE r.current_state = 'error')::integer AS failed,
-           count(*) FILTER (WHERE r.current_state = 'cancelled')::integer AS cancelled,
-           count(*) FILTER (WHERE r.ready_for_execution)::integer AS ready,
-           count(*) FILTER (WHERE r.current_state = 'error' AND NOT r.retry_eligible)::integer AS blocked,
-           min(r.next_retry_at) FILTER (WHERE r.reason = 'backoff') AS next_retry_at
-    FROM tasker_step_readiness(ARRAY[t.task_id], NULL, as_of) r
+           count(*) FILTER (WHERE s.state = 'pending')::integer AS pending,
+           count(*) FILTER (WHERE s.state = 'in_progress')::integer AS in_progress,
+           count(*) FILTER (WHERE s.state IN ('complete', 'resolved_manually'))::integer AS completed,
+           count(*) FILTER (WHERE s.state = 'error')::integer AS failed,
+           count(*) FILTER (WHERE s.state = 'cancelled')::integer AS cancelled,
+           count(*) FILTER (WHERE s.run_at <= COALESCE(as_of, now()))::integer AS ready,
+           count(*) FILTER (WHERE s.state = 'error' AND NOT s.retry_ok)::integer AS blocked,
+           min(s.run_at) FILTER (WHERE s.run_at > COALESCE(as_of, now())) AS next_retry_at
+    FROM (
+        SELECT b.state, b.retry_ok,
+               CASE
+                   WHEN b.state NOT IN ('pending', 'error') OR COALESCE(tt.to_state, 'pending') IN ('complete', 'cancelled', 'resolved_manually')
+                        OR b.processed OR b.in_process OR NOT b.retry_ok
+                        OR EXISTS (SELECT 1 FROM tasker_workflow_step_edges e
+                                   JOIN tasker_workflow_steps ps ON ps.workflow_step_id = e.from_step_id
+                                   WHERE e.to_step_id = b.workflow_step_id
+                                     AND COALESCE(ps.current_state, 'pending') NOT IN ('complete', 'resolved_manually'))
+                       THEN NULL
+                   WHEN b.requested
+                       THEN GREATEST(b.last_attempted_at, b.last_failure_at) + make_interval(secs => b.backoff_request_seconds)
+                   WHEN b.last_failure_at IS NOT NULL
+                       THEN tasker_policy_retry_at(b.workflow_step_id, b.attempts, b.last_failure_at)
+                   ELSE '-infinity'::timestamptz
+               END AS run_at
+        FROM (
+            SELECT ws.workflow_step_id,
+                   COALESCE(ws.current_state, 'pending') AS state,
+                   COALESCE(ws.attempts, 0) AS attempts,
+                   COALESCE(ws.processed, false) AS processed,
+                   COALESCE(ws.in_process, false) AS in_process,
+                   ws.backoff_request_seconds, ws.last_attempted_at, ws.last_failure_at,
+                   (COALESCE(ws.attempts, 0) = 0 AND ws.last_failure_at IS NULL)
+                       OR (COALESCE(ws.retryable, true) AND COALESCE(ws.attempts, 0) < COALESCE(ws.retry_limit, 3)) AS retry_ok,
+                   ws.backoff_request_seconds IS NOT NULL
+                       AND COALESCE(ws.last_attempted_at, ws.last_failure_at) IS NOT NULL AS requested
+            FROM tasker_workflow_steps ws WHERE ws.task_id = t.task_id
+        ) b
+    ) s
 ) a
 WHERE t.task_id = ANY (task_ids)
 ORDER BY t.task_id

@@ -106,6 +106,27 @@ func checkProgress(t require.TestingT, s *store.Store, taskID int64) {
 	require.Len(t, want, 1)
 	w, g := want[0], got[0]
 	where := fmt.Sprintf("task %d (%s, %s)", taskID, w.Status, w.ExecutionStatus)
+
+	// The context's counts are readiness's, aggregated.
+	var ready, blocked, pending, inProgress, completed, failed, cancelled int
+	var nextRetry *time.Time
+	require.NoError(t, tx.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE ready_for_execution), count(*) FILTER (WHERE current_state = 'error' AND NOT retry_eligible),
+		       count(*) FILTER (WHERE current_state = 'pending'), count(*) FILTER (WHERE current_state = 'in_progress'),
+		       count(*) FILTER (WHERE current_state IN ('complete', 'resolved_manually')),
+		       count(*) FILTER (WHERE current_state = 'error'), count(*) FILTER (WHERE current_state = 'cancelled'),
+		       min(next_retry_at) FILTER (WHERE reason = 'backoff')
+		FROM get_step_readiness_status($1)`, taskID).
+		Scan(&ready, &blocked, &pending, &inProgress, &completed, &failed, &cancelled, &nextRetry))
+	require.Equal(t, []int{ready, blocked, pending, inProgress, completed, failed, cancelled},
+		[]int{int(w.ReadySteps), int(w.PermanentlyBlockedSteps), int(w.PendingSteps), int(w.InProgressSteps),
+			int(w.CompletedSteps), int(w.FailedSteps), int(w.CancelledSteps)},
+		"%s: ready, blocked, pending, in progress, completed, failed, cancelled", where)
+	require.Equal(t, nextRetry == nil, w.NextRetryAt == nil, "%s: next_retry_at %v / %v", where, nextRetry, w.NextRetryAt)
+	if nextRetry != nil {
+		require.WithinDuration(t, *nextRetry, *w.NextRetryAt, time.Microsecond, where)
+	}
+
 	require.Equal(t, w.Status, g.Status, where)
 	require.Equal(t, w.ExecutionStatus, g.ExecutionStatus, where)
 	require.Equal(t, w.ReadySteps, g.ReadySteps, where)
