@@ -460,7 +460,13 @@ module TaskerCore
       false
     end
 
+    # A result that came in since this round's report is reported first, by the
+    # next round's report_and_claim: its slot is not reused before the library
+    # heard how its step ended (a late result of a hung handler is then refused,
+    # not superseded by a claim of the same step that raced it).
     def claim
+      return 0 if @mutex.synchronize { !@finished.empty? }
+
       free = capacity - @running.size - @superseded.size
       return 0 if free <= 0
 
