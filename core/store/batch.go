@@ -500,6 +500,12 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	return out, nil
 }
 
+// stepStateWrittenSQL tells the trigger that follows step transitions
+// (migration 0017) that this transaction writes the steps' current_state and
+// last_failure_at itself, as every insert of a step transition by Tasker Core
+// does (queueRound, CreateTask); it lasts until the transaction ends.
+const stepStateWrittenSQL = `SELECT set_config('tasker.step_state_written', 'on', true)`
+
 // queueRound queues the round-th transition of each planned step: the
 // compare-and-swap of the current rows with the insert of the new ones in one
 // statement, then the step columns in another, then the transitions' events.
@@ -533,9 +539,11 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 	if len(ids) == 0 {
 		return
 	}
-	// The step columns first, their current state among them (migration 0017):
-	// the transitions' trigger then finds the steps already up to date. Should
-	// the compare-and-swap below fail, the transaction is rolled back with them.
+	// The step columns first, their current state among them (migration 0017),
+	// and the transitions' trigger told that this transaction writes them
+	// itself. Should the compare-and-swap below fail, the transaction is rolled
+	// back with them.
+	queueExec(b, "step state written", stepStateWrittenSQL)
 	queueExec(b, "update steps", `
 		UPDATE tasker_workflow_steps ws SET
 			in_process = (u.to_state = 'in_progress'),

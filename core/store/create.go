@@ -414,6 +414,7 @@ func (s *Store) createTask(ctx context.Context, spec TaskSpec) (CreatedTask, err
 		}
 		batch.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent)
 			VALUES ($1, NULL, 'pending', $2::jsonb, 1, true)`, out.TaskID, meta)
+		batch.Queue(stepStateWrittenSQL) // the steps were inserted as 'pending'
 		batch.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, from_state, to_state, metadata, sort_key, most_recent)
 			SELECT id, NULL, 'pending', $2::jsonb, 1, true FROM unnest($1::bigint[]) AS id`, stepIDs, stepMeta)
 		// The schedule: root steps are ready now, the others wait for their parents.
