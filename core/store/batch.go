@@ -506,9 +506,9 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 // does (queueRound, CreateTask); it lasts until the transaction ends.
 const stepStateWrittenSQL = `SELECT set_config('tasker.step_state_written', 'on', true)`
 
-// queueRound queues the round-th transition of each planned step: the
-// compare-and-swap of the current rows with the insert of the new ones in one
-// statement, then the step columns in another, then the transitions' events.
+// queueRound queues the round-th transition of each planned step: the step
+// columns in one statement, then the compare-and-swap of the current rows with
+// the insert of the new ones in another, then the transitions' events.
 func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, round int, outcomes []BatchOutcome) {
 	var (
 		ids, idxs          []int64
