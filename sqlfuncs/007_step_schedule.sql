@@ -1,12 +1,17 @@
 -- The step schedule (tasker_workflow_steps.runnable_at, migration 0016) of the
 -- given steps, computed from their own rows (current state and last failure
 -- among them, migration 0017) and their parents' current states only: the cost
--- is in proportion to the steps asked about, not to their tasks. The rules are readiness's (002, tasker_step_readiness),
--- one step at a time: a step that readiness calls ready has runnable_at <= now()
--- (kept from an earlier computation when it was already ready, so a task's
--- ready_at says since when it has had work), a step in backoff has its
--- next_retry_at, and any other step NULL. TestStepScheduleMatchesReadiness holds
--- the two equal.
+-- is in proportion to the steps asked about, not to their tasks. The rules are
+-- readiness's (002, tasker_step_readiness), one step at a time: a step that
+-- readiness calls ready has runnable_at <= now() (kept from an earlier
+-- computation when it was already ready, so a task's ready_at says since when
+-- it has had work), a step in backoff has its next_retry_at, and any other step
+-- NULL. TestStepScheduleMatchesReadiness holds the two equal.
+--
+-- The execution context (003, tasker_task_execution_contexts) applies the same
+-- per-step rule inline, to a task's steps found by task and at an as_of time:
+-- called from there with ARRAY(SELECT …) this function would not be inlined.
+-- The same test holds the context equal to readiness aggregated.
 --
 -- The rule is tasker_step_runnable_rows, a LANGUAGE sql function that the
 -- planner inlines into a statement that passes it a plain array (a parameter or
