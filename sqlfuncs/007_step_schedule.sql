@@ -88,9 +88,14 @@ DECLARE
     ids bigint[];
     n integer;
 BEGIN
+    -- The children by an index look-up per parent (LATERAL, kept a subquery by
+    -- OFFSET 0): the kept plan of "from_step_id = ANY (parent_ids)", or of a
+    -- join, scanned every edge on a small database.
     ids := ARRAY(SELECT unnest(step_ids)
                  UNION
-                 SELECT e.to_step_id FROM tasker_workflow_step_edges e WHERE e.from_step_id = ANY (parent_ids));
+                 SELECT c.to_step_id FROM unnest(parent_ids) AS p(id)
+                 CROSS JOIN LATERAL (SELECT e.to_step_id FROM tasker_workflow_step_edges e
+                                     WHERE e.from_step_id = p.id OFFSET 0) c);
     -- The steps to write by their primary key too: without it the kept (generic)
     -- plan hashes the rows and scans the whole table for the steps to update.
     UPDATE tasker_workflow_steps ws SET runnable_at = r.runnable_at

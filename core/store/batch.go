@@ -440,11 +440,15 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	// Tasks first, then steps, each in id order: the one lock order of every writer
 	// (claims lock tasks first too). The task lock also serializes the task's
 	// event sequence (tasker_events.task_seq).
-	b.Queue(`SELECT task_id FROM tasker_tasks WHERE task_id IN (
-			SELECT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1))
+	b.Queue(`SELECT task_id FROM tasker_tasks WHERE task_id = ANY (ARRAY(
+			SELECT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)))
 		ORDER BY task_id FOR NO KEY UPDATE`, ids)
 	b.Queue(`SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
 		ORDER BY workflow_step_id FOR NO KEY UPDATE`, ids)
+	// The "= ANY ($1)" terms beside the joins on ids, here and in the round's
+	// other statements, let the kept (generic) plan, which guesses ten ids, read
+	// every table by its index on a small database too, where a join alone was
+	// planned as a scan of the whole table (TestRoundStatementsUseIndexesOnASmallDatabase).
 	b.Queue(`
 		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
 		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
@@ -454,6 +458,7 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 		       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
+		                                          AND t.workflow_step_id = ANY ($1)
 		LEFT JOIN LATERAL (
 			SELECT array_agg(e.from_step_id ORDER BY pns.name) AS ids,
 			       array_agg(pns.name::text ORDER BY pns.name) AS names,
@@ -566,7 +571,7 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)
-		WHERE ws.workflow_step_id = u.id`, ids, tos, results, backoffs, permanent, workers, leases)
+		WHERE ws.workflow_step_id = u.id AND ws.workflow_step_id = ANY ($1)`, ids, tos, results, backoffs, permanent, workers, leases)
 
 	// Steps with a current row: retire it only if it is still current and in the
 	// planned from-state (a concurrent winner retired it otherwise; PostgreSQL
@@ -681,7 +686,8 @@ func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planne
 		), counts AS (
 			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
 		), bumped AS (
-			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c WHERE t.task_id = c.task_id
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
+			WHERE t.task_id = c.task_id AND t.task_id = ANY ($2)
 			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
 		), written AS (
 			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
@@ -692,7 +698,7 @@ func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planne
 			                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 			FROM ev
 			JOIN bumped b ON b.task_id = ev.task_id
-			JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id
+			JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id AND ws.workflow_step_id = ANY ($1)
 			JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
 			ORDER BY ev.task_id, ev.idx
 			`+eventColumns+`
@@ -745,7 +751,8 @@ func (s *Store) queueWorkflowEvents(ctx context.Context, b *pgx.Batch, evs []wfE
 		), counts AS (
 			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
 		), bumped AS (
-			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c WHERE t.task_id = c.task_id
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
+			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1)
 			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
 		), written AS (
 			INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)

@@ -479,7 +479,7 @@ const loadClaimedSQL = `
 		       COALESCE((tpl.s->>'timeout_seconds')::int, 0), COALESCE(t.trace_parent, '')
 		FROM tasker_workflow_steps ws
 		JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-		JOIN tasker_tasks t ON t.task_id = ws.task_id
+		JOIN tasker_tasks t ON t.task_id = ws.task_id AND t.task_id = ANY (ARRAY(SELECT task_id FROM claimed_tasks))
 		JOIN tasker_named_tasks nt ON nt.named_task_id = t.named_task_id
 		JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
 		LEFT JOIN seq ON seq.task_id = ws.task_id
@@ -836,7 +836,7 @@ func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus) {
 				SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
 				WHERE ws.task_id = t.task_id AND ws.runnable_at IS NOT NULL) END
 		FROM unnest($1::bigint[], $2::bool[]) AS u(id, done)
-		WHERE t.task_id = u.id
+		WHERE t.task_id = u.id AND t.task_id = ANY ($1)
 		RETURNING t.task_id, t.ready_at`, ids, done).Fn = func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {

@@ -97,7 +97,7 @@ const taskProgressSQL = `
 	       a.in_progress, r.ready, r.next_retry_at,
 	       tasker_execution_status(r.ready, a.in_progress, a.blocked, a.completed, a.total)
 	FROM tasker_tasks t
-	LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent
+	LEFT JOIN tasker_task_transitions tt ON tt.task_id = t.task_id AND tt.most_recent AND tt.task_id = ANY ($1)
 	CROSS JOIN LATERAL (
 		SELECT count(*)::integer AS total,
 		       count(*) FILTER (WHERE ws.current_state IN ('complete', 'resolved_manually'))::integer AS completed,

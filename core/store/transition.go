@@ -147,9 +147,9 @@ func (s *Store) TransitionTaskTx(ctx context.Context, tx pgx.Tx, req TaskTransit
 		       (SELECT tn.name FROM tasker_named_tasks nt JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
 		        WHERE nt.named_task_id = k.named_task_id),
 		       k.correlation_id::text,
+		       -- The steps' current state is on their rows (migration 0017).
 		       (SELECT count(*) FROM tasker_workflow_steps ws
-		        LEFT JOIN tasker_workflow_step_transitions st ON st.workflow_step_id = ws.workflow_step_id AND st.most_recent
-		        WHERE ws.task_id = k.task_id AND COALESCE(st.to_state, 'pending') NOT IN ('complete', 'resolved_manually'))
+		        WHERE ws.task_id = k.task_id AND COALESCE(ws.current_state, 'pending') NOT IN ('complete', 'resolved_manually'))
 		FROM tasker_tasks k
 		LEFT JOIN tasker_task_transitions t ON t.task_id = k.task_id AND t.most_recent
 		WHERE k.task_id = $1`, req.TaskID)
