@@ -167,9 +167,12 @@ func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []S
 			ids = append(ids, r.StepID)
 		}
 	}
-	facts, err := loadStepFacts(ctx, tx, ids)
-	if err != nil {
-		return nil, err
+	facts := map[int64]*stepFacts{}
+	if len(ids) > 0 { // a claim that found no step still writes its tail (more)
+		var err error
+		if facts, err = loadStepFacts(ctx, tx, ids); err != nil {
+			return nil, err
+		}
 	}
 	if afterLoadHook != nil {
 		afterLoadHook(ids)

@@ -296,91 +296,73 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			return err
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
-		outs, err := s.applyStepTransitions(ctx, tx, reqs)
+		// The repairs a claim needs: a picked task without a ready step in the
+		// schedule, or a step the schedule called ready that its transition
+		// refused, means a schedule written by something else (another program,
+		// an edit by hand): those tasks' steps are scheduled again from their
+		// audit trail.
+		repairs := func(outs []BatchOutcome) []int64 {
+			var repair []int64
+			inRepair := map[int64]bool{}
+			for _, o := range outs {
+				if o.Status == OutcomeRejected && !inRepair[o.TaskID] {
+					inRepair[o.TaskID] = true
+					repair = append(repair, o.TaskID)
+				}
+			}
+			if found < req.Limit {
+				for _, t := range taskIDs {
+					if due[t] && !withSteps[t] && !inRepair[t] {
+						inRepair[t] = true
+						repair = append(repair, t)
+					}
+				}
+			}
+			return repair
+		}
+		// The claim's last statements (its events, its tasks' ready_at and what
+		// the handlers need) go with its transitions in one round trip, unless
+		// something must be written between them: a repair, a task to start (a
+		// task transition of its own), or live events to name.
+		tailQueued := false
+		outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
+			tail := newClaimTail(req, outs)
+			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
+				return nil
+			}
+			tailQueued = true
+			return s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out)
+		})
 		if err != nil {
 			return err
 		}
-		// A picked task without a ready step in the schedule, or a step the
-		// schedule called ready that its transition refused, means a schedule
-		// written by something else (another program, an edit by hand): those
-		// tasks' steps are scheduled again from their audit trail.
-		var repair []int64
-		inRepair := map[int64]bool{}
-		for _, o := range outs {
-			if o.Status == OutcomeRejected && !inRepair[o.TaskID] {
-				inRepair[o.TaskID] = true
-				repair = append(repair, o.TaskID)
-			}
-		}
-		if found < req.Limit {
-			for _, t := range taskIDs {
-				if due[t] && !withSteps[t] && !inRepair[t] {
-					inRepair[t] = true
-					repair = append(repair, t)
+		if !tailQueued {
+			if repair := repairs(outs); len(repair) > 0 {
+				b := &pgx.Batch{}
+				queueExec(b, "claim: repair schedule", scheduleTaskStepsSQL, repair)
+				if err := tx.SendBatch(ctx, b).Close(); err != nil {
+					return err
 				}
 			}
-		}
-		if len(repair) > 0 {
+			if s.LiveOn() {
+				evs := claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID)
+				nameLiveEvents(ctx, tx, evs)
+				collectLive(ctx, evs)
+			}
+			tail := newClaimTail(req, outs)
+			// Only tasks that got work start (or restart from error): a claim that
+			// finds nothing changes no task's state.
+			newlyStarted, err := s.startTasks(ctx, tx, tail.started, tail.taskState)
+			if err != nil {
+				return err
+			}
 			b := &pgx.Batch{}
-			queueExec(b, "claim: repair schedule", scheduleTaskStepsSQL, repair)
+			if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, newlyStarted, &out); err != nil {
+				return err
+			}
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
-		}
-		if s.LiveOn() {
-			evs := claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID)
-			nameLiveEvents(ctx, tx, evs)
-			collectLive(ctx, evs)
-		}
-		var claimed, started []int64
-		seenTask := map[int64]bool{}
-		taskState := map[int64]state.State{}
-		byTask := map[int64][]int64{}
-		for _, o := range outs {
-			if o.Status == OutcomeApplied && o.To == state.InProgress {
-				claimed = append(claimed, o.StepID)
-				byTask[o.TaskID] = append(byTask[o.TaskID], o.StepID)
-				if !seenTask[o.TaskID] {
-					seenTask[o.TaskID] = true
-					started = append(started, o.TaskID)
-					taskState[o.TaskID] = o.taskState
-				}
-			}
-		}
-		// Only tasks that got work start (or restart from error): a claim that
-		// finds nothing changes no task's state.
-		newlyStarted, err := s.startTasks(ctx, tx, started, taskState)
-		if err != nil {
-			return err
-		}
-		var evs []wfEvent
-		for _, id := range newlyStarted {
-			evs = append(evs, wfEvent{taskID: id, name: "workflow.task_started"})
-		}
-		for _, id := range started {
-			evs = append(evs, wfEvent{taskID: id, name: "workflow.viable_steps_discovered",
-				payload: map[string]any{"step_ids": byTask[id], "worker_id": req.WorkerID}})
-		}
-		if req.TaskID > 0 && len(started) == 0 {
-			evs = append(evs, wfEvent{taskID: req.TaskID, name: "workflow.no_viable_steps",
-				payload: map[string]any{"worker_id": req.WorkerID}})
-		}
-		b := &pgx.Batch{}
-		if err := s.queueWorkflowEvents(ctx, b, evs); err != nil {
-			return err
-		}
-		queueExec(b, "claim: schedule", scheduleTasksSQL, taskIDs)
-		if len(claimed) > 0 {
-			b.Queue(loadClaimedSQL, claimed, DefaultRetryLimit).Fn = func(br pgx.BatchResults) error {
-				rows, err := br.Query()
-				if err == nil {
-					out, err = collectClaimed(rows)
-				}
-				return dbErr(err, "claim: load steps")
-			}
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
 		}
 		for i := range out {
 			out[i].ReadyAt = readyAt[out[i].TaskID]
@@ -390,6 +372,73 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 	span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
 	telemetry.EndSpan(span, err)
 	return out, err
+}
+
+// claimTail is what a claim's transitions took, by task.
+type claimTail struct {
+	claimed, started []int64 // steps moved to in_progress; their tasks, in claim order
+	taskState        map[int64]state.State
+	byTask           map[int64][]int64
+}
+
+func newClaimTail(req ClaimRequest, outs []BatchOutcome) claimTail {
+	t := claimTail{taskState: map[int64]state.State{}, byTask: map[int64][]int64{}}
+	for _, o := range outs {
+		if o.Status == OutcomeApplied && o.To == state.InProgress {
+			t.claimed = append(t.claimed, o.StepID)
+			t.byTask[o.TaskID] = append(t.byTask[o.TaskID], o.StepID)
+			if _, ok := t.taskState[o.TaskID]; !ok {
+				t.started = append(t.started, o.TaskID)
+				t.taskState[o.TaskID] = o.taskState
+			}
+		}
+	}
+	return t
+}
+
+// mustStart says a task that got work is pending or in error: startTasks moves
+// it, with task transitions of its own, before the claim's events.
+func (t claimTail) mustStart() bool {
+	for _, id := range t.started {
+		if st := t.taskState[id]; st == state.Pending || st == state.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// queueClaimTail queues a claim's events (workflow.task_started for
+// newlyStarted, viable_steps_discovered per task, no_viable_steps for a claim of
+// one task that got nothing), its picked tasks' ready_at and the claimed steps'
+// handler data, read into *out.
+func (s *Store) queueClaimTail(ctx context.Context, b *pgx.Batch, req ClaimRequest, taskIDs []int64, t claimTail,
+	newlyStarted []int64, out *[]ClaimedStep) error {
+	var evs []wfEvent
+	for _, id := range newlyStarted {
+		evs = append(evs, wfEvent{taskID: id, name: "workflow.task_started"})
+	}
+	for _, id := range t.started {
+		evs = append(evs, wfEvent{taskID: id, name: "workflow.viable_steps_discovered",
+			payload: map[string]any{"step_ids": t.byTask[id], "worker_id": req.WorkerID}})
+	}
+	if req.TaskID > 0 && len(t.started) == 0 {
+		evs = append(evs, wfEvent{taskID: req.TaskID, name: "workflow.no_viable_steps",
+			payload: map[string]any{"worker_id": req.WorkerID}})
+	}
+	if err := s.queueWorkflowEvents(ctx, b, evs); err != nil {
+		return err
+	}
+	queueExec(b, "claim: schedule", scheduleTasksSQL, taskIDs)
+	if len(t.claimed) > 0 {
+		b.Queue(loadClaimedSQL, t.claimed, DefaultRetryLimit).Fn = func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err == nil {
+				*out, err = collectClaimed(rows)
+			}
+			return dbErr(err, "claim: load steps")
+		}
+	}
+	return nil
 }
 
 // claimTimings are a claim's live events: observability.step.find_viable per

@@ -1,0 +1,72 @@
+package store_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskercore/tasker-core/core/store"
+	"github.com/taskercore/tasker-core/internal/testdb"
+)
+
+// roundTripCounter counts the round trips a pool takes: a statement alone, or a
+// whole batch (BEGIN and COMMIT are statements of their own).
+type roundTripCounter struct{ rt atomic.Int64 }
+
+func (c *roundTripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.rt.Add(1)
+	return ctx
+}
+func (c *roundTripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *roundTripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.rt.Add(1)
+	return ctx
+}
+func (c *roundTripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *roundTripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestWorkerRoundTrips counts the round trips of a worker's steady round, a
+// report whose success makes the next step ready and the claim that takes it
+// (report_and_claim on a task already in progress), and of a claim alone.
+func TestWorkerRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	_, schema := testdb.SchemaWithName(t, testdb.Options{})
+	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	counter := &roundTripCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, pool.Ping(ctx))
+	s := store.New(pool, testPolicy)
+	require.NoError(t, s.SyncRetryPolicy(ctx))
+	ct := create(t, s, "chain", step("a"), step("b", "a"), step("c", "b"))
+
+	req := store.ClaimRequest{WorkerID: "w1", TaskID: ct.TaskID, Limit: 1, LeaseSeconds: 60}
+	claimed, err := s.ClaimSteps(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, ct.StepIDs["a"], claimed[0].StepID)
+
+	for _, next := range []string{"b", "c"} {
+		counter.rt.Store(0)
+		res, got, err := s.ReportAndClaim(ctx, []store.StepReport{{StepID: claimed[0].StepID, WorkerID: "w1",
+			Attempt: claimed[0].Attempts, Success: true}}, req)
+		require.NoError(t, err)
+		require.Equal(t, store.OutcomeApplied, res.Outcomes[0].Status)
+		require.Len(t, got, 1)
+		require.Equal(t, ct.StepIDs[next], got[0].StepID)
+		// BEGIN with the report's locks and facts; the report's writes (steps,
+		// transitions, events, schedule, task progress); its finalization with the
+		// claim's pick; the claim's locks and facts; the claim's writes with its
+		// events, its tasks' ready_at and the claimed step's handler data; COMMIT.
+		require.EqualValues(t, 6, counter.rt.Load(), "report_and_claim taking %s", next)
+		claimed = got
+	}
+}
