@@ -158,7 +158,19 @@ func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []Step
 // succeeds; on any error the caller rolls tx back).
 func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []StepTransition,
 	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
-	outcomes := make([]BatchOutcome, len(reqs))
+	ids := stepIDsOf(reqs)
+	facts := map[int64]*stepFacts{}
+	if len(ids) > 0 {
+		var err error
+		if facts, err = loadStepFacts(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
+	return s.applyWithFacts(ctx, tx, reqs, facts, more)
+}
+
+// stepIDsOf returns the distinct steps of reqs in request order.
+func stepIDsOf(reqs []StepTransition) []int64 {
 	ids := make([]int64, 0, len(reqs))
 	seen := map[int64]bool{}
 	for _, r := range reqs {
@@ -167,15 +179,17 @@ func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []S
 			ids = append(ids, r.StepID)
 		}
 	}
-	facts := map[int64]*stepFacts{}
-	if len(ids) > 0 { // a claim that found no step still writes its tail (more)
-		var err error
-		if facts, err = loadStepFacts(ctx, tx, ids); err != nil {
-			return nil, err
-		}
-	}
+	return ids
+}
+
+// applyWithFacts is applyStepTransitionsAnd with the steps' facts already read
+// under their locks (loadStepFacts, or a claim's pick); a step without facts is
+// refused as not found.
+func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransition, facts map[int64]*stepFacts,
+	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
+	outcomes := make([]BatchOutcome, len(reqs))
 	if afterLoadHook != nil {
-		afterLoadHook(ids)
+		afterLoadHook(stepIDsOf(reqs))
 	}
 
 	var plan []planned
@@ -443,25 +457,48 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 	// Tasks first, then steps, each in id order: the one lock order of every writer
 	// (claims lock tasks first too). The task lock also serializes the task's
 	// event sequence (tasker_events.task_seq).
-	b.Queue(`SELECT task_id FROM tasker_tasks WHERE task_id = ANY (ARRAY(
+	queueExec(b, "lock tasks", `SELECT task_id FROM tasker_tasks WHERE task_id = ANY (ARRAY(
 			SELECT task_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)))
 		ORDER BY task_id FOR NO KEY UPDATE`, ids)
-	b.Queue(`SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY ($1)
-		ORDER BY workflow_step_id FOR NO KEY UPDATE`, ids)
-	// The "= ANY ($1)" terms beside the joins on ids, here and in the round's
-	// other statements, let the kept (generic) plan, which guesses ten ids, read
-	// every table by its index on a small database too, where a join alone was
-	// planned as a scan of the whole table (TestRoundStatementsUseIndexesOnASmallDatabase).
-	b.Queue(`
+	out := make(map[int64]*stepFacts, len(ids))
+	queueStepFacts(b, lockStepsSQL, stepFactsSQL, out, ids, readiness.DefaultRetryLimit)
+	return out, tx.SendBatch(ctx, b).Close()
+}
+
+// The steps' locks and facts by ids ($1), and by the steps a claim's pick took
+// (claimStepIDs, set by the pick in the same transaction; its $1 is the retry
+// limit). The "= ANY (ids)" terms beside the joins on ids, here and in the
+// round's other statements, let the kept (generic) plan, which guesses ten ids,
+// read every table by its index on a small database too, where a join alone
+// was planned as a scan of the whole table
+// (TestRoundStatementsUseIndexesOnASmallDatabase).
+var (
+	lockStepsSQL      = lockStepsBy("$1")
+	stepFactsSQL      = stepFactsBy("$1", "$2")
+	claimLockStepsSQL = lockStepsBy(claimStepIDs)
+	claimStepFactsSQL = stepFactsBy(claimStepIDs, "$1")
+)
+
+// claimStepIDs is the array of the steps the last claim's pick took (the
+// transaction-local tasker.claim_step_ids; none before a pick).
+const claimStepIDs = `string_to_array(NULLIF(current_setting('tasker.claim_step_ids', true), ''), ',')::bigint[]`
+
+func lockStepsBy(ids string) string {
+	return `SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id = ANY (` + ids + `)
+		ORDER BY workflow_step_id FOR NO KEY UPDATE`
+}
+
+func stepFactsBy(ids, retryLimit string) string {
+	return `
 		SELECT ws.workflow_step_id, COALESCE(t.to_state, 'pending'), COALESCE(t.sort_key, 0),
-		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, $2), COALESCE(ws.retryable, true),
+		       COALESCE(ws.attempts, 0), COALESCE(ws.retry_limit, ` + retryLimit + `), COALESCE(ws.retryable, true),
 		       COALESCE(p.ids, '{}'), COALESCE(p.names, '{}'), COALESCE(p.states, '{}'), COALESCE(ws.claimed_by, ''),
 		       ws.task_id, (SELECT k.correlation_id::text FROM tasker_tasks k WHERE k.task_id = ws.task_id),
 		       (SELECT ns.name FROM tasker_named_steps ns WHERE ns.named_step_id = ws.named_step_id),
 		       COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending')
 		FROM tasker_workflow_steps ws
 		LEFT JOIN tasker_workflow_step_transitions t ON t.workflow_step_id = ws.workflow_step_id AND t.most_recent
-		                                          AND t.workflow_step_id = ANY ($1)
+		                                          AND t.workflow_step_id = ANY (` + ids + `)
 		LEFT JOIN LATERAL (
 			SELECT array_agg(e.from_step_id ORDER BY pns.name) AS ids,
 			       array_agg(pns.name::text ORDER BY pns.name) AS names,
@@ -471,41 +508,69 @@ func loadStepFacts(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*step
 			JOIN tasker_named_steps pns ON pns.named_step_id = ps.named_step_id
 			WHERE e.to_step_id = ws.workflow_step_id
 		) p ON true
-		WHERE ws.workflow_step_id = ANY ($1)`, ids, readiness.DefaultRetryLimit)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, dbErr(err, "lock tasks")
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, dbErr(err, "lock steps")
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, dbErr(err, "read step states")
-	}
-	out := make(map[int64]*stepFacts, len(ids))
-	var id int64
-	var cur string
-	var states []string
-	var taskState string
-	f := &stepFacts{}
-	_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents, &f.parentNames, &states, &f.claimedBy,
-		&f.taskID, &f.correlationID, &f.name, &taskState},
-		func() error {
-			c := *f
-			c.state, c.taskState = state.State(cur), state.State(taskState)
-			c.parentStates = make([]state.State, len(states))
-			for i, s := range states {
-				c.parentStates[i] = state.State(s)
-			}
-			out[id] = &c
+		WHERE ws.workflow_step_id = ANY (` + ids + `)`
+}
+
+// queueStepFacts queues the steps' locks (lockSQL) and then the read of their
+// facts (factsSQL, a statement of its own: it sees what was committed before the
+// locks were granted) into out.
+func queueStepFacts(b *pgx.Batch, lockSQL, factsSQL string, out map[int64]*stepFacts, args ...any) {
+	queueExec(b, "lock steps", lockSQL, args[:len(args)-1]...)
+	b.Queue(factsSQL, args...).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "read step states")
+		}
+		var id int64
+		var sc factsScan
+		_, err = pgx.ForEachRow(rows, append([]any{&id}, sc.targets()...), func() error {
+			out[id] = sc.facts()
 			return nil
 		})
-	if err != nil {
-		return nil, dbErr(err, "read step states")
+		return dbErr(err, "read step states")
 	}
-	return out, nil
+}
+
+// factsScan scans the facts columns of stepFactsBy.
+type factsScan struct {
+	cur, claimedBy, corr, name, taskState *string
+	sortKey, attempts, limit              *int32
+	retryable                             *bool
+	parents                               []int64
+	parentNames, parentStates             []string
+	taskID                                *int64
+}
+
+func (sc *factsScan) targets() []any {
+	return []any{&sc.cur, &sc.sortKey, &sc.attempts, &sc.limit, &sc.retryable, &sc.parents, &sc.parentNames,
+		&sc.parentStates, &sc.claimedBy, &sc.taskID, &sc.corr, &sc.name, &sc.taskState}
+}
+
+// facts returns the scanned row's facts.
+func (sc *factsScan) facts() *stepFacts {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	f := &stepFacts{state: state.State(str(sc.cur)), claimedBy: str(sc.claimedBy), correlationID: str(sc.corr),
+		name: str(sc.name), taskState: state.State(str(sc.taskState)), taskID: *sc.taskID,
+		parents: sc.parents, parentNames: sc.parentNames, retryable: sc.retryable != nil && *sc.retryable}
+	if sc.sortKey != nil {
+		f.sortKey = *sc.sortKey
+	}
+	if sc.attempts != nil {
+		f.attempts = *sc.attempts
+	}
+	if sc.limit != nil {
+		f.limit = *sc.limit
+	}
+	f.parentStates = make([]state.State, len(sc.parentStates))
+	for i, st := range sc.parentStates {
+		f.parentStates[i] = state.State(st)
+	}
+	return f
 }
 
 // stepStateWrittenSQL tells the trigger that follows step transitions

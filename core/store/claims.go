@@ -155,9 +155,9 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 }
 
 // ReportAndClaim records reports (as ReportResults) and then claims (as
-// ClaimSteps) in one transaction: a worker's round in one round trip and one
-// commit. Steps the reports made ready are claimable at once. Either both happen
-// or neither does.
+// ClaimSteps) in one transaction: a worker's round in one call and one commit
+// (five round trips for a task in progress, TestWorkerRoundTrips). Steps the
+// reports made ready are claimable at once. Either both happen or neither does.
 func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req ClaimRequest) (ReportResult, []ClaimedStep, error) {
 	if err := req.validate(); err != nil {
 		return ReportResult{}, nil, err
@@ -189,10 +189,11 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 	return res, out, err
 }
 
-// claimTx is ClaimSteps inside tx: one statement picks and locks the tasks and
-// reads their ready steps from the schedule, loadStepFacts locks and checks the
-// steps, one round trip writes the transitions, and one more writes the events
-// and the tasks' schedule and reads what the handlers need.
+// claimTx is ClaimSteps inside tx: one statement picks and locks the tasks,
+// reads their ready steps from the schedule, and locks and reads the facts of
+// the steps it takes; one round trip writes the transitions and (unless a task must start
+// or a schedule be repaired first, which take round trips of their own) the
+// events and the tasks' schedule, and reads what the handlers need.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
 	return s.claimWith(ctx, tx, req, &pgx.Batch{})
 }
@@ -218,18 +219,33 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 				           AND EXISTS (SELECT 1 FROM jsonb_array_elements(nt.configuration->'steps') st
 				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
 		// Each picked task (locked) with its ready steps by the schedule
-		// (runnable_at, through its index), in claim order; the claim's
-		// transitions check each step again under its lock.
+		// (runnable_at, through its index), in claim order; the steps the claim
+		// takes (the first $3 in that order) are named in tasker.claim_step_ids
+		// for the two statements that follow in the same round trip: the lock of
+		// those steps, under their tasks' locks as every writer takes them, and
+		// then the read of their facts, which sees everything committed before
+		// the locks were granted (this statement's snapshot may be older, when it
+		// waited for a task's lock). The claim's transitions check each step
+		// against its facts.
 		const withReadySteps = `
-			SELECT p.task_id, p.corr, p.ready_at, p.due, c.workflow_step_id, c.state
-			FROM picked p
-			LEFT JOIN LATERAL (
-				SELECT ws.workflow_step_id, COALESCE(ws.current_state, 'pending') AS state
-				FROM tasker_workflow_steps ws
-				WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
-				ORDER BY ws.workflow_step_id LIMIT $3
-			) c ON true
-			ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id`
+			, cand AS MATERIALIZED (
+				SELECT p.task_id, p.corr, p.ready_at, p.due, p.priority, c.workflow_step_id, c.state,
+				       count(c.workflow_step_id) OVER (ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id
+				                                       ROWS UNBOUNDED PRECEDING) AS k
+				FROM picked p
+				LEFT JOIN LATERAL (
+					SELECT ws.workflow_step_id, COALESCE(ws.current_state, 'pending') AS state
+					FROM tasker_workflow_steps ws
+					WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
+					ORDER BY ws.workflow_step_id LIMIT $3
+				) c ON true
+			), named AS MATERIALIZED (
+				SELECT set_config('tasker.claim_step_ids', COALESCE(string_agg(workflow_step_id::text, ','), ''), true)
+				FROM cand WHERE workflow_step_id IS NOT NULL AND k <= $3
+			)
+			SELECT cand.task_id, cand.corr, cand.ready_at, cand.due, cand.workflow_step_id, cand.state
+			FROM named, cand
+			ORDER BY cand.priority DESC, cand.ready_at, cand.task_id, cand.workflow_step_id`
 		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
 		findStart := time.Now()
 		var pick string
@@ -258,6 +274,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 		due := map[int64]bool{} // picked with ready_at <= now(): the schedule says it has a ready step
 		withSteps := map[int64]bool{}
 		var reqs []StepTransition
+		facts := map[int64]*stepFacts{} // of the steps the pick took, read after it
 		found := 0
 		head.Queue(pick, pickArgs...).Fn = func(br pgx.BatchResults) error {
 			picked, err := br.Query()
@@ -292,6 +309,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			})
 			return dbErr(err, "claim: pick tasks")
 		}
+		queueStepFacts(head, claimLockStepsSQL, claimStepFactsSQL, facts, DefaultRetryLimit)
 		if err := tx.SendBatch(ctx, head).Close(); err != nil || len(taskIDs) == 0 {
 			return err
 		}
@@ -325,7 +343,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 		// something must be written between them: a repair, a task to start (a
 		// task transition of its own), or live events to name.
 		tailQueued := false
-		outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
+		outs, err := s.applyWithFacts(ctx, tx, reqs, facts, func(outs []BatchOutcome, b *pgx.Batch) error {
 			tail := newClaimTail(req, outs)
 			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
 				return nil
