@@ -87,7 +87,7 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create fun
 		start := time.Now()
 		done, rounds := 0, 0
 		claim := store.ClaimRequest{WorkerID: "bench-heap", TaskID: taskID, Limit: limit, LeaseSeconds: 300}
-		counter.reset()
+		counter.Reset()
 		var claimed []store.ClaimedStep
 		check := func(res store.ReportResult) {
 			for _, o := range res.Outcomes {
@@ -127,8 +127,8 @@ func (e *env) walkHeap(b *testing.B, n int, combined bool, limit int, create fun
 		}
 		took := time.Since(start)
 		walked += took
-		statements += counter.n.Load()
-		roundTrips += counter.rt.Load()
+		statements += counter.N.Load()
+		roundTrips += counter.RT.Load()
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -130,7 +130,7 @@ func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCo
 			e.createTask(b, "bench_pgbouncer", layered(100, 10))
 		}
 		e.analyze(b)
-		counter.n.Store(0)
+		counter.N.Store(0)
 		serverBefore, ok := e.backendCPU(b, appName)
 		cpuKnown = cpuKnown && ok
 		bouncerBefore, _ := processCPU(bouncerPid)
@@ -193,7 +193,7 @@ func (e *env) walkConcurrent(b *testing.B, st *store.Store, counter *statementCo
 			b.Fatalf("applied %d reports for %d steps", got, n)
 		}
 		walked += took
-		statements += counter.n.Load()
+		statements += counter.N.Load()
 		b.StartTimer()
 		b.Logf("walked %d steps with %d walkers in %v", n, bouncerWalkers, took.Round(time.Millisecond))
 	}

@@ -183,8 +183,8 @@ func stepIDsOf(reqs []StepTransition) []int64 {
 }
 
 // applyWithFacts is applyStepTransitionsAnd with the steps' facts already read
-// under their locks (loadStepFacts, or a claim's pick); a step without facts is
-// refused as not found.
+// under their locks (loadStepFacts, or the statements queued after a claim's
+// pick); a step without facts is refused as not found.
 func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransition, facts map[int64]*stepFacts,
 	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
 	outcomes := make([]BatchOutcome, len(reqs))
@@ -522,55 +522,22 @@ func queueStepFacts(b *pgx.Batch, lockSQL, factsSQL string, out map[int64]*stepF
 			return dbErr(err, "read step states")
 		}
 		var id int64
-		var sc factsScan
-		_, err = pgx.ForEachRow(rows, append([]any{&id}, sc.targets()...), func() error {
-			out[id] = sc.facts()
+		var cur, taskState string
+		var states []string
+		f := &stepFacts{}
+		_, err = pgx.ForEachRow(rows, []any{&id, &cur, &f.sortKey, &f.attempts, &f.limit, &f.retryable, &f.parents,
+			&f.parentNames, &states, &f.claimedBy, &f.taskID, &f.correlationID, &f.name, &taskState}, func() error {
+			c := *f
+			c.state, c.taskState = state.State(cur), state.State(taskState)
+			c.parentStates = make([]state.State, len(states))
+			for i, st := range states {
+				c.parentStates[i] = state.State(st)
+			}
+			out[id] = &c
 			return nil
 		})
 		return dbErr(err, "read step states")
 	}
-}
-
-// factsScan scans the facts columns of stepFactsBy.
-type factsScan struct {
-	cur, claimedBy, corr, name, taskState *string
-	sortKey, attempts, limit              *int32
-	retryable                             *bool
-	parents                               []int64
-	parentNames, parentStates             []string
-	taskID                                *int64
-}
-
-func (sc *factsScan) targets() []any {
-	return []any{&sc.cur, &sc.sortKey, &sc.attempts, &sc.limit, &sc.retryable, &sc.parents, &sc.parentNames,
-		&sc.parentStates, &sc.claimedBy, &sc.taskID, &sc.corr, &sc.name, &sc.taskState}
-}
-
-// facts returns the scanned row's facts.
-func (sc *factsScan) facts() *stepFacts {
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	f := &stepFacts{state: state.State(str(sc.cur)), claimedBy: str(sc.claimedBy), correlationID: str(sc.corr),
-		name: str(sc.name), taskState: state.State(str(sc.taskState)), taskID: *sc.taskID,
-		parents: sc.parents, parentNames: sc.parentNames, retryable: sc.retryable != nil && *sc.retryable}
-	if sc.sortKey != nil {
-		f.sortKey = *sc.sortKey
-	}
-	if sc.attempts != nil {
-		f.attempts = *sc.attempts
-	}
-	if sc.limit != nil {
-		f.limit = *sc.limit
-	}
-	f.parentStates = make([]state.State, len(sc.parentStates))
-	for i, st := range sc.parentStates {
-		f.parentStates[i] = state.State(st)
-	}
-	return f
 }
 
 // stepStateWrittenSQL tells the trigger that follows step transitions

@@ -189,11 +189,12 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 	return res, out, err
 }
 
-// claimTx is ClaimSteps inside tx: one statement picks and locks the tasks,
-// reads their ready steps from the schedule, and locks and reads the facts of
-// the steps it takes; one round trip writes the transitions and (unless a task must start
-// or a schedule be repaired first, which take round trips of their own) the
-// events and the tasks' schedule, and reads what the handlers need.
+// claimTx is ClaimSteps inside tx: one statement picks and locks the tasks and
+// reads their ready steps from the schedule, and two more in the same round trip
+// lock the steps it takes and read their facts; one round trip writes the
+// transitions and (unless a task must start or a schedule be repaired first,
+// which take round trips of their own) the events and the tasks' schedule, and
+// reads what the handlers need.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
 	return s.claimWith(ctx, tx, req, &pgx.Batch{})
 }
@@ -343,8 +344,9 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 		// something must be written between them: a repair, a task to start (a
 		// task transition of its own), or live events to name.
 		tailQueued := false
+		var tail claimTail
 		outs, err := s.applyWithFacts(ctx, tx, reqs, facts, func(outs []BatchOutcome, b *pgx.Batch) error {
-			tail := newClaimTail(req, outs)
+			tail = newClaimTail(outs)
 			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
 				return nil
 			}
@@ -367,7 +369,6 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 				nameLiveEvents(ctx, tx, evs)
 				collectLive(ctx, evs)
 			}
-			tail := newClaimTail(req, outs)
 			// Only tasks that got work start (or restart from error): a claim that
 			// finds nothing changes no task's state.
 			newlyStarted, err := s.startTasks(ctx, tx, tail.started, tail.taskState)
@@ -399,7 +400,7 @@ type claimTail struct {
 	byTask           map[int64][]int64
 }
 
-func newClaimTail(req ClaimRequest, outs []BatchOutcome) claimTail {
+func newClaimTail(outs []BatchOutcome) claimTail {
 	t := claimTail{taskState: map[int64]state.State{}, byTask: map[int64][]int64{}}
 	for _, o := range outs {
 		if o.Status == OutcomeApplied && o.To == state.InProgress {

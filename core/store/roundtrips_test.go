@@ -2,32 +2,14 @@ package store_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/testdb"
 )
-
-// roundTripCounter counts the round trips a pool takes: a statement alone, or a
-// whole batch (BEGIN and COMMIT are statements of their own).
-type roundTripCounter struct{ rt atomic.Int64 }
-
-func (c *roundTripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.rt.Add(1)
-	return ctx
-}
-func (c *roundTripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *roundTripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.rt.Add(1)
-	return ctx
-}
-func (c *roundTripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (c *roundTripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // TestWorkerRoundTrips counts the round trips of a worker's steady round, a
 // report whose success makes the next step ready and the claim that takes it
@@ -38,7 +20,7 @@ func TestWorkerRoundTrips(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	counter := &roundTripCounter{}
+	counter := &testdb.StatementCounter{}
 	cfg.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -55,7 +37,7 @@ func TestWorkerRoundTrips(t *testing.T) {
 	require.Equal(t, ct.StepIDs["a"], claimed[0].StepID)
 
 	for _, next := range []string{"b", "c"} {
-		counter.rt.Store(0)
+		counter.Reset()
 		res, got, err := s.ReportAndClaim(ctx, []store.StepReport{{StepID: claimed[0].StepID, WorkerID: "w1",
 			Attempt: claimed[0].Attempts, Success: true}}, req)
 		require.NoError(t, err)
@@ -67,7 +49,7 @@ func TestWorkerRoundTrips(t *testing.T) {
 		// claim's pick, which locks and reads the steps it takes; the claim's
 		// writes with its events, its tasks' ready_at and the claimed step's
 		// handler data; COMMIT.
-		require.EqualValues(t, 5, counter.rt.Load(), "report_and_claim taking %s", next)
+		require.EqualValues(t, 5, counter.RT.Load(), "report_and_claim taking %s", next)
 		claimed = got
 	}
 }
