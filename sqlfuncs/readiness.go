@@ -2,6 +2,7 @@ package sqlfuncs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -62,12 +63,45 @@ func StepReadinessStatus(ctx context.Context, q Querier, taskID int64, stepIDs [
 	return collectReadiness(rows, err, "step readiness")
 }
 
-// ViableSteps returns the rows of get_step_readiness_status that are ready for
-// execution, filtered in SQL.
-func ViableSteps(ctx context.Context, q Querier, taskID int64, asOf *time.Time) ([]StepReadiness, error) {
-	rows, err := q.Query(ctx, `SELECT `+readinessColumns+` FROM get_step_readiness_status($1, NULL, $2)
-		WHERE ready_for_execution`, taskID, asOf)
-	return collectReadiness(rows, err, "viable steps")
+// ViableStep is a row of get_step_readiness_status that is ready for
+// execution, with only the columns a caller of discover_viable_steps gets
+// (REFERENCE §6). reason_detail stays the JSON text PostgreSQL sent: it is
+// passed on, never read, so it is not decoded into a map and encoded again.
+type ViableStep struct {
+	WorkflowStepID        int64           `json:"workflow_step_id"`
+	TaskID                int64           `json:"task_id"`
+	NamedStepID           int32           `json:"named_step_id"`
+	Name                  string          `json:"name"`
+	CurrentState          string          `json:"current_state"`
+	DependenciesSatisfied bool            `json:"dependencies_satisfied"`
+	RetryEligible         bool            `json:"retry_eligible"`
+	Attempts              int32           `json:"attempts"`
+	RetryLimit            int32           `json:"retry_limit"`
+	Reason                string          `json:"reason"`
+	ReasonDetail          json.RawMessage `json:"reason_detail"`
+}
+
+// ViableSteps returns the steps of get_step_readiness_status that are ready
+// for execution, filtered in SQL; only ViableStep's columns are read.
+func ViableSteps(ctx context.Context, q Querier, taskID int64, asOf *time.Time) ([]ViableStep, error) {
+	rows, err := q.Query(ctx, `SELECT workflow_step_id, task_id, named_step_id, name, current_state,
+		dependencies_satisfied, retry_eligible, attempts, retry_limit, reason, reason_detail
+		FROM get_step_readiness_status($1, NULL, $2) WHERE ready_for_execution`, taskID, asOf)
+	if err != nil {
+		return nil, pgerr.Wrap(err, "viable steps")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ViableStep, error) {
+		var s ViableStep
+		var detail []byte // a []byte is copied as is; a json.RawMessage would be parsed (json.Unmarshaler)
+		err := r.Scan(&s.WorkflowStepID, &s.TaskID, &s.NamedStepID, &s.Name, &s.CurrentState,
+			&s.DependenciesSatisfied, &s.RetryEligible, &s.Attempts, &s.RetryLimit, &s.Reason, &detail)
+		s.ReasonDetail = detail
+		return s, err
+	})
+	if err != nil {
+		return nil, pgerr.Wrap(err, "viable steps")
+	}
+	return out, nil
 }
 
 // StepReadinessStatusBatch calls get_step_readiness_status_batch for several tasks.

@@ -187,10 +187,36 @@ type taskRef struct {
 }
 
 func (r *taskRef) parse(payload []byte) error {
+	if id, ok := bareTaskID(payload); ok {
+		*r = taskRef{TaskID: id}
+		return required("task_id", r.TaskID)
+	}
 	if err := decode(payload, r); err != nil {
 		return err
 	}
 	return required("task_id", r.TaskID)
+}
+
+// bareTaskID reads the payload the read calls send most, {"task_id":N} with
+// nothing else (no spaces, N at most 18 digits, so no overflow), without the
+// strict decoder; any other payload, valid or not, is left to decode.
+func bareTaskID(p []byte) (int64, bool) {
+	const prefix = `{"task_id":`
+	if len(p) < len(prefix)+2 || len(p) > len(prefix)+19 || string(p[:len(prefix)]) != prefix || p[len(p)-1] != '}' {
+		return 0, false
+	}
+	digits := p[len(prefix) : len(p)-1]
+	if digits[0] == '0' && len(digits) > 1 {
+		return 0, false // a leading zero is not JSON: decode says so
+	}
+	var id int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		id = id*10 + int64(c-'0')
+	}
+	return id, true
 }
 
 // checkIDs refuses an id list longer than api.max_batch_size.
@@ -287,19 +313,7 @@ func taskExecutionContext(ctx context.Context, c *Client, payload []byte) (any, 
 }
 
 // ViableStep is a step that can run now (REFERENCE §6).
-type ViableStep struct {
-	WorkflowStepID        int64          `json:"workflow_step_id"`
-	TaskID                int64          `json:"task_id"`
-	NamedStepID           int32          `json:"named_step_id"`
-	Name                  string         `json:"name"`
-	CurrentState          string         `json:"current_state"`
-	DependenciesSatisfied bool           `json:"dependencies_satisfied"`
-	RetryEligible         bool           `json:"retry_eligible"`
-	Attempts              int32          `json:"attempts"`
-	RetryLimit            int32          `json:"retry_limit"`
-	Reason                string         `json:"reason"`
-	ReasonDetail          map[string]any `json:"reason_detail"`
-}
+type ViableStep = sqlfuncs.ViableStep
 
 type stepList[T any] struct {
 	TaskID int64 `json:"task_id"`
@@ -315,12 +329,9 @@ func discoverViableSteps(ctx context.Context, c *Client, payload []byte) (any, e
 	if err != nil {
 		return nil, err
 	}
-	out := stepList[ViableStep]{TaskID: r.TaskID, Steps: make([]ViableStep, len(ready))}
-	for i, s := range ready {
-		out.Steps[i] = ViableStep{WorkflowStepID: s.WorkflowStepID, TaskID: s.TaskID, NamedStepID: s.NamedStepID,
-			Name: s.Name, CurrentState: s.CurrentState, DependenciesSatisfied: s.DependenciesSatisfied,
-			RetryEligible: s.RetryEligible, Attempts: s.Attempts, RetryLimit: s.RetryLimit, Reason: s.Reason,
-			ReasonDetail: s.ReasonDetail}
+	out := stepList[ViableStep]{TaskID: r.TaskID, Steps: ready}
+	if out.Steps == nil {
+		out.Steps = []ViableStep{}
 	}
 	return out, nil
 }

@@ -49,9 +49,6 @@ func ExampleStore_CreateTask() {
 		}
 		var names []string
 		for _, r := range rows {
-			if !r.ReadyForExecution {
-				continue
-			}
 			names = append(names, r.Name)
 			for _, to := range []state.State{state.InProgress, state.Complete} {
 				if _, err := s.TransitionStep(ctx, store.StepTransition{StepID: r.WorkflowStepID, To: to}); err != nil {

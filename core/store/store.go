@@ -167,7 +167,7 @@ func (s *Store) StepReadiness(ctx context.Context, taskID int64, stepIDs []int64
 
 // ReadySteps returns the steps of a task that can run now (asOf nil) or at asOf,
 // filtered in SQL.
-func (s *Store) ReadySteps(ctx context.Context, taskID int64, asOf *time.Time) ([]sqlfuncs.StepReadiness, error) {
+func (s *Store) ReadySteps(ctx context.Context, taskID int64, asOf *time.Time) ([]sqlfuncs.ViableStep, error) {
 	rows, err := sqlfuncs.ViableSteps(ctx, s.pool, taskID, asOf)
 	if err == nil && len(rows) == 0 {
 		err = s.requireTask(ctx, taskID)

@@ -114,12 +114,12 @@ module TaskerCore
 
     # The task's execution context, now or as_of a Time. → TaskExecutionContext
     def task_execution_context(task_id, as_of: nil)
-      TaskExecutionContext.from_h(invoke(:get_task_execution_context, with_optional({ task_id: id_param(task_id, "task_id") }, as_of: as_of)))
+      TaskExecutionContext.from_h(invoke(:get_task_execution_context, task_payload(task_id, as_of)))
     end
 
     # The steps that can run now (or as_of a Time). → [ViableStep]
     def viable_steps(task_id, as_of: nil)
-      data = invoke(:discover_viable_steps, with_optional({ task_id: id_param(task_id, "task_id") }, as_of: as_of))
+      data = invoke(:discover_viable_steps, task_payload(task_id, as_of))
       Array(data["steps"]).map { |row| ViableStep.from_h(row) }.freeze
     end
     alias discover_viable_steps viable_steps
@@ -151,7 +151,7 @@ module TaskerCore
 
     # The shape of the task's dependency graph. → DependencyAnalysis
     def analyze_dependencies(task_id)
-      DependencyAnalysis.from_h(invoke(:analyze_dependencies, { task_id: id_param(task_id, "task_id") }))
+      DependencyAnalysis.from_h(invoke(:analyze_dependencies, task_payload(task_id, nil)))
     end
 
     # Moves the task to +state+ (compare-and-swap against from_state when given).
@@ -445,6 +445,15 @@ module TaskerCore
       end
     end
 
+    # {"task_id": id} (with as_of when given) as JSON, written directly: the
+    # read calls' one argument is an Integer, which needs no encoder.
+    def task_payload(task_id, as_of)
+      id = id_param(task_id, "task_id")
+      return %({"task_id":#{id}}) if as_of.nil?
+
+      encode({ task_id: id, as_of: as_of })
+    end
+
     def id_list(values, field)
       unless values.is_a?(Array)
         raise ValidationError.new("#{field} must be an Array of ids, got #{values.class}", details: { "field" => field })
@@ -484,10 +493,21 @@ module TaskerCore
                    batch_update_step_states: "updates" }.freeze
     private_constant :ITEM_LISTS
 
+    # The hot operations whose answers become value objects and nothing else:
+    # parsed frozen (Native.call), so from_h keeps their Strings instead of
+    # copying them. Answers handed to the caller as Hashes stay unfrozen.
+    FROZEN_ANSWERS = %i[get_task_execution_context discover_viable_steps get_step_readiness analyze_dependencies
+                        batch_update_step_states claim_steps report_step_results report_and_claim].freeze
+    private_constant :FROZEN_ANSWERS
+
     # Calls an operation and returns the envelope's data; raises the mapped
     # exception for an error envelope.
+    # payload: a Hash (checked and encoded here) or a JSON String the client
+    # built itself from checked values (task_payload).
     def invoke(operation, payload)
-      unwrap(Native.call(operation, native_handle.id, encode(payload, items: ITEM_LISTS[operation])))
+      json = payload.is_a?(String) ? payload : encode(payload, items: ITEM_LISTS[operation])
+      unwrap(Native.call(operation, native_handle.id, json,
+                         frozen: FROZEN_ANSWERS.include?(operation)))
     end
 
     # invoke for the calls an application makes at boot (migrate!,

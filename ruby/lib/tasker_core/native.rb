@@ -202,12 +202,15 @@ module TaskerCore
 
       # Calls the operation +name+ (one of OPERATIONS) with a handle and a payload
       # (Hash, JSON String passed as is, or nil for a NULL pointer) → envelope.
-      def call(name, handle, payload = {})
+      # frozen: true parses the answer frozen throughout (its Strings, Arrays and
+      # Hashes), for a caller that builds value objects from it: they keep frozen
+      # values as they are instead of copying each String.
+      def call(name, handle, payload = {}, frozen: false)
         name = name.to_sym
         raise ArgumentError, "unknown Tasker Core operation #{name.inspect}" unless OPERATIONS.include?(name)
 
         load!
-        with_payload(payload) { |ptr| take_string(send(name, handle, ptr)) }
+        with_payload(payload) { |ptr| take_string(send(name, handle, ptr), frozen) }
       end
 
       # Frees a handle from a finalizer: never raises, and never calls into the
@@ -293,7 +296,7 @@ module TaskerCore
       end
 
       # Reads, frees and parses a string the library returned.
-      def take_string(ptr)
+      def take_string(ptr, frozen = false)
         raise FFIError.new("the Tasker Core native library returned NULL", type: "ffi_error") if ptr.null?
 
         json = begin
@@ -301,13 +304,16 @@ module TaskerCore
         ensure
           tasker_free_string(ptr)
         end
-        parse_envelope(json)
+        parse_envelope(json, frozen)
       end
 
-      def parse_envelope(json)
-        envelope = JSON.parse(json, max_nesting: false)
+      def parse_envelope(json, frozen = false)
+        envelope = frozen ? JSON.parse(json, max_nesting: false, freeze: true) : JSON.parse(json, max_nesting: false)
         if envelope.is_a?(Hash) && [true, false].include?(envelope["ok"])
-          NativeLog.deliver(envelope.delete("logs"), envelope.delete("logs_dropped")) if envelope.key?("logs") || envelope.key?("logs_dropped")
+          if envelope.key?("logs") || envelope.key?("logs_dropped")
+            envelope = envelope.dup if envelope.frozen? # the top level only: its logs are taken out
+            NativeLog.deliver(envelope.delete("logs"), envelope.delete("logs_dropped"))
+          end
           return envelope
         end
 

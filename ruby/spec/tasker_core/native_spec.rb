@@ -43,6 +43,24 @@ RSpec.describe TaskerCore::Native do
       expect(envelope["error"]["message"]).to be_a(String).and(satisfy { |m| !m.empty? })
     end
 
+    it "parses the answer frozen throughout only when asked (frozen: true)" do
+      thawed = described_class.call(:get_task_execution_context, 0, { task_id: 1 })
+      frozen = described_class.call(:get_task_execution_context, 0, { task_id: 1 }, frozen: true)
+      expect(frozen).to eq(thawed)
+      expect([frozen, frozen["error"], frozen["error"]["message"]]).to all(be_frozen)
+      expect([thawed, thawed["error"], thawed["error"]["message"]]).to all(satisfy { |v| !v.frozen? })
+    end
+
+    it "takes the log lines out of a frozen answer, keeping the rest frozen" do
+      delivered = []
+      allow(TaskerCore::NativeLog).to receive(:deliver) { |lines, dropped| delivered << [lines, dropped] }
+      json = '{"ok":true,"data":{"steps":[{"name":"a"}]},"logs":["{\\"message\\":\\"x\\"}"],"logs_dropped":2}'
+      envelope = described_class.send(:parse_envelope, json, true)
+      expect(envelope).to eq("ok" => true, "data" => { "steps" => [{ "name" => "a" }] })
+      expect(envelope["data"]["steps"][0]["name"]).to be_frozen
+      expect(delivered).to eq([[['{"message":"x"}'], 2]])
+    end
+
     it "refuses an operation the contract does not have" do
       expect { described_class.call(:drop_everything, 1, {}) }.to raise_error(ArgumentError, /drop_everything/)
     end
