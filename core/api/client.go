@@ -22,6 +22,7 @@ import (
 	"github.com/taskercore/tasker-core/core/sysevents"
 	"github.com/taskercore/tasker-core/core/telemetry"
 	"github.com/taskercore/tasker-core/internal/pgerr"
+	"github.com/taskercore/tasker-core/internal/pgjson"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/internal/pollconn"
 	"github.com/taskercore/tasker-core/migrations"
@@ -112,6 +113,7 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
 	pooled := cfg.String("database.pooler") == "transaction"
 	pcfg.ConnConfig.DefaultQueryExecMode = queryExecMode(cfg)
+	pcfg.AfterConnect = pgjson.AfterConnect // JSON the library passes on is copied, not decoded
 	if cfg.Bool("database.thread_wait") {
 		pcfg.ConnConfig.DialFunc = pgconn.DialFunc(pollconn.Wrap(pollconn.DialFunc(pcfg.ConnConfig.DialFunc)))
 	}

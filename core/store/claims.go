@@ -71,23 +71,23 @@ func (r ClaimRequest) claimFilter() any {
 
 // ClaimedStep is a step handed to a worker, with what its handler needs.
 type ClaimedStep struct {
-	StepID         int64                      `json:"step_id"`
-	TaskID         int64                      `json:"task_id"`
-	StepName       string                     `json:"step_name"`
-	TaskName       string                     `json:"task_name"`
-	Namespace      string                     `json:"namespace"`
-	Version        string                     `json:"version"`
-	Attempts       int32                      `json:"attempts"`
-	RetryLimit     int32                      `json:"retry_limit"`
-	Retryable      bool                       `json:"retryable"`
-	Inputs         json.RawMessage            `json:"inputs"`
-	TaskContext    json.RawMessage            `json:"task_context"`
-	Sequence       map[string]json.RawMessage `json:"sequence"`        // results of the task's completed steps, by name
-	HandlerClass   string                     `json:"handler_class"`   // from the task's registered template ("" without one)
-	HandlerConfig  json.RawMessage            `json:"handler_config"`  // from the template (null without one)
-	TimeoutSeconds int32                      `json:"timeout_seconds"` // from the template (0: none)
-	CorrelationID  string                     `json:"correlation_id"`
-	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
+	StepID         int64           `json:"step_id"`
+	TaskID         int64           `json:"task_id"`
+	StepName       string          `json:"step_name"`
+	TaskName       string          `json:"task_name"`
+	Namespace      string          `json:"namespace"`
+	Version        string          `json:"version"`
+	Attempts       int32           `json:"attempts"`
+	RetryLimit     int32           `json:"retry_limit"`
+	Retryable      bool            `json:"retryable"`
+	Inputs         json.RawMessage `json:"inputs"`
+	TaskContext    json.RawMessage `json:"task_context"`
+	Sequence       json.RawMessage `json:"sequence"`        // a JSON object: results of the task's completed steps, by name (passed on, not decoded)
+	HandlerClass   string          `json:"handler_class"`   // from the task's registered template ("" without one)
+	HandlerConfig  json.RawMessage `json:"handler_config"`  // from the template (null without one)
+	TimeoutSeconds int32           `json:"timeout_seconds"` // from the template (0: none)
+	CorrelationID  string          `json:"correlation_id"`
+	LeaseExpiresAt time.Time       `json:"lease_expires_at"`
 	// TraceParent is the W3C traceparent to run the handler under: the task's
 	// stored one (its creation span), or with tracing on the step's execution span.
 	TraceParent string `json:"traceparent,omitempty"`
@@ -558,6 +558,17 @@ const loadClaimedSQL = `
 		) tpl ON true
 		WHERE ws.workflow_step_id = ANY ($1)
 		ORDER BY ws.task_id, ws.workflow_step_id`
+
+// SequenceResults decodes Sequence: the results of the task's completed steps,
+// by step name.
+func (c ClaimedStep) SequenceResults() (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	if len(c.Sequence) == 0 {
+		return out, nil
+	}
+	err := json.Unmarshal(c.Sequence, &out)
+	return out, err
+}
 
 func collectClaimed(rows pgx.Rows) ([]ClaimedStep, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedStep, error) {

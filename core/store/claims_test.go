@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -71,13 +72,13 @@ func TestClaimReportFinalizeDiamond(t *testing.T) {
 	// Both branches are handed out together: they can run at the same time.
 	cs = claim(t, s, "w1", ct.TaskID, 10)
 	require.Equal(t, []string{"b", "c"}, claimedNames(cs))
-	assert.JSONEq(t, `{"by": "a"}`, string(cs[0].Sequence["a"]), "a child sees its parent's results")
+	assert.JSONEq(t, `{"by": "a"}`, string(sequenceOf(t, cs[0])["a"]), "a child sees its parent's results")
 	res = report(t, s, ok("w1", cs[0]), ok("w1", cs[1]))
 	assert.Equal(t, "has_ready_steps", res.Tasks[0].ExecutionStatus)
 
 	cs = claim(t, s, "w1", ct.TaskID, 10)
 	require.Equal(t, []string{"d"}, claimedNames(cs))
-	assert.Len(t, cs[0].Sequence, 3)
+	assert.Len(t, sequenceOf(t, cs[0]), 3)
 	res = report(t, s, ok("w1", cs[0]))
 	assert.Equal(t, "complete", res.Tasks[0].Status)
 	assert.Nil(t, res.Tasks[0].ReadyAt)
@@ -422,4 +423,12 @@ func TestClaimOnlyRunnableTasks(t *testing.T) {
 	_, err = s.ClaimSteps(ctx, store.ClaimRequest{WorkerID: "w", Limit: 1, LeaseSeconds: 30,
 		Runnable: &store.RunnableFilter{Tasks: []store.TaskKey{{Name: "x"}}}})
 	require.Error(t, err)
+}
+
+// sequenceOf decodes a claimed step's sequence (results by step name).
+func sequenceOf(t *testing.T, c store.ClaimedStep) map[string]json.RawMessage {
+	t.Helper()
+	m, err := c.SequenceResults()
+	require.NoError(t, err)
+	return m
 }

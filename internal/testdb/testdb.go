@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskercore/tasker-core/internal/pgerr"
+	"github.com/taskercore/tasker-core/internal/pgjson"
 	"github.com/taskercore/tasker-core/internal/pgurl"
 	"github.com/taskercore/tasker-core/migrations"
 )
@@ -95,6 +96,7 @@ func SchemaWithName(t testing.TB, o Options) (*pgxpool.Pool, string) {
 	cfg, err := pgxpool.ParseConfig(URL(t))
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["search_path"] = name
+	cfg.AfterConnect = pgjson.AfterConnect // as the library's own pool (core/api)
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
