@@ -87,6 +87,7 @@ func BenchmarkEngineSQL(b *testing.B) {
 		b.Fatalf("task ids %d…%d are not contiguous (%d tasks): random ids would miss", lo, hi, len(p.taskIDs))
 	}
 	planMode := defaultString(b, "database.plan_cache_mode")
+	pageCost := defaultString(b, "database.random_page_cost") // the client's session settings, on both sides
 	searchPath := map[string]string{"core": p.schema, "engine": engine + "," + p.schema}
 
 	scriptDir := b.TempDir()
@@ -108,13 +109,14 @@ func BenchmarkEngineSQL(b *testing.B) {
 	// EXPLAIN first: one sampled task per situation of the population.
 	samples := p.taskIDs[:min(10, len(p.taskIDs))]
 	for _, r := range results {
-		explainEngineCell(b, p.url, searchPath[r.Impl], planMode, r, samples)
+		explainEngineCell(b, p.url, searchPath[r.Impl], planMode, pageCost, r, samples)
 	}
 
 	runOne := func(r *engineResult) {
 		script := filepath.Join(scriptDir, r.Function+".sql")
 		cmd := exec.Command(pgbench, "-n", "-c", "1", "-T", strconv.Itoa(seconds), "-M", r.Protocol, "-f", script, p.url)
-		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+searchPath[r.Impl]+" -c plan_cache_mode="+planMode)
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+searchPath[r.Impl]+" -c plan_cache_mode="+planMode+
+			" -c random_page_cost="+pageCost)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("pgbench %s: %v\n%s", r.Function, err, out)
@@ -146,7 +148,8 @@ func BenchmarkEngineSQL(b *testing.B) {
 		}
 	}
 	writeBenchJSON(b, "engine_sql", map[string]any{"tasks": n, "steps_per_task": len(tenSteps),
-		"seconds": seconds, "rounds": rounds, "plan_cache_mode": planMode, "cells": results})
+		"seconds": seconds, "rounds": rounds, "plan_cache_mode": planMode, "random_page_cost": pageCost,
+		"cells": results})
 }
 
 // explainEngineCell fills r's buffers, planning and execution means from EXPLAIN
@@ -154,13 +157,14 @@ func BenchmarkEngineSQL(b *testing.B) {
 // EXECUTE (the plan cache as a prepared-protocol client sees it); simple = the
 // statement with the id as a literal (planned on every call, as a simple-protocol
 // client's is). Each task is run three times first so caches are warm.
-func explainEngineCell(b *testing.B, url, searchPath, planMode string, r *engineResult, ids []int64) {
+func explainEngineCell(b *testing.B, url, searchPath, planMode, pageCost string, r *engineResult, ids []int64) {
 	b.Helper()
 	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(url)
 	must(b, err)
 	cfg.RuntimeParams["search_path"] = searchPath
 	cfg.RuntimeParams["plan_cache_mode"] = planMode
+	cfg.RuntimeParams["random_page_cost"] = pageCost
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	must(b, err)
 	defer conn.Close(ctx)

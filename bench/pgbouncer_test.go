@@ -20,6 +20,7 @@ import (
 	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/pgbouncer"
+	"github.com/taskercore/tasker-core/internal/pgjson"
 )
 
 // The PgBouncer walk: bouncerWalkers goroutines claim bouncerClaim steps a round
@@ -65,6 +66,8 @@ func BenchmarkPgBouncer(b *testing.B) {
 			defaults["plan_cache_mode"] = k.Default.(string)
 		case "database.statement_timeout_ms":
 			defaults["statement_timeout"] = strconv.Itoa(k.Default.(int))
+		case "database.random_page_cost":
+			defaults["random_page_cost"] = strconv.FormatFloat(k.Default.(float64), 'g', -1, 64)
 		}
 	}
 	variants := []struct {
@@ -87,8 +90,8 @@ func BenchmarkPgBouncer(b *testing.B) {
 			bouncerPid := 0
 			if v.bouncer {
 				bouncer := pgbouncer.Start(b, pgbouncer.Options{Upstream: e.url, PoolSize: bouncerServers,
-					ConnectQuery: fmt.Sprintf("SET search_path = %s; SET plan_cache_mode = %s; SET statement_timeout = %s",
-						pgx.Identifier{e.schema}.Sanitize(), defaults["plan_cache_mode"], defaults["statement_timeout"])})
+					ConnectQuery: fmt.Sprintf("SET search_path = %s; SET plan_cache_mode = %s; SET statement_timeout = %s; SET random_page_cost = %s",
+						pgx.Identifier{e.schema}.Sanitize(), defaults["plan_cache_mode"], defaults["statement_timeout"], defaults["random_page_cost"])})
 				b.Logf("pgbouncer on port %d, pool_mode = transaction, default_pool_size = %d", bouncer.Port(), bouncerServers)
 				cfg, err = pgxpool.ParseConfig(bouncer.URL())
 				must(b, err)
@@ -101,6 +104,7 @@ func BenchmarkPgBouncer(b *testing.B) {
 				}
 			}
 			cfg.ConnConfig.DefaultQueryExecMode = v.mode
+			cfg.AfterConnect = pgjson.AfterConnect // as the library's pool
 			cfg.ConnConfig.RuntimeParams["application_name"] = "tasker_bench_" + v.name
 			counter := &statementCounter{}
 			cfg.ConnConfig.Tracer = counter

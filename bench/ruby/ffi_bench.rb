@@ -13,8 +13,8 @@
 #           envelope returned (no value objects): the FFI + JSON part of "gem"
 #   pg      the same SQL function called with the pg gem (Debian's ruby-pg) on a
 #           prepared statement, rows decoded to Ruby values (PG::BasicTypeMapForResults),
-#           on a connection with the gem's own plan_cache_mode (read from the client's
-#           effective configuration), so both run the same plans
+#           on a connection with the gem's own plan_cache_mode and random_page_cost (read
+#           from the client's effective configuration), so both run the same plans
 #
 # and prints: name, i/s of each, and gem vs pg = (gem time / pg time − 1) in %,
 # the price of the gem; the goal (issue 14) is < 5 % on this task. The ips runs
@@ -27,7 +27,8 @@
 #
 #   get_task_execution_context  SELECT * FROM get_task_execution_context($1)
 #   discover_viable_steps       get_step_readiness_status($1) WHERE ready_for_execution
-#                               (the gem also checks that the task exists: one more round trip)
+#                               (the gem checks that the task exists only when no step is ready:
+#                               not on this task)
 #   analyze_dependencies        SELECT * FROM calculate_dependency_levels($1) (the gem loads the
 #                               steps and edges and computes more: critical path, bottlenecks…)
 #   batch_update_step_states    no pg equivalent: the gem's absolute cost per update, cycling
@@ -111,8 +112,13 @@ begin
   plan_mode = client.effective_config["values"].find { |v| v["key"] == "database.plan_cache_mode" }&.fetch("value")
   raise "no database.plan_cache_mode in the effective configuration" unless plan_mode
 
+  page_cost = client.effective_config["values"].find { |v| v["key"] == "database.random_page_cost" }&.fetch("value")
+  raise "no database.random_page_cost in the effective configuration" if page_cost.nil?
+
   pg.exec("SET plan_cache_mode = #{pg.escape_literal(plan_mode)}")
-  puts "pg connection: plan_cache_mode = #{plan_mode} (the gem's setting)"
+  pg.exec("SET random_page_cost = #{Float(page_cost)}") if Float(page_cost).positive?
+  puts "pg connection: plan_cache_mode = #{plan_mode}, random_page_cost = #{pg.exec('SHOW random_page_cost').getvalue(0, 0)} " \
+       "(the gem's settings)"
   BenchSupport.vacuum_analyze(pg) # as autovacuum would on a live system
   results_map = PG::BasicTypeMapForResults.new(pg)
   results_map.default_type_map = PG::TypeMapAllStrings.new # uuid has no decoder: a String, without a warning
@@ -197,7 +203,7 @@ begin
               BenchSupport.fmt_us(1.0 / noop_row[1].ips), BenchSupport.fmt_ips(noop_row[1].ips),
               BenchSupport.fmt_us(1.0 / noop_row[3].ips))
 
-  json = { mode: BenchSupport.mode, plan_cache_mode: plan_mode, goal_pct: GOAL_FFI_PCT,
+  json = { mode: BenchSupport.mode, plan_cache_mode: plan_mode, random_page_cost: page_cost, goal_pct: GOAL_FFI_PCT,
            functions: rows.map do |name, gem_e, native_e, pg_e, unprep|
              med = inter[name]
              { name: name, gem_ips: gem_e.ips, native_ips: native_e.ips, pg_ips: pg_e.ips, pg_unprepared_ips: unprep.ips,

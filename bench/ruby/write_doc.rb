@@ -92,7 +92,7 @@ if engine
   out << "#{num(engine['tasks'])} tasks × #{engine['steps_per_task']} steps in mixed states; tasker-engine's " \
          "functions loaded into a schema of their own over the same tables; `pgbench -f` with a random task id per " \
          "call, one client, #{engine['seconds']} s × #{engine['rounds']} rounds interleaved (median latency); both " \
-         "sides with plan_cache_mode = #{engine['plan_cache_mode']}. Buffers, planning and execution: means of " \
+         "sides with plan_cache_mode = #{engine['plan_cache_mode']}#{engine['random_page_cost'] ? " and random_page_cost = #{engine['random_page_cost']}" : ''} (the client's session settings). Buffers, planning and execution: means of " \
          "`EXPLAIN (ANALYZE, BUFFERS)` over sampled tasks (prepared: `EXECUTE` of a prepared statement; simple: the " \
          "statement with a literal id)."
   out << ""
@@ -311,7 +311,7 @@ out << "## FFI: the gem vs the `pg` gem on the same SQL"
 out << ""
 if ffi
   out << "100-step task (10 × 10 lattice, 7 steps ready). The `pg` connection uses the gem's plan_cache_mode " \
-         "(#{ffi['plan_cache_mode']}) and a prepared statement; `native` is `TaskerCore::Native.call` (FFI and JSON, " \
+         "(#{ffi['plan_cache_mode']})#{ffi['random_page_cost'] ? " and random_page_cost (#{ffi['random_page_cost']})" : ''} and a prepared statement; `native` is `TaskerCore::Native.call` (FFI and JSON, " \
          "no value objects)."
   out << ""
   out << "`gem vs pg` (the verdict) is from the ips figures: throughput, GC pauses included. `interleaved` is the " \

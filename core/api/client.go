@@ -113,7 +113,6 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "tasker_core"
 	pooled := cfg.String("database.pooler") == "transaction"
 	pcfg.ConnConfig.DefaultQueryExecMode = queryExecMode(cfg)
-	pcfg.AfterConnect = pgjson.AfterConnect // JSON the library passes on is copied, not decoded
 	if cfg.Bool("database.thread_wait") {
 		pcfg.ConnConfig.DialFunc = pgconn.DialFunc(pollconn.Wrap(pollconn.DialFunc(pcfg.ConnConfig.DialFunc)))
 	}
@@ -121,9 +120,21 @@ func Open(ctx context.Context, rawConfig []byte) (*Client, error) {
 		// A transaction pooler refuses these as startup parameters (PgBouncer
 		// tracks only a few, application_name among them): behind one, the
 		// server side sets them and checkSessionSettings verifies.
-		for k, v := range sessionSettings(cfg) {
+		for k, v := range startupParams(cfg) {
 			pcfg.ConnConfig.RuntimeParams[k] = v
 		}
+	}
+	setSQL := ""
+	if !pooled {
+		setSQL = afterConnectSQL(cfg)
+	}
+	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		pgjson.Register(conn.TypeMap()) // JSON the library passes on is copied, not decoded
+		if setSQL == "" {
+			return nil
+		}
+		_, err := conn.Exec(ctx, setSQL)
+		return err
 	}
 	st := newSettings(cfg)
 	ctx, cancel := context.WithTimeout(ctx, acquire+st.callTimeout)

@@ -289,7 +289,7 @@ func TestTransactionPoolerChecksTheServerSession(t *testing.T) {
 		"database": {"pooler": "transaction"}}`, b.URL(), schema)))
 	require.Error(t, err)
 	assert.Equal(t, errs.Configuration, errs.KindOf(err))
-	assert.Contains(t, err.Error(), `connect_query 'SET plan_cache_mode = force_generic_plan; SET search_path = "`+schema+`"; SET statement_timeout = 30000'`)
+	assert.Contains(t, err.Error(), `connect_query 'SET plan_cache_mode = force_generic_plan; SET random_page_cost = 1.1; SET search_path = "`+schema+`"; SET statement_timeout = 30000'`)
 }
 
 // A server session whose statement_timeout or plan_cache_mode (here the
@@ -311,5 +311,6 @@ func TestTransactionPoolerWarnsOfOtherSessionSettings(t *testing.T) {
 	log := string(raw)
 	assert.Contains(t, log, "statement_timeout is 1234 ms, database.statement_timeout_ms is 30000")
 	assert.Contains(t, log, "plan_cache_mode is auto, database.plan_cache_mode is force_custom_plan")
-	assert.Contains(t, log, `SET plan_cache_mode = force_custom_plan; SET search_path = \"`+schema+`\"; SET statement_timeout = 30000`)
+	assert.Contains(t, log, "random_page_cost is 4, database.random_page_cost is 1.1", "the server's default page cost is named")
+	assert.Contains(t, log, `SET plan_cache_mode = force_custom_plan; SET random_page_cost = 1.1; SET search_path = \"`+schema+`\"; SET statement_timeout = 30000`)
 }

@@ -51,7 +51,45 @@ func sessionSettings(cfg *config.Config) map[string]string {
 	if s := cfg.String("database.schema"); s != "" {
 		m["search_path"] = s
 	}
+	if c := cfg.Float("database.random_page_cost"); c > 0 {
+		m["random_page_cost"] = strconv.FormatFloat(c, 'g', -1, 64)
+	}
 	return m
+}
+
+// setAfterConnect are the session settings a direct connection sets with SET
+// once connected, not as startup parameters: PgBouncer in session mode refuses
+// a startup parameter it was not told to ignore, and these came after the
+// configurations written for the first ones (docs/guides/rails.md). Behind a
+// transaction pooler they are in ConnectQuery with the others.
+var setAfterConnect = map[string]bool{"random_page_cost": true}
+
+// startupParams are the session settings a direct connection sends as startup
+// parameters.
+func startupParams(cfg *config.Config) map[string]string {
+	m := sessionSettings(cfg)
+	for k := range setAfterConnect {
+		delete(m, k)
+	}
+	return m
+}
+
+// afterConnectSQL is the SET a direct connection runs once connected ("" for
+// none), in name order.
+func afterConnectSQL(cfg *config.Config) string {
+	m := sessionSettings(cfg)
+	var names []string
+	for k := range m {
+		if setAfterConnect[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = "SET " + k + " = " + m[k]
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ConnectQuery is the PgBouncer connect_query (or the body of an ALTER ROLE …
@@ -83,9 +121,11 @@ func ConnectQuery(cfg *config.Config) string {
 func checkSessionSettings(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]string, error) {
 	var schema *string
 	var timeout, planMode string
+	var pageCost float64
 	err := pool.QueryRow(ctx, `SELECT current_schema(),
-		(SELECT setting FROM pg_settings WHERE name = 'statement_timeout'), current_setting('plan_cache_mode')`).
-		Scan(&schema, &timeout, &planMode)
+		(SELECT setting FROM pg_settings WHERE name = 'statement_timeout'), current_setting('plan_cache_mode'),
+		current_setting('random_page_cost')::float8`).
+		Scan(&schema, &timeout, &planMode, &pageCost)
 	if err != nil {
 		return nil, pgerr.Wrap(err, "read the server session's settings")
 	}
@@ -108,6 +148,10 @@ func checkSessionSettings(ctx context.Context, pool *pgxpool.Pool, cfg *config.C
 	if want := cfg.String("database.plan_cache_mode"); planMode != want {
 		warnings = append(warnings, fmt.Sprintf("the server session's plan_cache_mode is %s, database.plan_cache_mode is %s: %s",
 			planMode, want, fix))
+	}
+	if want := cfg.Float("database.random_page_cost"); want > 0 && pageCost != want {
+		warnings = append(warnings, fmt.Sprintf("the server session's random_page_cost is %g, database.random_page_cost is %g: %s",
+			pageCost, want, fix))
 	}
 	return warnings, nil
 }

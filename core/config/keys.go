@@ -50,6 +50,8 @@ var Keys = []Key{
 	{Path: "database.plan_cache_mode", Type: String, Default: "force_generic_plan",
 		Enum: []string{"auto", "force_generic_plan", "force_custom_plan"},
 		Doc:  "PostgreSQL plan_cache_mode of the pool's connections: the SQL functions are inlined and re-planned per call under auto; a generic plan measured 35–50 % faster claims and reports"},
+	{Path: "database.random_page_cost", Type: Float, Default: 1.1, Min: f(0), Max: f(1000),
+		Doc: "PostgreSQL random_page_cost of the pool's connections (0: the server's own): the library reads a few rows at a time by index, and under PostgreSQL's default of 4 the planner scanned small, fast-changing tables (a young installation's tasks, steps and transitions) whole instead, rereading every dead row version until autovacuum came; 1.1 is the usual figure for data in memory or on SSD"},
 	{Path: "database.thread_wait", Type: Bool, Default: true,
 		Doc: "wait for the database's answers in poll(2) on the calling thread, as libpq does (Linux; elsewhere, and when false, in Go's network poller): a call from the C API (the Ruby gem) then needs no hand-off between threads per round trip"},
 	{Path: "database.statement_timeout_ms", Type: Int, Default: 30000, Min: f(0),
