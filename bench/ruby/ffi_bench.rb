@@ -17,12 +17,17 @@
 #           from the client's effective configuration), so both run the same plans
 #
 # and prints: name, i/s of each, and gem vs pg = (gem time / pg time − 1) in %,
-# the price of the gem; the goal (issue 14) is < 5 % on this task. The ips runs
-# are one after the other, so a burst of load from other work on the machine
-# lands on one of them; beside them, the same gem and pg calls alternate one by
-# one (INTERLEAVED_ROUNDS rounds, the order flipped every round) and the medians
-# of their per-call times give "interleaved" gem vs pg, which such bursts skew
-# far less. --json PATH writes the figures for bench/ruby/write_doc.rb. What
+# the price of the gem; the goal (issue 14) is < 5 % on this task. benchmark-ips
+# runs in IPS_ROUNDS short rounds (ROUND_TIME s per side), the sides taking turns
+# and the order reversed every round, so that a burst of load from other work on
+# the machine lands on every side and not on whichever ran then (one long run per
+# side, one after the other, let a burst decide the comparison): i/s is each
+# side's median over the rounds, gem vs pg the median over the rounds of that
+# round's ratio, and GC pauses count, as they do in throughput. Beside them, the
+# same gem and pg calls alternate one by one (INTERLEAVED_ROUNDS rounds) and the
+# medians of their per-call times give "interleaved" gem vs pg (a median leaves
+# the rare long call, a GC pause, out). --json PATH writes the figures for
+# bench/ruby/write_doc.rb. What
 # "the same SQL" is:
 #
 #   get_task_execution_context  SELECT * FROM get_task_execution_context($1)
@@ -45,6 +50,11 @@ require "bigdecimal"
 FULL = BenchSupport.full?
 IPS_TIME = FULL ? 5 : 1
 IPS_WARMUP = FULL ? 2 : 0.5
+# The gem/native/pg comparison: IPS_ROUNDS rounds of ROUND_TIME s per side, the
+# sides taking turns (the order reversed every other round).
+IPS_ROUNDS = FULL ? 6 : 3
+ROUND_TIME = FULL ? 1.0 : 0.4
+ROUND_WARMUP = FULL ? 0.3 : 0.1
 RSS_CALLS = FULL ? 1_000_000 : 100_000
 INTERLEAVED_ROUNDS = FULL ? 3000 : 500
 GOAL_FFI_PCT = 5.0
@@ -65,6 +75,36 @@ def interleaved(blocks, rounds)
     end
   end
   times.transform_values { |v| v.sort[v.size / 2] }
+end
+
+# One side's figure over the rounds of measure_rounds: the median i/s, the
+# spread of the rounds around it (±%, in place of benchmark-ips's error) and the
+# i/s of each round.
+RoundStat = Struct.new(:ips, :error_percentage, :rounds)
+
+# benchmark-ips in +rounds+ rounds, each ROUND_TIME s per block, the blocks taking
+# turns: a burst of load from other work lands on every side, not on the one
+# that ran then (one long run per side, one after the other, put it all on one).
+# Throughput, so GC pauses count. → { name => RoundStat }, and per round the
+# ratio of each block's time to +base+'s ({ name => [ratio per round] }).
+def measure_rounds(label_prefix, blocks, rounds, base)
+  names = blocks.keys
+  per = names.to_h { |n| [n, []] }
+  rounds.times do |r|
+    order = r.even? ? names : names.reverse
+    job = Benchmark.ips(quiet: true) do |x|
+      x.config(time: ROUND_TIME, warmup: ROUND_WARMUP)
+      order.each { |name| x.report("#{label_prefix}/#{name}", &blocks[name]) }
+    end
+    job.entries.each { |e| per[e.label.split("/", 2).last] << e.ips }
+  end
+  med = ->(v) { v.sort[v.size / 2] }
+  stats = per.to_h do |name, list|
+    m = med.call(list)
+    [name, RoundStat.new(m, (list.max - list.min) / 2.0 / m * 100, list)]
+  end
+  ratios = per.to_h { |name, list| [name, list.each_index.map { |i| per[base][i] / list[i] }] }
+  [stats, ratios.transform_values { |v| med.call(v) }]
 end
 
 def measure(label_prefix, blocks)
@@ -138,6 +178,7 @@ begin
 
   rows = []
   inter = {}
+  round_ratio = {} # function => { side => median over the rounds of pg's i/s ÷ the side's }
   {
     "get_task_execution_context" => -> { client.task_execution_context(task_id) },
     "discover_viable_steps" => -> { client.viable_steps(task_id) },
@@ -146,8 +187,10 @@ begin
     native = -> { TaskerCore::Native.call(name, handle, payload) }
     pg_call = -> { pg.exec_prepared(name, [task_id]).to_a }
     pg_unprepared = -> { pg.exec_params(sql[name], [task_id]).to_a }
-    r = measure(name, { "gem" => gem_call, "native" => native, "pg" => pg_call, "pg_unprepared" => pg_unprepared })
+    r, ratio = measure_rounds(name, { "gem" => gem_call, "native" => native, "pg" => pg_call, "pg_unprepared" => pg_unprepared },
+                              IPS_ROUNDS, "pg")
     rows << [name, r["gem"], r["native"], r["pg"], r["pg_unprepared"]]
+    round_ratio[name] = ratio
     inter[name] = interleaved({ "gem" => gem_call, "native" => native, "pg" => pg_call }, INTERLEAVED_ROUNDS)
   end
 
@@ -171,21 +214,20 @@ begin
 
   # --- the table ---
   puts
-  puts "FFI cost: #{BenchSupport.mode} mode, 100-step task (i/s ± error %; gem vs pg = gem time / pg time − 1)"
+  puts "FFI cost: #{BenchSupport.mode} mode, 100-step task (median i/s over #{IPS_ROUNDS} rounds of #{ROUND_TIME} s per side " \
+       "taken in turn, ± half the rounds' spread; gem vs pg = the median over the rounds of gem time / pg time − 1)"
   header = format("%-42s %14s %14s %14s %10s %10s  %s", "function", "gem i/s", "native i/s", "pg i/s",
                   "gem vs pg", "native/pg", "goal")
   puts header
   puts "-" * header.size
   cell = ->(e) { e ? format("%s ±%.0f%%", BenchSupport.fmt_ips(e.ips), e.error_percentage) : "—" }
-  pct = ->(a, b) { a && b ? format("%+.1f%%", (b.ips / a.ips - 1) * 100) : "—" }
+  over = ->(name, side) { (round_ratio[name][side] - 1) * 100 }
   (rows + [batch_row, noop_row]).each do |name, gem_e, native_e, pg_e, _|
-    goal = if pg_e.nil? || name.start_with?("noop") then ""
-           else
-             over = (pg_e.ips / gem_e.ips - 1) * 100
-             "< #{GOAL_FFI_PCT.to_i}% #{over < GOAL_FFI_PCT ? 'met' : 'NOT met'}"
-           end
+    compared = round_ratio.key?(name)
+    goal = compared ? "< #{GOAL_FFI_PCT.to_i}% #{over.call(name, 'gem') < GOAL_FFI_PCT ? 'met' : 'NOT met'}" : ""
     puts format("%-42s %14s %14s %14s %10s %10s  %s", name, cell.call(gem_e), cell.call(native_e), cell.call(pg_e),
-                name.start_with?("noop") ? "—" : pct.call(gem_e, pg_e), pct.call(native_e, pg_e), goal)
+                compared ? format("%+.1f%%", over.call(name, "gem")) : "—",
+                compared ? format("%+.1f%%", over.call(name, "native")) : "—", goal)
   end
   rows.each do |name, _, _, _, unprep|
     puts format("  (pg without a prepared statement, %s: %s i/s)", name, BenchSupport.fmt_ips(unprep.ips))
@@ -207,7 +249,9 @@ begin
            functions: rows.map do |name, gem_e, native_e, pg_e, unprep|
              med = inter[name]
              { name: name, gem_ips: gem_e.ips, native_ips: native_e.ips, pg_ips: pg_e.ips, pg_unprepared_ips: unprep.ips,
-               gem_vs_pg_pct: (pg_e.ips / gem_e.ips - 1) * 100,
+               ips_rounds: IPS_ROUNDS, round_seconds: ROUND_TIME,
+               gem_round_ips: gem_e.rounds, native_round_ips: native_e.rounds, pg_round_ips: pg_e.rounds,
+               gem_vs_pg_pct: over.call(name, "gem"), native_vs_pg_pct: over.call(name, "native"),
                interleaved_rounds: INTERLEAVED_ROUNDS, interleaved_gem_us: med["gem"] * 1e6,
                interleaved_native_us: med["native"] * 1e6, interleaved_pg_us: med["pg"] * 1e6,
                interleaved_gem_vs_pg_pct: (med["gem"] / med["pg"] - 1) * 100 }

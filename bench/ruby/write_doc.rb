@@ -314,10 +314,20 @@ if ffi
          "(#{ffi['plan_cache_mode']})#{ffi['random_page_cost'] ? " and random_page_cost (#{ffi['random_page_cost']})" : ''} and a prepared statement; `native` is `TaskerCore::Native.call` (FFI and JSON, " \
          "no value objects)."
   out << ""
-  out << "`gem vs pg` (the verdict) is from the ips figures: throughput, GC pauses included. `interleaved` is the " \
-         "median of single calls taken in turn (gem, native, pg, #{ffi['functions'].first['interleaved_rounds']} " \
-         "rounds): a burst of load cannot land on one side only, but a median leaves out the gem's occasional " \
-         "GC pause, so it is shown beside the verdict, not as it."
+  f0 = ffi["functions"].first
+  out << if f0["ips_rounds"]
+           "i/s: benchmark-ips in #{f0['ips_rounds']} rounds of #{f0['round_seconds']} s per side, the sides taking " \
+             "turns (the order reversed every round), each side's median over the rounds; `gem vs pg` (the verdict) " \
+             "is the median over the rounds of that round's gem time ÷ pg time − 1: throughput, GC pauses included, " \
+             "and a burst of load from other work lands on every side, not on whichever ran then. `interleaved` is " \
+             "the median of single calls taken in turn (gem, native, pg, #{f0['interleaved_rounds']} rounds): a " \
+             "median leaves out the gem's occasional GC pause, so it is shown beside the verdict, not as it."
+         else
+           "`gem vs pg` (the verdict) is from the ips figures: throughput, GC pauses included. `interleaved` is the " \
+             "median of single calls taken in turn (gem, native, pg, #{f0['interleaved_rounds']} rounds): a burst " \
+             "of load cannot land on one side only, but a median leaves out the gem's occasional GC pause, so it is " \
+             "shown beside the verdict, not as it."
+         end
   out << ""
   out << "| function | gem i/s | native i/s | `pg` i/s | gem vs pg | interleaved gem / native / pg | goal < #{ffi['goal_pct'].to_i} % |"
   out << "|---|---|---|---|---|---|---|"
