@@ -71,10 +71,13 @@ module TaskerCoreSpec
         schemas = @lock.synchronize { @schemas.dup.tap { @schemas.clear } }
         return if schemas.empty?
 
-        sql = schemas.map { |s| "DROP SCHEMA IF EXISTS #{s} CASCADE;" }.join("\n")
-        psql(url, sql)
-      rescue StandardError => e
-        warn "tasker_core spec: could not drop schemas #{schemas.join(', ')}: #{e.message}"
+        # One transaction per schema: dropping hundreds in one would need more
+        # locks than max_locks_per_transaction allows.
+        schemas.each do |s|
+          psql(url, "DROP SCHEMA IF EXISTS #{s} CASCADE")
+        rescue StandardError => e
+          warn "tasker_core spec: could not drop schema #{s}: #{e.message}"
+        end
       end
 
       # Runs SQL with psql; returns stdout, raises with psql's stderr on failure.
