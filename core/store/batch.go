@@ -224,6 +224,18 @@ func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransi
 		s.publishBeforeStepTransitions(ctx, tx, plan, facts)
 	}
 	b := &pgx.Batch{}
+	// The rounds' events and the workflow events that more queues into b are
+	// gathered into one statement at b's end.
+	var ev *roundEvents
+	if s.eventsEnabled {
+		ev = s.openRoundEvents(b, rounds, len(outcomes))
+	}
+	queued := false
+	defer func() {
+		if ev != nil && !queued {
+			s.closeRoundEvents(ctx, ev, false)
+		}
+	}()
 	for r := 0; r < rounds; r++ {
 		s.queueRound(ctx, b, plan, r, outcomes)
 	}
@@ -263,6 +275,10 @@ func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransi
 		if err := more(outcomes, b); err != nil {
 			return nil, err
 		}
+	}
+	if ev != nil {
+		queued = true
+		s.closeRoundEvents(ctx, ev, true)
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -696,6 +712,7 @@ func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planne
 	if !s.eventsEnabled {
 		return
 	}
+	ev := s.gathering(b)
 	var stepIDs, taskIDs, idxs []int64
 	var names, froms, tos []string
 	for _, p := range plan {
@@ -704,6 +721,10 @@ func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planne
 		}
 		name := state.Step.EventFor(p.from, p.req.To)
 		if name == "" {
+			continue
+		}
+		if ev != nil {
+			ev.addLifecycle(outcomes[p.outcome].TaskID, p.req.StepID, round, p.outcome, len(outcomes), name, p.from, p.req.To)
 			continue
 		}
 		stepIDs = append(stepIDs, p.req.StepID)
@@ -765,20 +786,19 @@ func (s *Store) queueWorkflowEvents(ctx context.Context, b *pgx.Batch, evs []wfE
 	if len(evs) == 0 || !s.eventsEnabled {
 		return nil
 	}
+	if ev := s.gathering(b); ev != nil {
+		return ev.addWorkflow(evs)
+	}
 	tasks := make([]int64, len(evs))
 	names := make([]string, len(evs))
 	payloads := make([]string, len(evs))
 	idxs := make([]int64, len(evs))
 	for i, e := range evs {
-		p := map[string]any{"task_id": e.taskID}
-		for k, v := range e.payload {
-			p[k] = v
-		}
-		b, err := json.Marshal(p)
+		p, err := workflowPayload(e)
 		if err != nil {
-			return errs.Wrap(errs.Internal, err, "event payload")
+			return err
 		}
-		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, string(b), int64(i)
+		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, p, int64(i)
 	}
 	queueEvents(ctx, b, "write workflow events", `
 		WITH ev AS (

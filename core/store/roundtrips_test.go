@@ -50,6 +50,10 @@ func TestWorkerRoundTrips(t *testing.T) {
 		// writes with its events, its tasks' ready_at and the claimed step's
 		// handler data; COMMIT.
 		require.EqualValues(t, 5, counter.RT.Load(), "report_and_claim taking %s", next)
+		// Events: the report's (its transition's and workflow.step_completed in
+		// one statement), its finalization's, and the claim's (its transition's
+		// and workflow.viable_steps_discovered in one).
+		require.EqualValues(t, 3, counter.EventWrites.Load(), "event-writing statements, report_and_claim taking %s", next)
 		claimed = got
 	}
 }

@@ -39,6 +39,11 @@ type Store struct {
 
 	hooks Hooks
 	wait  EventWait
+
+	// The batches whose events are being gathered into one statement
+	// (roundEvents), while applyWithFacts queues them.
+	roundEventsMu sync.Mutex
+	roundEvents   map[*pgx.Batch]*roundEvents
 }
 
 // Hooks are the store's calls out to the system events emitter (package

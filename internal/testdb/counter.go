@@ -2,6 +2,7 @@ package testdb
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -11,12 +12,17 @@ import (
 // statements a pool sends (N: every statement, also each of a batch) and the
 // round trips they took (RT: a statement alone, or a whole batch): neither
 // depends on how loaded the machine is.
-type StatementCounter struct{ N, RT atomic.Int64 }
+type StatementCounter struct {
+	N, RT atomic.Int64
+	// EventWrites counts the statements that insert into the event outbox.
+	EventWrites atomic.Int64
+}
 
 var _ pgx.BatchTracer = (*StatementCounter)(nil)
 
-func (c *StatementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (c *StatementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.N.Add(1)
+	c.countEvents(d.SQL)
 	c.RT.Add(1)
 	return ctx
 }
@@ -28,11 +34,18 @@ func (c *StatementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ p
 	return ctx
 }
 
-func (c *StatementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+func (c *StatementCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
 	c.N.Add(1)
+	c.countEvents(d.SQL)
+}
+
+func (c *StatementCounter) countEvents(sql string) {
+	if strings.Contains(sql, "INSERT INTO tasker_events") {
+		c.EventWrites.Add(1)
+	}
 }
 
 func (c *StatementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // Reset zeroes both counts.
-func (c *StatementCounter) Reset() { c.N.Store(0); c.RT.Store(0) }
+func (c *StatementCounter) Reset() { c.N.Store(0); c.RT.Store(0); c.EventWrites.Store(0) }

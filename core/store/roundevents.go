@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+
+	"github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskercore/tasker-core/core/errs"
+	"github.com/taskercore/tasker-core/core/state"
+)
+
+// roundEvents gathers the events of one batch of step transitions (applyWithFacts)
+// into one statement: the transitions' lifecycle events, every round's, and the
+// workflow events queued into the same batch after them (a report's
+// workflow.step_completed, a claim's workflow.viable_steps_discovered). One
+// statement bumps each task's event_seq once where two or three did, each an
+// update of the task's row.
+//
+// Each task's events keep the order separate statements gave them: the rounds'
+// lifecycle events in round order, within a round in request order, then the
+// workflow events in the order they were queued.
+type roundEvents struct {
+	batch   *pgx.Batch
+	tasks   []int64
+	steps   []int64 // 0 for a workflow event (no step_id)
+	idxs    []int64
+	names   []string
+	froms   []string // a lifecycle event's states; "" for a workflow event
+	tos     []string
+	payload []*string // a workflow event's payload; nil for a lifecycle event (built in SQL)
+	next    int64     // the next workflow event's idx
+}
+
+// openRoundEvents starts gathering the events queued into b (until
+// closeRoundEvents): queueStepEvents and queueWorkflowEvents add to it instead
+// of queueing statements of their own.
+func (s *Store) openRoundEvents(b *pgx.Batch, rounds, outcomes int) *roundEvents {
+	ev := &roundEvents{batch: b, next: int64(rounds) * int64(outcomes)}
+	s.roundEventsMu.Lock()
+	if s.roundEvents == nil {
+		s.roundEvents = map[*pgx.Batch]*roundEvents{}
+	}
+	s.roundEvents[b] = ev
+	s.roundEventsMu.Unlock()
+	return ev
+}
+
+// gathering returns the roundEvents open for b, or nil.
+func (s *Store) gathering(b *pgx.Batch) *roundEvents {
+	s.roundEventsMu.Lock()
+	defer s.roundEventsMu.Unlock()
+	return s.roundEvents[b]
+}
+
+// closeRoundEvents stops gathering for ev's batch; queue, when true, queues the
+// gathered events' statement at the batch's end.
+func (s *Store) closeRoundEvents(ctx context.Context, ev *roundEvents, queue bool) {
+	s.roundEventsMu.Lock()
+	delete(s.roundEvents, ev.batch)
+	s.roundEventsMu.Unlock()
+	if !queue || len(ev.tasks) == 0 {
+		return
+	}
+	queueEvents(ctx, ev.batch, "write events", roundEventsSQL+eventTail(collectorFrom(ctx) != nil),
+		ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload)
+}
+
+// addLifecycle adds the lifecycle event of a step's transition (round-th of
+// the batch, at outcome index outcome of n).
+func (ev *roundEvents) addLifecycle(taskID, stepID int64, round, outcome, n int, name string, from, to state.State) {
+	ev.tasks = append(ev.tasks, taskID)
+	ev.steps = append(ev.steps, stepID)
+	ev.idxs = append(ev.idxs, int64(round)*int64(n)+int64(outcome))
+	ev.names = append(ev.names, name)
+	ev.froms, ev.tos = append(ev.froms, string(from)), append(ev.tos, string(to))
+	ev.payload = append(ev.payload, nil)
+}
+
+// addWorkflow adds workflow events, after every lifecycle event of their tasks.
+func (ev *roundEvents) addWorkflow(evs []wfEvent) error {
+	for _, e := range evs {
+		p, err := workflowPayload(e)
+		if err != nil {
+			return err
+		}
+		ev.tasks = append(ev.tasks, e.taskID)
+		ev.steps = append(ev.steps, 0)
+		ev.idxs = append(ev.idxs, ev.next)
+		ev.next++
+		ev.names = append(ev.names, e.name)
+		ev.froms, ev.tos = append(ev.froms, ""), append(ev.tos, "")
+		ev.payload = append(ev.payload, &p)
+	}
+	return nil
+}
+
+// workflowPayload is a workflow event's payload: task_id and the event's own
+// fields.
+func workflowPayload(e wfEvent) (string, error) {
+	p := map[string]any{"task_id": e.taskID}
+	for k, v := range e.payload {
+		p[k] = v
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", errs.Wrap(errs.Internal, err, "event payload")
+	}
+	return string(b), nil
+}
+
+// roundEventsSQL writes roundEvents' rows: each task's events numbered on from
+// its event_seq in idx order; a lifecycle event's payload built from its step
+// (the step's name), a workflow event's given.
+const roundEventsSQL = `
+		WITH ev AS (
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+			         AS e(task_id, step_id, idx, name, from_state, to_state, payload)
+		), counts AS (
+			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
+		), bumped AS (
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
+			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1)
+			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
+		), written AS (
+			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
+			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx),
+			       NULLIF(ev.step_id, 0), ev.name, b.correlation_id,
+			       COALESCE(ev.payload,
+			                jsonb_build_object('task_id', ev.task_id, 'step_id', ev.step_id, 'step_name', ns.name,
+			                                   'from_state', ev.from_state, 'to_state', ev.to_state,
+			                                   'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+			FROM ev
+			JOIN bumped b ON b.task_id = ev.task_id
+			LEFT JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id AND ws.workflow_step_id = ANY ($2)
+			LEFT JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
+			ORDER BY ev.task_id, ev.idx
+			` + eventColumns + `
+		)
+		`
