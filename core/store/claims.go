@@ -1177,10 +1177,14 @@ func leaseOver(param string) string {
 
 // notTerminalTask holds for a tasker_tasks row whose task has not ended
 // (complete, cancelled, resolved_manually); notTerminalStepTask for the task of a
-// tasker_workflow_steps row ws.
+// tasker_workflow_steps row ws. A scalar subquery, one look-up of the task's
+// most recent transition (its unique index) per row examined: as NOT EXISTS the
+// kept plan was an anti-join that read every ended task's transition on each
+// claim, a cost growing with the tasks ever finished
+// (TestClaimCostDoesNotGrowWithFinishedTasks).
 const (
-	notTerminalTask = `NOT EXISTS (SELECT 1 FROM tasker_task_transitions tt WHERE tt.task_id = tasker_tasks.task_id
-		AND tt.most_recent AND tt.to_state IN ('complete', 'cancelled', 'resolved_manually'))`
-	notTerminalStepTask = `NOT EXISTS (SELECT 1 FROM tasker_task_transitions tt WHERE tt.task_id = ws.task_id
-		AND tt.most_recent AND tt.to_state IN ('complete', 'cancelled', 'resolved_manually'))`
+	notTerminalTask = `COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
+		WHERE tt.task_id = tasker_tasks.task_id AND tt.most_recent), 'pending') NOT IN ('complete', 'cancelled', 'resolved_manually')`
+	notTerminalStepTask = `COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
+		WHERE tt.task_id = ws.task_id AND tt.most_recent), 'pending') NOT IN ('complete', 'cancelled', 'resolved_manually')`
 )
