@@ -171,16 +171,25 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 	ctx, col := s.collect(ctx)
 	err = s.retryTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		// The report's last statements go to the server with the claim's first.
+		// The report's last statements go to the server with the claim's first;
+		// its finalization's events are written with the claim's (carry).
 		tail := &pgx.Batch{}
+		var carry *roundEvents
+		if s.eventsEnabled {
+			carry = s.openRoundEvents(tail, 0, 0)
+		}
 		if len(reqs) > 0 {
-			if res, err = s.applyAndFinalize(ctx, tx, reqs, tail); err != nil {
-				return err
-			}
+			res, err = s.applyAndFinalize(ctx, tx, reqs, tail)
 		} else {
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 		}
-		out, err = s.claimWith(ctx, tx, req, tail)
+		if carry != nil {
+			s.closeRoundEvents(ctx, carry, false)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = s.claimWith(ctx, tx, req, tail, carry)
 		return err
 	})
 	if err == nil {
@@ -196,12 +205,14 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 // which take round trips of their own) the events and the tasks' schedule, and
 // reads what the handlers need.
 func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]ClaimedStep, error) {
-	return s.claimWith(ctx, tx, req, &pgx.Batch{})
+	return s.claimWith(ctx, tx, req, &pgx.Batch{}, nil)
 }
 
 // claimWith is claimTx whose first statement goes to the server in one round
-// trip after the statements already queued in head (a report's last ones).
-func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch) ([]ClaimedStep, error) {
+// trip after the statements already queued in head (a report's last ones);
+// the events carry holds (that report's) are written first with the claim's
+// own, or alone when the claim finds no task.
+func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
@@ -311,8 +322,11 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			return dbErr(err, "claim: pick tasks")
 		}
 		queueStepFacts(head, claimLockStepsSQL, claimStepFactsSQL, facts, DefaultRetryLimit)
-		if err := tx.SendBatch(ctx, head).Close(); err != nil || len(taskIDs) == 0 {
+		if err := tx.SendBatch(ctx, head).Close(); err != nil {
 			return err
+		}
+		if len(taskIDs) == 0 {
+			return s.flushRoundEvents(ctx, tx, carry)
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		// The repairs a claim needs: a picked task without a ready step in the
@@ -346,6 +360,9 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 		tailQueued := false
 		var tail claimTail
 		outs, err := s.applyWithFacts(ctx, tx, reqs, facts, func(outs []BatchOutcome, b *pgx.Batch) error {
+			if ev := s.gathering(b); ev != nil {
+				ev.absorb(carry)
+			}
 			tail = newClaimTail(outs)
 			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
 				return nil

@@ -392,3 +392,63 @@ func TestStartSubscriber(t *testing.T) {
 	_, err = s.StartSubscriber(ctx, "", nil)
 	require.Error(t, err)
 }
+
+// report_and_claim writes a task's events in the order, and with the payloads,
+// that a report and then a claim write them as two calls: its finalization's
+// events go with the claim's in one statement, ahead of them.
+func TestReportAndClaimEventsMatchSeparateCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	chain := []store.StepSpec{step("a"), step("b", "a"), step("c", "b")}
+	combined := create(t, s, "chain", chain...)
+	separate := create(t, s, "chain", chain...)
+	type view struct {
+		Name    string
+		Step    string
+		Payload map[string]any
+	}
+	events := func(ct store.CreatedTask) []view {
+		names := map[int64]string{}
+		for n, id := range ct.StepIDs {
+			names[id] = n
+		}
+		var out []view
+		for i, e := range outbox(t, s, ct.TaskID) {
+			require.Equal(t, int64(i+1), e.Seq, "gapless")
+			v := view{Name: e.Name, Payload: e.Payload}
+			if e.StepID != nil {
+				v.Step = names[*e.StepID]
+			}
+			for _, k := range []string{"transitioned_at", "task_id", "step_id", "step_ids", "worker_id"} {
+				delete(v.Payload, k) // ids and times differ between the two tasks
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	one := func(ct store.CreatedTask) store.ClaimRequest {
+		return store.ClaimRequest{WorkerID: "w", TaskID: ct.TaskID, Limit: 1, LeaseSeconds: 60}
+	}
+	cc, err := s.ClaimSteps(ctx, one(combined))
+	require.NoError(t, err)
+	sc, err := s.ClaimSteps(ctx, one(separate))
+	require.NoError(t, err)
+	for round := 0; round < 3; round++ {
+		require.Len(t, cc, 1)
+		require.Len(t, sc, 1)
+		_, cc, err = s.ReportAndClaim(ctx, []store.StepReport{ok("w", cc[0])}, one(combined))
+		require.NoError(t, err)
+		_, err = s.ReportResults(ctx, []store.StepReport{ok("w", sc[0])})
+		require.NoError(t, err)
+		sc, err = s.ClaimSteps(ctx, one(separate))
+		require.NoError(t, err)
+	}
+	require.Empty(t, cc)
+	got, want := events(combined), events(separate)
+	require.NotEmpty(t, want)
+	require.Equal(t, want, got)
+	// The last round's claim found no task (the task had completed): its
+	// report's finalization events were written all the same.
+	require.Equal(t, "workflow.task_finalization_completed", got[len(got)-1].Name)
+}

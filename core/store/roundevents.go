@@ -66,6 +66,39 @@ func (s *Store) closeRoundEvents(ctx context.Context, ev *roundEvents, queue boo
 		ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload)
 }
 
+// absorb takes the rows gathered by carry (a report's finalization events,
+// gathered from the batch that went with the claim's pick) ahead of every
+// row of ev: each task's finalization events keep their place before the
+// claim's.
+func (ev *roundEvents) absorb(carry *roundEvents) {
+	if carry == nil || len(carry.tasks) == 0 {
+		return
+	}
+	n := int64(len(carry.tasks))
+	for i := range carry.tasks {
+		ev.tasks = append(ev.tasks, carry.tasks[i])
+		ev.steps = append(ev.steps, carry.steps[i])
+		ev.idxs = append(ev.idxs, carry.idxs[i]-n-carry.next) // below 0, in carry's order
+		ev.names = append(ev.names, carry.names[i])
+		ev.froms, ev.tos = append(ev.froms, carry.froms[i]), append(ev.tos, carry.tos[i])
+		ev.payload = append(ev.payload, carry.payload[i])
+	}
+	carry.tasks = nil
+}
+
+// flushRoundEvents writes the rows carry still holds (a claim that found no
+// task to write to) in a round trip of their own.
+func (s *Store) flushRoundEvents(ctx context.Context, tx pgx.Tx, carry *roundEvents) error {
+	if carry == nil || len(carry.tasks) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	carry.batch = b
+	s.closeRoundEvents(ctx, carry, true)
+	carry.tasks = nil
+	return tx.SendBatch(ctx, b).Close()
+}
+
 // addLifecycle adds the lifecycle event of a step's transition (round-th of
 // the batch, at outcome index outcome of n).
 func (ev *roundEvents) addLifecycle(taskID, stepID int64, round, outcome, n int, name string, from, to state.State) {
