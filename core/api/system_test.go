@@ -196,6 +196,8 @@ func TestDeadlockRetriedIsReported(t *testing.T) {
 	defer tx.Rollback(ctx) //nolint:errcheck // committed below
 	_, err = tx.Exec(ctx, `SELECT 1 FROM tasker_workflow_steps WHERE workflow_step_id = $1 FOR UPDATE`, stepID)
 	require.NoError(t, err)
+	var xid string // the lock the report waits for is this transaction's (pg_locks is the whole server's)
+	require.NoError(t, tx.QueryRow(ctx, `SELECT xid(pg_current_xact_id())::text`).Scan(&xid))
 
 	done := make(chan error, 1)
 	go func() {
@@ -206,7 +208,7 @@ func TestDeadlockRetriedIsReported(t *testing.T) {
 	waitFor(t, "the report waits for the step lock", func() bool {
 		var n int
 		_ = c.Store().Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()
-			AND locktype = 'transactionid'`).Scan(&n)
+			AND locktype = 'transactionid' AND transactionid::text = $1`, xid).Scan(&n)
 		return n > 0
 	})
 	_, err = tx.Exec(ctx, `SELECT 1 FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, ct.TaskID)
