@@ -11,7 +11,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                CASE strategy
                    WHEN 'linear' THEN base_seconds * GREATEST(attempts, 1)
                    WHEN 'fixed' THEN base_seconds
-                   ELSE base_seconds * power(multiplier, GREATEST(attempts, 1))
+                   -- At or past the cap the delay is the cap: power() itself is not
+                   -- computed there, as it raises an overflow error where Go's
+                   -- math.Pow gives +Inf (a step retried a few thousand times).
+                   ELSE CASE
+                       WHEN base_seconds = 0 THEN 0
+                       WHEN multiplier > 1 AND GREATEST(attempts, 1) * ln(multiplier) + ln(base_seconds)
+                                               >= ln(GREATEST(cap_seconds, 1e-300)) THEN cap_seconds
+                       ELSE base_seconds * power(multiplier, GREATEST(attempts, 1))
+                   END
                END,
                cap_seconds)
            * (1 - jitter * ((((step_id % 9973 + 9973) % 9973) * 7919

@@ -107,7 +107,9 @@ func (p Policy) Seconds(stepID int64, attempts int) float64 {
 	case Fixed:
 		raw = p.BaseSeconds
 	default:
-		raw = p.BaseSeconds * math.Pow(p.Multiplier, float64(attempts))
+		if p.BaseSeconds > 0 { // 0 × +Inf (a power past float64's range) would be NaN
+			raw = p.BaseSeconds * math.Pow(p.Multiplier, float64(attempts))
+		}
 	}
 	d := math.Min(raw, p.CapSeconds)
 	return d * (1 - p.Jitter*JitterFraction(stepID, attempts))

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,10 +25,14 @@ func TestDelayMatchesSQL(t *testing.T) {
 		{Strategy: backoff.Exponential, BaseSeconds: 0.5, Multiplier: 3, CapSeconds: 600, Jitter: 0.25},
 		{Strategy: backoff.Linear, BaseSeconds: 7, Multiplier: 1, CapSeconds: 40, Jitter: 1},
 		{Strategy: backoff.Fixed, BaseSeconds: 12.5, Multiplier: 1, CapSeconds: 100, Jitter: 0.5},
+		{Strategy: backoff.Exponential, BaseSeconds: 0, Multiplier: 10, CapSeconds: 30, Jitter: 0},
+		{Strategy: backoff.Exponential, BaseSeconds: 2, Multiplier: 1.5, CapSeconds: 0, Jitter: 0.1},
 	}
 	for _, p := range policies {
 		for _, stepID := range []int64{1, 2, 77, 9973, 123456789, 1 << 53} {
-			for attempts := 0; attempts <= 12; attempts++ {
+			// A step retried past float64's range of powers (attempts 1100 and
+			// up) gets the cap on both sides, not an overflow error in SQL.
+			for _, attempts := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1100, 100000, math.MaxInt32} {
 				var sqlSeconds float64
 				require.NoError(t, pool.QueryRow(ctx, `SELECT tasker_backoff_seconds($1, $2, $3, $4, $5, $6, $7)`,
 					string(p.Strategy), p.BaseSeconds, p.Multiplier, p.CapSeconds, p.Jitter, stepID, attempts).Scan(&sqlSeconds))
