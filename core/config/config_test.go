@@ -140,6 +140,8 @@ func TestErrorsNameFileKeyValueAndExpectation(t *testing.T) {
 			Explicit: map[string]any{"database.pooler": "transaction", "database.statement_mode": "cache_statement"}},
 			[]string{"database.statement_mode = cache_statement", "not cache_statement with database.pooler transaction"},
 			"database.statement_mode"},
+		{"backoff cap past a PostgreSQL timestamp", Options{LookupEnv: env(nil), Explicit: map[string]any{"retry.cap_seconds": 1e13}},
+			[]string{"retry.cap_seconds = 1e+13"}, "retry.cap_seconds"},
 		{"illegal forbid", Options{LookupEnv: env(nil), Explicit: map[string]any{"state_transitions.forbid": []any{"task:complete->pending"}}},
 			[]string{"not a legal task transition"}, "state_transitions.forbid"},
 		{"unknown explicit", Options{LookupEnv: env(nil), Explicit: map[string]any{"lease_secs": 3.0}},

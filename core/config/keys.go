@@ -31,6 +31,10 @@ type Key struct {
 
 func f(v float64) *float64 { return &v }
 
+// maxBackoffSeconds bounds the retry policy's delays (100 years): a step's
+// retry time, now plus the delay, must stay within PostgreSQL's timestamps.
+const maxBackoffSeconds = 100 * 365 * 24 * 3600
+
 // Keys lists every setting. Defaults here are the only defaults.
 var Keys = []Key{
 	// database
@@ -98,9 +102,10 @@ var Keys = []Key{
 		Doc: "attempts a step gets when its template or spec gives none"},
 	{Path: "retry.strategy", Type: String, Default: "exponential", Enum: []string{"exponential", "linear", "fixed"},
 		Doc: "backoff growth: base·multiplier^attempts, base·attempts, or base"},
-	{Path: "retry.base_seconds", Type: Float, Default: 1.0, Min: f(0), Doc: "backoff base delay"},
+	{Path: "retry.base_seconds", Type: Float, Default: 1.0, Min: f(0), Max: f(maxBackoffSeconds), Doc: "backoff base delay"},
 	{Path: "retry.multiplier", Type: Float, Default: 2.0, Min: f(1), Doc: "exponential factor"},
-	{Path: "retry.cap_seconds", Type: Float, Default: 300.0, Min: f(0), Doc: "largest backoff"},
+	{Path: "retry.cap_seconds", Type: Float, Default: 300.0, Min: f(0), Max: f(maxBackoffSeconds),
+		Doc: "largest backoff (at most 100 years: a retry time must stay a PostgreSQL timestamp)"},
 	{Path: "retry.jitter", Type: Float, Default: 0.0, Min: f(0), Max: f(1),
 		Doc: "fraction by which a delay may be shortened (deterministic per step and attempt)"},
 
