@@ -680,7 +680,7 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 		return nil
 	}
 
-	s.queueStepEvents(ctx, b, plan, round, outcomes)
+	s.queueStepEvents(plan, round, outcomes, s.gathering(b))
 }
 
 // Transition returns the audit row an applied outcome wrote.
@@ -704,63 +704,22 @@ func refreshTasksOf(ctx context.Context, tx pgx.Tx, outs []BatchOutcome) error {
 	return scheduleTasks(ctx, tx, ids)
 }
 
-// queueStepEvents queues the lifecycle event of each transition of the round to
-// the outbox, numbering each task's events on from tasker_tasks.event_seq (the
-// task row is locked, so the sequence is gapless and in commit order), and wakes
-// LISTENers at commit.
-func (s *Store) queueStepEvents(ctx context.Context, b *pgx.Batch, plan []planned, round int, outcomes []BatchOutcome) {
-	if !s.eventsEnabled {
+// queueStepEvents adds the lifecycle event of each transition of the round to
+// ev, the batch's events (nil: events are off); its statement numbers each
+// task's events on from tasker_tasks.event_seq (the task row is locked, so the
+// sequence is gapless and in commit order) and wakes LISTENers at commit.
+func (s *Store) queueStepEvents(plan []planned, round int, outcomes []BatchOutcome, ev *roundEvents) {
+	if ev == nil {
 		return
 	}
-	ev := s.gathering(b)
-	var stepIDs, taskIDs, idxs []int64
-	var names, froms, tos []string
 	for _, p := range plan {
 		if p.round != round {
 			continue
 		}
-		name := state.Step.EventFor(p.from, p.req.To)
-		if name == "" {
-			continue
-		}
-		if ev != nil {
+		if name := state.Step.EventFor(p.from, p.req.To); name != "" {
 			ev.addLifecycle(outcomes[p.outcome].TaskID, p.req.StepID, round, p.outcome, len(outcomes), name, p.from, p.req.To)
-			continue
 		}
-		stepIDs = append(stepIDs, p.req.StepID)
-		taskIDs = append(taskIDs, outcomes[p.outcome].TaskID)
-		idxs = append(idxs, int64(p.outcome))
-		names, froms, tos = append(names, name), append(froms, string(p.from)), append(tos, string(p.req.To))
 	}
-	if len(stepIDs) == 0 {
-		return
-	}
-	queueEvents(ctx, b, "write events", `
-		WITH ev AS (
-			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
-			         AS e(step_id, task_id, idx, name, from_state, to_state)
-		), counts AS (
-			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
-		), bumped AS (
-			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
-			WHERE t.task_id = c.task_id AND t.task_id = ANY ($2)
-			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
-		), written AS (
-			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
-			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx), ev.step_id, ev.name,
-			       b.correlation_id,
-			       jsonb_build_object('task_id', ev.task_id, 'step_id', ev.step_id, 'step_name', ns.name,
-			                          'from_state', ev.from_state, 'to_state', ev.to_state,
-			                          'transitioned_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-			FROM ev
-			JOIN bumped b ON b.task_id = ev.task_id
-			JOIN tasker_workflow_steps ws ON ws.workflow_step_id = ev.step_id AND ws.workflow_step_id = ANY ($1)
-			JOIN tasker_named_steps ns ON ns.named_step_id = ws.named_step_id
-			ORDER BY ev.task_id, ev.idx
-			`+eventColumns+`
-		)
-		`+eventTail(collectorFrom(ctx) != nil),
-		stepIDs, taskIDs, idxs, names, froms, tos)
 }
 
 // wfEvent is an orchestration event (workflow.* / observability.*) about a task.
@@ -789,34 +748,11 @@ func (s *Store) queueWorkflowEvents(ctx context.Context, b *pgx.Batch, evs []wfE
 	if ev := s.gathering(b); ev != nil {
 		return ev.addWorkflow(evs)
 	}
-	tasks := make([]int64, len(evs))
-	names := make([]string, len(evs))
-	payloads := make([]string, len(evs))
-	idxs := make([]int64, len(evs))
-	for i, e := range evs {
-		p, err := workflowPayload(e)
-		if err != nil {
-			return err
-		}
-		tasks[i], names[i], payloads[i], idxs[i] = e.taskID, e.name, p, int64(i)
+	// A statement of their own, as the gathered events are written.
+	ev := &roundEvents{batch: b}
+	if err := ev.addWorkflow(evs); err != nil {
+		return err
 	}
-	queueEvents(ctx, b, "write workflow events", `
-		WITH ev AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[]) AS e(task_id, name, payload, idx)
-		), counts AS (
-			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
-		), bumped AS (
-			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
-			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1)
-			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
-		), written AS (
-			INSERT INTO tasker_events (task_id, task_seq, name, correlation_id, payload)
-			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx), ev.name,
-			       b.correlation_id, ev.payload
-			FROM ev JOIN bumped b ON b.task_id = ev.task_id
-			ORDER BY ev.task_id, ev.idx
-			`+eventColumns+`
-		)
-		`+eventTail(collectorFrom(ctx) != nil), tasks, names, payloads, idxs)
+	queueRoundEvents(ctx, ev)
 	return nil
 }

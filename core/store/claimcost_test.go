@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskercore/tasker-core/core/store"
-	"github.com/taskercore/tasker-core/internal/testdb"
 )
 
 // pickCapture is a pgx tracer that keeps the last cross-task claim pick sent.
@@ -86,17 +85,8 @@ func (c *pickCapture) transitionRowsRead(t *testing.T, pool *pgxpool.Pool) float
 // ended task's transition on every claim).
 func TestClaimCostDoesNotGrowWithFinishedTasks(t *testing.T) {
 	ctx := context.Background()
-	_, schema := testdb.SchemaWithName(t, testdb.Options{})
-	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	capture := &pickCapture{}
-	cfg.ConnConfig.Tracer = capture
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	s := store.New(pool, testPolicy)
-	require.NoError(t, s.SyncRetryPolicy(ctx))
+	s, pool := tracedStore(t, capture)
 
 	finish := func(n int) {
 		for i := 0; i < n; i++ {

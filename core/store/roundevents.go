@@ -59,7 +59,14 @@ func (s *Store) closeRoundEvents(ctx context.Context, ev *roundEvents, queue boo
 	s.roundEventsMu.Lock()
 	delete(s.roundEvents, ev.batch)
 	s.roundEventsMu.Unlock()
-	if !queue || len(ev.tasks) == 0 {
+	if queue {
+		queueRoundEvents(ctx, ev)
+	}
+}
+
+// queueRoundEvents queues the statement that writes ev's rows (none: nothing).
+func queueRoundEvents(ctx context.Context, ev *roundEvents) {
+	if len(ev.tasks) == 0 {
 		return
 	}
 	queueEvents(ctx, ev.batch, "write events", roundEventsSQL+eventTail(collectorFrom(ctx) != nil),

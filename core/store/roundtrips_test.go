@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -11,23 +12,32 @@ import (
 	"github.com/taskercore/tasker-core/internal/testdb"
 )
 
-// TestWorkerRoundTrips counts the round trips of a worker's steady round, a
-// report whose success makes the next step ready and the claim that takes it
-// (report_and_claim on a task already in progress), and of a claim alone.
-func TestWorkerRoundTrips(t *testing.T) {
+// tracedStore is a store on a fresh schema whose pool traces its statements
+// with tracer.
+func tracedStore(t *testing.T, tracer pgx.QueryTracer) (*store.Store, *pgxpool.Pool) {
+	t.Helper()
 	ctx := context.Background()
 	_, schema := testdb.SchemaWithName(t, testdb.Options{})
 	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	counter := &testdb.StatementCounter{}
-	cfg.ConnConfig.Tracer = counter
+	cfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	require.NoError(t, pool.Ping(ctx))
 	s := store.New(pool, testPolicy)
 	require.NoError(t, s.SyncRetryPolicy(ctx))
+	return s, pool
+}
+
+// TestWorkerRoundTrips counts the round trips of a worker's steady round, a
+// report whose success makes the next step ready and the claim that takes it
+// (report_and_claim on a task already in progress), and of a claim alone.
+func TestWorkerRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	counter := &testdb.StatementCounter{}
+	s, _ := tracedStore(t, counter)
 	ct := create(t, s, "chain", step("a"), step("b", "a"), step("c", "b"))
 
 	req := store.ClaimRequest{WorkerID: "w1", TaskID: ct.TaskID, Limit: 1, LeaseSeconds: 60}
