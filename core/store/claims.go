@@ -326,7 +326,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			return err
 		}
 		if len(taskIDs) == 0 {
-			return s.flushRoundEvents(ctx, tx, carry)
+			return flushRoundEvents(ctx, tx, carry)
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
 		// The repairs a claim needs: a picked task without a ready step in the

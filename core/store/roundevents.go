@@ -81,11 +81,10 @@ func (ev *roundEvents) absorb(carry *roundEvents) {
 	if carry == nil || len(carry.tasks) == 0 {
 		return
 	}
-	n := int64(len(carry.tasks))
 	for i := range carry.tasks {
 		ev.tasks = append(ev.tasks, carry.tasks[i])
 		ev.steps = append(ev.steps, carry.steps[i])
-		ev.idxs = append(ev.idxs, carry.idxs[i]-n-carry.next) // below 0, in carry's order
+		ev.idxs = append(ev.idxs, carry.idxs[i]-carry.next) // carry's are 0…next-1: below 0, in carry's order
 		ev.names = append(ev.names, carry.names[i])
 		ev.froms, ev.tos = append(ev.froms, carry.froms[i]), append(ev.tos, carry.tos[i])
 		ev.payload = append(ev.payload, carry.payload[i])
@@ -95,15 +94,14 @@ func (ev *roundEvents) absorb(carry *roundEvents) {
 
 // flushRoundEvents writes the rows carry still holds (a claim that found no
 // task to write to) in a round trip of their own.
-func (s *Store) flushRoundEvents(ctx context.Context, tx pgx.Tx, carry *roundEvents) error {
+func flushRoundEvents(ctx context.Context, tx pgx.Tx, carry *roundEvents) error {
 	if carry == nil || len(carry.tasks) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	carry.batch = b
-	s.closeRoundEvents(ctx, carry, true)
+	carry.batch = &pgx.Batch{}
+	queueRoundEvents(ctx, carry)
 	carry.tasks = nil
-	return tx.SendBatch(ctx, b).Close()
+	return tx.SendBatch(ctx, carry.batch).Close()
 }
 
 // addLifecycle adds the lifecycle event of a step's transition (round-th of

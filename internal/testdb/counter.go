@@ -47,5 +47,5 @@ func (c *StatementCounter) countEvents(sql string) {
 
 func (c *StatementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
-// Reset zeroes both counts.
+// Reset zeroes the counts.
 func (c *StatementCounter) Reset() { c.N.Store(0); c.RT.Store(0); c.EventWrites.Store(0) }
