@@ -156,7 +156,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 
 // ReportAndClaim records reports (as ReportResults) and then claims (as
 // ClaimSteps) in one transaction: a worker's round in one call and one commit
-// (five round trips for a task in progress, TestWorkerRoundTrips). Steps the
+// (four round trips for a task in progress, TestWorkerRoundTrips). Steps the
 // reports made ready are claimable at once. Either both happen or neither does.
 func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req ClaimRequest) (ReportResult, []ClaimedStep, error) {
 	if err := req.validate(); err != nil {
@@ -212,6 +212,9 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 // trip after the statements already queued in head (a report's last ones);
 // the events carry holds (that report's) are written first with the claim's
 // own, or alone when the claim finds no task.
+//
+// The claim is its transaction's last work (ClaimSteps, ReportAndClaim): its
+// last batch carries the COMMIT (lazyTx.commitWithNextBatch).
 func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
@@ -326,6 +329,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			return err
 		}
 		if len(taskIDs) == 0 {
+			commitWithNextBatch(tx) // when there are carried events to write
 			return flushRoundEvents(ctx, tx, carry)
 		}
 		findMS := float64(time.Since(findStart).Microseconds()) / 1000
@@ -367,8 +371,12 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
 				return nil
 			}
+			if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out); err != nil {
+				return err
+			}
 			tailQueued = true
-			return s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out)
+			commitWithNextBatch(tx) // b, sent next, is the transaction's last batch
+			return nil
 		})
 		if err != nil {
 			return err
@@ -396,6 +404,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, newlyStarted, &out); err != nil {
 				return err
 			}
+			commitWithNextBatch(tx)
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
@@ -643,6 +652,7 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 		if res, err = s.applyAndFinalize(ctx, tx, reqs, tail); err != nil || tail.Len() == 0 {
 			return err
 		}
+		commitWithNextBatch(tx)
 		return tx.SendBatch(ctx, tail).Close()
 	})
 	if err == nil {

@@ -58,8 +58,8 @@ func TestWorkerRoundTrips(t *testing.T) {
 		// transitions, events, schedule, task progress); its finalization with the
 		// claim's pick, which locks and reads the steps it takes; the claim's
 		// writes with its events, its tasks' ready_at and the claimed step's
-		// handler data; COMMIT.
-		require.EqualValues(t, 5, counter.RT.Load(), "report_and_claim taking %s", next)
+		// handler data, and COMMIT.
+		require.EqualValues(t, 4, counter.RT.Load(), "report_and_claim taking %s", next)
 		// Events: the report's (its transition's and workflow.step_completed in
 		// one statement), then its finalization's with the claim's (the claim's
 		// transition's and workflow.viable_steps_discovered) in another.
