@@ -232,7 +232,7 @@ module TaskerCore
       @hung = {}     # step id => its timeout, for running steps past their timeout (coordinator thread only)
       @superseded = {}.compare_by_identity # ClaimedSteps of hung handlers whose step this worker claimed again
       @lost_leases = Set.new
-      @preclaimed = nil # steps the last report_and_claim took, until take_preclaimed
+      @preclaimed = 0 # how many steps the last report_and_claim took (enqueued), until take_preclaimed
       @finished_tasks = Set.new
       @report_failures = Hash.new(0) # step id => consecutive non-transient failures of reports holding it
       @stats = Hash.new(0)
@@ -438,11 +438,12 @@ module TaskerCore
       @mutex.synchronize { @started.each_value.all? { |at| now - at < poll_interval } }
     end
 
-    # Enqueues the steps the last report claimed (report_and_claim). → how many
+    # How many steps the last report claimed (report_and_claim; already
+    # enqueued by deliver_reports).
     def take_preclaimed
-      steps = @preclaimed
-      @preclaimed = nil
-      steps ? enqueue(steps) : 0
+      n = @preclaimed
+      @preclaimed = 0
+      n
     end
 
     # Runs the block; a failure to talk to the library is logged and answered
@@ -577,8 +578,12 @@ module TaskerCore
 
     # Reports every finished execution in one call, then gives the events. With
     # +claim+, the same call (report_and_claim, one transaction) claims as many
-    # steps as there will be free threads; they wait in @preclaimed for
-    # take_preclaimed. → true when the call claimed too
+    # steps as there will be free threads. They go to the handler threads before
+    # the reports are settled (logged, their events given), so a step its
+    # parent's report made ready starts without waiting for that; the reported
+    # steps leave @running first, so a step reported and claimed again by the
+    # same call is not taken for a superseded one. take_preclaimed answers how
+    # many. → true when the call claimed too
     def deliver_reports(claim: false)
       batch = @mutex.synchronize { @finished.slice!(0, @finished.size) }
       stale, batch = batch.partition { |execution| !@running[execution.step_id].equal?(execution.claimed) }
@@ -604,9 +609,10 @@ module TaskerCore
         raise
       end
       pairs.each { |execution, _| @report_failures.delete(execution.step_id) }
-      @preclaimed = claimed
+      timeouts = pairs.map { |execution, _| release(execution) }
+      @preclaimed = enqueue(claimed) if claimed
       retry_times = retry_times_for(pairs)
-      pairs.each { |execution, outcome| settle(execution, outcome, retry_times) }
+      pairs.each_with_index { |(execution, outcome), i| settle(execution, outcome, retry_times, timeouts[i]) }
       finish_batches(stale + pairs.map(&:first))
       task_events(tasks)
       !claimed.nil?
@@ -717,10 +723,16 @@ module TaskerCore
       [[[failure, result.outcomes.first]], result.tasks]
     end
 
-    def settle(execution, outcome, retry_times)
+    # A reported (or refused) execution's step is no longer this worker's.
+    # → the step's timeout if its handler had run past it (nil otherwise)
+    def release(execution)
       @running.delete(execution.step_id)
       @lost_leases.delete(execution.step_id)
-      timeout = @hung.delete(execution.step_id)
+      @hung.delete(execution.step_id)
+    end
+
+    # Logs the outcome of a released execution and gives its event.
+    def settle(execution, outcome, retry_times, timeout)
       if outcome.nil? || outcome.rejected?
         @stats[:rejected] += 1
         reason = outcome&.error&.message || "no outcome"

@@ -367,6 +367,20 @@ RSpec.describe TaskerCore::Worker do
       expect(worker).not_to be_running
     end
 
+    it "hands a step its parent's report made ready to a handler before it settles that report" do
+      task = create("linear")
+      events = []
+      worker = described_class.new(client: client, concurrency: 1, logger: logger,
+                                   on_event: ->(event, data) { events << [event, data[:step_name]] })
+      worker.run(install_signal_traps: false, until: -> { done?(task) })
+      expect(status(task)).to eq("complete")
+      # s2 and s3 are claimed by the report_and_claim that completes their
+      # parent, and enqueued before that parent's :completed is given
+      order = events.select { |e, _| %i[claimed completed].include?(e) }
+      expect(order).to eq([[:claimed, "s1"], [:claimed, "s2"], [:completed, "s1"], [:claimed, "s3"],
+                           [:completed, "s2"], [:completed, "s3"]])
+    end
+
     it "is not killed by an on_event callback that raises" do
       task = create("single")
       worker = described_class.new(client: client, logger: logger, on_event: ->(*) { raise "observer bug" })
