@@ -91,7 +91,9 @@ if engine
   cell = ->(f, impl, proto) { cells.find { |c| c["function"] == f && c["impl"] == impl && c["protocol"] == proto } }
   out << "#{num(engine['tasks'])} tasks × #{engine['steps_per_task']} steps in mixed states; tasker-engine's " \
          "functions loaded into a schema of their own over the same tables; `pgbench -f` with a random task id per " \
-         "call, one client, #{engine['seconds']} s × #{engine['rounds']} rounds interleaved (median latency); both " \
+         "call, one client, #{engine['seconds']} s × #{engine['rounds']} rounds, Tasker Core and tasker-engine back to back " \
+         "in each round (latency: each side's median over the rounds; ratio: the median over the rounds of that round's " \
+         "ratio, so a burst of load moves one round, not the verdict; beside it the rounds' lowest and highest); both " \
          "sides with plan_cache_mode = #{engine['plan_cache_mode']}#{engine['random_page_cost'] ? " and random_page_cost = #{engine['random_page_cost']}" : ''} (the client's session settings). Buffers, planning and execution: means of " \
          "`EXPLAIN (ANALYZE, BUFFERS)` over sampled tasks (prepared: `EXECUTE` of a prepared statement; simple: the " \
          "statement with a literal id)."
@@ -106,10 +108,12 @@ if engine
 
       cl = median(c["latency_ms"])
       el = median(e["latency_ms"])
-      r = cl && el && el.positive? ? cl / el : nil
+      ratios = c["latency_ms"].zip(e["latency_ms"]).filter_map { |a, b| a / b if a && b&.positive? }
+      r = median(ratios)
       ok = r && r <= limit
-      out << format("| %s | %s | %.3f ms | %.3f ms | %s | %.0f / %.0f | %.3f / %.3f | ≤ %.1f×: %s |", f, proto, cl, el,
-                    x(r), c["buffers"], e["buffers"], c["planning_ms"], e["planning_ms"], limit, verdict.call(ok))
+      spread = ratios.empty? ? "" : " (#{x(ratios.min)}–#{x(ratios.max)})"
+      out << format("| %s | %s | %.3f ms | %.3f ms | %s%s | %.0f / %.0f | %.3f / %.3f | ≤ %.1f×: %s |", f, proto, cl, el,
+                    x(r), spread, c["buffers"], e["buffers"], c["planning_ms"], e["planning_ms"], limit, verdict.call(ok))
       goal.call("#{f} ≤ #{limit}× tasker-engine's (#{proto} protocol)", x(r), ok)
     end
   end
