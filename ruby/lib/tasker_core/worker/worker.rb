@@ -129,6 +129,10 @@ module TaskerCore
     # - :task_completed / :task_failed — a report finalized the task as complete
     #   or as error (blocked by failures) (:task_id, :status, :execution_status);
     # - :recovered — this worker failed a step whose lease expired (:step_id).
+    # A step's own events come in order (:claimed before its outcome). Across
+    # steps, a report_and_claim's new claims come first: a step its parent's
+    # report made ready is :claimed (and handed to a thread) before that
+    # parent's :completed.
     EVENTS = %i[claimed completed retry_scheduled failed task_completed task_failed recovered].freeze
     # The signals #run traps (when asked) to stop gracefully.
     SIGNALS = %w[TERM INT].freeze
