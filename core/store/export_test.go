@@ -16,3 +16,12 @@ func TaskProgressTx(ctx context.Context, tx pgx.Tx, taskIDs []int64) ([]sqlfuncs
 	queueTaskProgress(b, taskIDs, &out)
 	return out, tx.SendBatch(ctx, b).Close()
 }
+
+// InLazyTx runs fn as the store runs its claims and reports (inLazyTx), for
+// the external tests.
+func (s *Store) InLazyTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inLazyTx(ctx, fn)
+}
+
+// CommitWithNextBatch is commitWithNextBatch, for the external tests.
+var CommitWithNextBatch = commitWithNextBatch

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -10,26 +10,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/testdb"
 )
 
-// lazyTxPool is a pool on a schema of its own with a table t(x int), its round
-// trips counted.
-func lazyTxPool(t *testing.T) (*pgxpool.Pool, *testdb.StatementCounter) {
+// lazyTxPool is a store on a schema of its own with a table t(x int), its
+// round trips counted.
+func lazyTxPool(t *testing.T) (*store.Store, *pgxpool.Pool, *testdb.StatementCounter) {
 	t.Helper()
-	ctx := context.Background()
-	_, schema := testdb.SchemaWithName(t, testdb.Options{})
-	cfg, err := pgxpool.ParseConfig(testdb.URL(t))
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	counter := &testdb.StatementCounter{}
-	cfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	s, pool := tracedStore(t, counter)
+	_, err := pool.Exec(context.Background(), `CREATE TABLE t (x int)`)
 	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = pool.Exec(ctx, `CREATE TABLE t (x int)`)
-	require.NoError(t, err)
-	return pool, counter
+	return s, pool, counter
 }
 
 func lazyTxRows(t *testing.T, pool *pgxpool.Pool) []int {
@@ -53,14 +46,13 @@ func insertBatch(xs ...int) *pgx.Batch {
 // connection goes back to the pool outside any transaction.
 func TestLazyTxCommitsWithItsLastBatch(t *testing.T) {
 	ctx := context.Background()
-	pool, counter := lazyTxPool(t)
-	s := &Store{pool: pool}
+	s, pool, counter := lazyTxPool(t)
 	counter.Reset()
-	err := s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	err := s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(1)).Close(); err != nil {
 			return err
 		}
-		commitWithNextBatch(tx)
+		store.CommitWithNextBatch(tx)
 		return tx.SendBatch(ctx, insertBatch(2)).Close()
 	})
 	require.NoError(t, err)
@@ -70,7 +62,7 @@ func TestLazyTxCommitsWithItsLastBatch(t *testing.T) {
 
 	// Without it, the commit is a round trip of its own.
 	counter.Reset()
-	require.NoError(t, s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	require.NoError(t, s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(3)).Close(); err != nil {
 			return err
 		}
@@ -84,16 +76,15 @@ func TestLazyTxCommitsWithItsLastBatch(t *testing.T) {
 // COMMIT: nothing of the transaction is kept, and the connection is usable.
 func TestLazyTxFailedLastBatchCommitsNothing(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := lazyTxPool(t)
-	s := &Store{pool: pool}
-	err := s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	s, pool, _ := lazyTxPool(t)
+	err := s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(1)).Close(); err != nil {
 			return err
 		}
 		b := insertBatch(2)
 		b.Queue(`SELECT 1 / 0`)
 		b.Queue(`INSERT INTO t VALUES (3)`)
-		commitWithNextBatch(tx)
+		store.CommitWithNextBatch(tx)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	require.Error(t, err)
@@ -103,8 +94,8 @@ func TestLazyTxFailedLastBatchCommitsNothing(t *testing.T) {
 	assert.EqualValues(t, 0, pool.Stat().AcquiredConns())
 
 	// The same pool's connections still work, inside a transaction and out.
-	require.NoError(t, s.inLazyTx(ctx, func(tx pgx.Tx) error {
-		commitWithNextBatch(tx)
+	require.NoError(t, s.InLazyTx(ctx, func(tx pgx.Tx) error {
+		store.CommitWithNextBatch(tx)
 		return tx.SendBatch(ctx, insertBatch(5)).Close()
 	}))
 	assert.Equal(t, []int{5}, lazyTxRows(t, pool))
@@ -114,16 +105,15 @@ func TestLazyTxFailedLastBatchCommitsNothing(t *testing.T) {
 // (every statement had succeeded): the error says the transaction committed.
 func TestLazyTxErrorAfterTheCommitSaysSo(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := lazyTxPool(t)
-	s := &Store{pool: pool}
+	s, pool, _ := lazyTxPool(t)
 	decode := errors.New("decode failed")
-	err := s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	err := s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(1)).Close(); err != nil {
 			return err
 		}
 		b := insertBatch(2)
 		b.Queue(`SELECT 1`).QueryRow(func(pgx.Row) error { return decode })
-		commitWithNextBatch(tx)
+		store.CommitWithNextBatch(tx)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	require.ErrorIs(t, err, decode)
@@ -136,25 +126,24 @@ func TestLazyTxErrorAfterTheCommitSaysSo(t *testing.T) {
 // the usual way; an error before any batch rolls back as always.
 func TestLazyTxCommitWithoutALastBatch(t *testing.T) {
 	ctx := context.Background()
-	pool, counter := lazyTxPool(t)
-	s := &Store{pool: pool}
+	s, pool, counter := lazyTxPool(t)
 	counter.Reset()
-	require.NoError(t, s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	require.NoError(t, s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(1)).Close(); err != nil {
 			return err
 		}
-		commitWithNextBatch(tx)
+		store.CommitWithNextBatch(tx)
 		return nil
 	}))
 	assert.EqualValues(t, 2, counter.RT.Load(), "the batch, then COMMIT")
 	assert.Equal(t, []int{1}, lazyTxRows(t, pool))
 
 	refused := errors.New("refused")
-	err := s.inLazyTx(ctx, func(tx pgx.Tx) error {
+	err := s.InLazyTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, insertBatch(2)).Close(); err != nil {
 			return err
 		}
-		commitWithNextBatch(tx)
+		store.CommitWithNextBatch(tx)
 		return refused
 	})
 	require.ErrorIs(t, err, refused)
