@@ -214,7 +214,7 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 // own, or alone when the claim finds no task.
 //
 // The claim is its transaction's last work (ClaimSteps, ReportAndClaim): its
-// last batch carries the COMMIT (lazyTx.commitWithNextBatch).
+// last batch carries the COMMIT (commitWithNextBatch).
 func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),

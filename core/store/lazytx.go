@@ -15,7 +15,7 @@ import (
 // other first call begins the usual way. A transaction that sent nothing
 // commits and rolls back without a round trip.
 //
-// It can also end with its last batch: after commitWithNextBatch, the next
+// It can also end with its last batch: after commitWithNextBatch(tx), the next
 // batch sent carries COMMIT as its last statement, so the commit costs no
 // round trip of its own (TestWorkerRoundTrips). A statement of that batch that
 // fails makes the server skip the rest, COMMIT included, and the transaction
@@ -49,14 +49,11 @@ func (l *lazyTx) begin(ctx context.Context) error {
 	return nil
 }
 
-// commitWithNextBatch makes the next batch sent end the transaction.
-func (l *lazyTx) commitWithNextBatch() { l.commitNext = true }
-
-// commitWithNextBatch asks tx, when it is a lazyTx, to commit with its next
-// batch; another pgx.Tx commits on its own when its owner says so.
+// commitWithNextBatch makes the next batch tx sends end the transaction when
+// tx is a lazyTx; another pgx.Tx commits on its own when its owner says so.
 func commitWithNextBatch(tx pgx.Tx) {
 	if l, ok := tx.(*lazyTx); ok {
-		l.commitWithNextBatch()
+		l.commitNext = true
 	}
 }
 
