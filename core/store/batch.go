@@ -148,16 +148,17 @@ type planned struct {
 // applyStepTransitions plans and writes reqs inside tx. A lost compare-and-swap
 // returns errConcurrentChange (the caller must roll tx back).
 func (s *Store) applyStepTransitions(ctx context.Context, tx pgx.Tx, reqs []StepTransition) ([]BatchOutcome, error) {
-	return s.applyStepTransitionsAnd(ctx, tx, reqs, nil)
+	return s.applyStepTransitionsAnd(ctx, tx, reqs, nil, nil)
 }
 
 // applyStepTransitionsAnd is applyStepTransitions whose writes go to the server
 // in one round trip after the read of the steps' facts: every round's
 // transitions, step rows and events, then the schedule of the moved steps, then
 // what more queues (called with the outcomes as they will be once the batch
-// succeeds; on any error the caller rolls tx back).
+// succeeds; on any error the caller rolls tx back). With deferEvents, the
+// events go there instead (ahead of its own), for a later batch to write.
 func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []StepTransition,
-	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
+	more func(outcomes []BatchOutcome, b *pgx.Batch) error, deferEvents *roundEvents) ([]BatchOutcome, error) {
 	ids := stepIDsOf(reqs)
 	facts := map[int64]*stepFacts{}
 	if len(ids) > 0 {
@@ -166,7 +167,7 @@ func (s *Store) applyStepTransitionsAnd(ctx context.Context, tx pgx.Tx, reqs []S
 			return nil, err
 		}
 	}
-	return s.applyWithFacts(ctx, tx, reqs, facts, more)
+	return s.applyWithFacts(ctx, tx, reqs, facts, more, deferEvents)
 }
 
 // stepIDsOf returns the distinct steps of reqs in request order.
@@ -186,7 +187,7 @@ func stepIDsOf(reqs []StepTransition) []int64 {
 // under their locks (loadStepFacts, or the statements queued after a claim's
 // pick); a step without facts is refused as not found.
 func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransition, facts map[int64]*stepFacts,
-	more func(outcomes []BatchOutcome, b *pgx.Batch) error) ([]BatchOutcome, error) {
+	more func(outcomes []BatchOutcome, b *pgx.Batch) error, deferEvents *roundEvents) ([]BatchOutcome, error) {
 	outcomes := make([]BatchOutcome, len(reqs))
 	if afterLoadHook != nil {
 		afterLoadHook(stepIDsOf(reqs))
@@ -278,7 +279,10 @@ func (s *Store) applyWithFacts(ctx context.Context, tx pgx.Tx, reqs []StepTransi
 	}
 	if ev != nil {
 		queued = true
-		s.closeRoundEvents(ctx, ev, true)
+		s.closeRoundEvents(ctx, ev, deferEvents == nil)
+		if deferEvents != nil {
+			deferEvents.absorb(ev)
+		}
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -377,7 +377,7 @@ func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head
 			tailQueued = true
 			commitWithNextBatch(tx) // b, sent next, is the transaction's last batch
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			return err
 		}
@@ -473,7 +473,7 @@ func (s *Store) queueClaimTail(ctx context.Context, b *pgx.Batch, req ClaimReque
 	if err := s.queueWorkflowEvents(ctx, b, evs); err != nil {
 		return err
 	}
-	queueExec(b, "claim: schedule", scheduleTasksSQL, taskIDs)
+	s.scheduleTasksInto(b, taskIDs)
 	if len(t.claimed) > 0 {
 		b.Queue(loadClaimedSQL, t.claimed, DefaultRetryLimit).Fn = func(br pgx.BatchResults) error {
 			rows, err := br.Query()
@@ -648,8 +648,18 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 	ctx, col := s.collect(ctx)
 	err = s.retryTx(ctx, func(tx pgx.Tx) error {
 		tail := &pgx.Batch{}
+		// The reports' events and their finalization's in one statement, at
+		// the tail's end.
+		var gathered *roundEvents
+		if s.eventsEnabled {
+			gathered = s.openRoundEvents(tail, 0, 0)
+		}
 		var err error
-		if res, err = s.applyAndFinalize(ctx, tx, reqs, tail); err != nil || tail.Len() == 0 {
+		res, err = s.applyAndFinalize(ctx, tx, reqs, tail)
+		if gathered != nil {
+			s.closeRoundEvents(ctx, gathered, err == nil)
+		}
+		if err != nil || tail.Len() == 0 {
 			return err
 		}
 		commitWithNextBatch(tx)
@@ -697,6 +707,10 @@ func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 // step and outcome events and the tasks' contexts, then the finalization's
 // events and the tasks' schedule, which are queued in tail for the caller to
 // send (with its own next statement); the statuses get ready_at when it runs.
+// When the caller gathers tail's events (ReportResults, ReportAndClaim), the
+// step and outcome events are gathered there too, ahead of the finalization's,
+// and written by the caller's one statement, unless a task transition (which
+// numbers its own event) makes them go first.
 func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition, tail *pgx.Batch) (ReportResult, error) {
 	var ecs []sqlfuncs.TaskExecutionContext
 	var ids []int64
@@ -712,7 +726,7 @@ func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTran
 		// (the batch updated their steps' schedule first).
 		queueTaskProgress(b, ids, &ecs)
 		return nil
-	})
+	}, s.gathering(tail))
 	if err != nil {
 		return ReportResult{}, err
 	}
@@ -857,7 +871,16 @@ func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.
 		moves = moves || len(p) > 0
 	}
 	if moves { // the tasks' transitions' events come between
-		if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
+		if ev := s.gathering(tail); ev != nil && len(ev.tasks) > 0 {
+			// The events gathered for tail so far (the reports' own, deferred
+			// by applyAndFinalize) go first, with these.
+			if err := ev.addWorkflow(before); err != nil {
+				return nil, err
+			}
+			if err := ev.writeNow(ctx, tx); err != nil {
+				return nil, err
+			}
+		} else if err := s.writeWorkflowEvents(ctx, tx, before); err != nil {
 			return nil, err
 		}
 	}

@@ -449,6 +449,23 @@ func TestReportAndClaimEventsMatchSeparateCalls(t *testing.T) {
 	require.NotEmpty(t, want)
 	require.Equal(t, want, got)
 	// The last round's claim found no task (the task had completed): its
-	// report's finalization events were written all the same.
-	require.Equal(t, "workflow.task_finalization_completed", got[len(got)-1].Name)
+	// report's finalization events were written all the same, after the
+	// report's own, with the task's transition between.
+	var last []string
+	for _, v := range got[len(got)-6:] {
+		last = append(last, v.Name)
+	}
+	require.Equal(t, []string{"step.completed", "workflow.step_completed", "workflow.task_finalization_started",
+		"task.completed", "workflow.task_completed", "workflow.task_finalization_completed"}, last)
+	// A round that leaves the task in progress: the report's events, its
+	// finalization's, then the claim's.
+	var second []string
+	for _, v := range got {
+		if len(second) > 0 || (v.Name == "step.completed" && v.Step == "a") {
+			second = append(second, v.Name)
+		}
+	}
+	require.Equal(t, []string{"step.completed", "workflow.step_completed", "workflow.task_finalization_started",
+		"workflow.task_finalization_completed", "workflow.task_reenqueue_requested",
+		"step.execution_requested", "workflow.viable_steps_discovered"}, second[:7])
 }

@@ -30,6 +30,8 @@ type roundEvents struct {
 	tos     []string
 	payload []*string // a workflow event's payload; nil for a lifecycle event (built in SQL)
 	next    int64     // the next workflow event's idx
+	// schedule: tasks whose ready_at the statement sets (scheduleTasksInto)
+	schedule []int64
 }
 
 // openRoundEvents starts gathering the events queued into b (until
@@ -66,11 +68,29 @@ func (s *Store) closeRoundEvents(ctx context.Context, ev *roundEvents, queue boo
 
 // queueRoundEvents queues the statement that writes ev's rows (none: nothing).
 func queueRoundEvents(ctx context.Context, ev *roundEvents) {
-	if len(ev.tasks) == 0 {
+	if len(ev.tasks) == 0 && len(ev.schedule) == 0 {
 		return
 	}
+	schedule := ev.schedule
+	if schedule == nil {
+		schedule = []int64{}
+	}
 	queueEvents(ctx, ev.batch, "write events", roundEventsSQL+eventTail(collectorFrom(ctx) != nil),
-		ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload)
+		ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload, schedule)
+}
+
+// scheduleTasksInto has the ready_at of taskIDs set from their steps' schedule
+// at the end of b: by the statement of the events gathered for b, or by a
+// statement of its own when b gathers none.
+func (s *Store) scheduleTasksInto(b *pgx.Batch, taskIDs []int64) {
+	if len(taskIDs) == 0 {
+		return
+	}
+	if ev := s.gathering(b); ev != nil {
+		ev.schedule = append(ev.schedule, taskIDs...)
+		return
+	}
+	queueExec(b, "schedule tasks", scheduleTasksSQL, taskIDs)
 }
 
 // absorb takes the rows gathered by carry (a report's finalization events,
@@ -78,9 +98,11 @@ func queueRoundEvents(ctx context.Context, ev *roundEvents) {
 // row of ev: each task's finalization events keep their place before the
 // claim's.
 func (ev *roundEvents) absorb(carry *roundEvents) {
-	if carry == nil || len(carry.tasks) == 0 {
+	if carry == nil {
 		return
 	}
+	ev.schedule = append(ev.schedule, carry.schedule...)
+	carry.schedule = nil
 	for i := range carry.tasks {
 		ev.tasks = append(ev.tasks, carry.tasks[i])
 		ev.steps = append(ev.steps, carry.steps[i])
@@ -95,13 +117,27 @@ func (ev *roundEvents) absorb(carry *roundEvents) {
 // flushRoundEvents writes the rows carry still holds (a claim that found no
 // task to write to) in a round trip of their own.
 func flushRoundEvents(ctx context.Context, tx pgx.Tx, carry *roundEvents) error {
-	if carry == nil || len(carry.tasks) == 0 {
+	if carry == nil || len(carry.tasks) == 0 && len(carry.schedule) == 0 {
 		return nil
 	}
 	carry.batch = &pgx.Batch{}
 	queueRoundEvents(ctx, carry)
-	carry.tasks = nil
+	carry.tasks, carry.schedule = nil, nil
 	return tx.SendBatch(ctx, carry.batch).Close()
+}
+
+// writeNow writes the rows ev gathered so far in a round trip of their own
+// (ev keeps gathering for its batch): events that must precede a statement
+// that numbers events itself (a task transition).
+func (ev *roundEvents) writeNow(ctx context.Context, tx pgx.Tx) error {
+	if len(ev.tasks) == 0 {
+		return nil
+	}
+	now := &roundEvents{batch: &pgx.Batch{}, tasks: ev.tasks, steps: ev.steps, idxs: ev.idxs, names: ev.names,
+		froms: ev.froms, tos: ev.tos, payload: ev.payload}
+	queueRoundEvents(ctx, now)
+	ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload = nil, nil, nil, nil, nil, nil, nil
+	return tx.SendBatch(ctx, now.batch).Close()
 }
 
 // addLifecycle adds the lifecycle event of a step's transition (round-th of
@@ -149,16 +185,24 @@ func workflowPayload(e wfEvent) (string, error) {
 
 // roundEventsSQL writes roundEvents' rows: each task's events numbered on from
 // its event_seq in idx order; a lifecycle event's payload built from its step
-// (the step's name), a workflow event's given.
+// (the step's name), a workflow event's given. The same update of each task's
+// row sets the ready_at of the tasks $8 from their steps' schedule (the
+// batch's writes before it included), so a round writes its tasks' rows once.
 const roundEventsSQL = `
 		WITH ev AS (
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
 			         AS e(task_id, step_id, idx, name, from_state, to_state, payload)
 		), counts AS (
-			SELECT task_id, count(*) AS n FROM ev GROUP BY task_id
+			SELECT task_id, sum(n)::bigint AS n, bool_or(sched) AS sched FROM (
+				SELECT task_id, count(*) AS n, false AS sched FROM ev GROUP BY task_id
+				UNION ALL
+				SELECT unnest($8::bigint[]), 0, true
+			) x GROUP BY task_id
 		), bumped AS (
-			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n FROM counts c
-			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1)
+			UPDATE tasker_tasks t SET event_seq = t.event_seq + c.n,
+				ready_at = CASE WHEN c.sched THEN ` + taskReadyAtExpr + ` ELSE t.ready_at END
+			FROM counts c
+			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1 || $8)
 			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
 		), written AS (
 			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)

@@ -46,15 +46,20 @@ const rescheduleFailedSQL = `
 	)
 	SELECT DISTINCT task_id FROM moved`
 
-// scheduleTasksSQL sets the ready_at of the tasks $1 from their steps' schedule.
-const scheduleTasksSQL = `
-	UPDATE tasker_tasks t SET ready_at = CASE
+// taskReadyAtExpr is the ready_at of the task row t from its steps' schedule:
+// NULL once the task has ended or is in error, else its steps' least
+// runnable_at.
+const taskReadyAtExpr = `CASE
 			WHEN COALESCE((SELECT tt.to_state FROM tasker_task_transitions tt
 			               WHERE tt.task_id = t.task_id AND tt.most_recent), 'pending')
 			     IN ('complete', 'cancelled', 'resolved_manually', 'error') THEN NULL
 			ELSE (SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
 			      WHERE ws.task_id = t.task_id AND ws.runnable_at IS NOT NULL)
-		END
+		END`
+
+// scheduleTasksSQL sets the ready_at of the tasks $1 from their steps' schedule.
+const scheduleTasksSQL = `
+	UPDATE tasker_tasks t SET ready_at = ` + taskReadyAtExpr + `
 	WHERE t.task_id = ANY ($1::bigint[])`
 
 // batchSender is a transaction or the pool.
