@@ -601,9 +601,8 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 	}
 	// The step columns first, their current state among them (migration 0017),
 	// and the transitions' trigger told that this transaction writes them
-	// itself. Should the compare-and-swap below fail, the transaction is rolled
+	// itself (the setting, a one-time filter of the same statement). Should the compare-and-swap below fail, the transaction is rolled
 	// back with them.
-	queueExec(b, "step state written", stepStateWrittenSQL)
 	queueExec(b, "update steps", `
 		UPDATE tasker_workflow_steps ws SET
 			in_process = (u.to_state = 'in_progress'),
@@ -626,7 +625,8 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::text[], $7::float8[])
 		     AS u(id, to_state, results, backoff, permanent, worker, lease)
-		WHERE ws.workflow_step_id = u.id AND ws.workflow_step_id = ANY ($1)`, ids, tos, results, backoffs, permanent, workers, leases)
+		WHERE ws.workflow_step_id = u.id AND ws.workflow_step_id = ANY ($1)
+		  AND (`+stepStateWrittenSQL+`) IS NOT NULL`, ids, tos, results, backoffs, permanent, workers, leases)
 
 	// Steps with a current row: retire it only if it is still current and in the
 	// planned from-state (a concurrent winner retired it otherwise; PostgreSQL
