@@ -55,10 +55,23 @@ type env struct {
 // store with the default retry policy synced to SQL.
 func newEnv(b *testing.B, maxConns int32) *env {
 	b.Helper()
-	pool, schema := testdb.SchemaWithName(b, testdb.Options{MaxConns: maxConns})
+	pool, schema := testdb.SchemaWithName(b, testdb.Options{MaxConns: maxConns, Session: librarySession(b)})
 	s := store.New(pool, backoff.Default())
 	must(b, s.SyncRetryPolicy(context.Background()))
 	return &env{pool: pool, store: s, schema: schema, url: testdb.URL(b)}
+}
+
+// librarySession is the session settings the library's pool gives its
+// connections by default (core/api: database.plan_cache_mode,
+// database.random_page_cost, database.statement_timeout_ms), which every
+// benchmark's pool uses too.
+func librarySession(b *testing.B) map[string]string {
+	b.Helper()
+	return map[string]string{
+		"plan_cache_mode":   defaultString(b, "database.plan_cache_mode"),
+		"random_page_cost":  defaultString(b, "database.random_page_cost"),
+		"statement_timeout": defaultString(b, "database.statement_timeout_ms"),
+	}
 }
 
 func must(b testing.TB, err error) {

@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskercore/tasker-core/core/backoff"
-	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/pgbouncer"
 	"github.com/taskercore/tasker-core/internal/pgjson"
@@ -59,17 +58,7 @@ func BenchmarkPgBouncer(b *testing.B) {
 	tasks := sizes([]int{10}, []int{100})[0]
 	logMode(b, strconv.Itoa(tasks)+" tasks × 100 steps per walk; "+strconv.Itoa(bouncerWalkers)+" walkers claiming "+
 		strconv.Itoa(bouncerClaim)+" a round over "+strconv.Itoa(bouncerServers)+" server connections")
-	defaults := map[string]string{}
-	for _, k := range config.Keys {
-		switch k.Path {
-		case "database.plan_cache_mode":
-			defaults["plan_cache_mode"] = k.Default.(string)
-		case "database.statement_timeout_ms":
-			defaults["statement_timeout"] = strconv.Itoa(k.Default.(int))
-		case "database.random_page_cost":
-			defaults["random_page_cost"] = strconv.FormatFloat(k.Default.(float64), 'g', -1, 64)
-		}
-	}
+	defaults := librarySession(b)
 	variants := []struct {
 		name    string
 		bouncer bool

@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskercore/tasker-core/core/backoff"
-	"github.com/taskercore/tasker-core/core/config"
 	"github.com/taskercore/tasker-core/core/store"
 	"github.com/taskercore/tasker-core/internal/testdb"
 )
@@ -16,17 +15,15 @@ import (
 type statementCounter = testdb.StatementCounter
 
 // countingStore is a store over the env's schema whose pool counts its
-// statements and uses the client's plan_cache_mode, as api.Open's pool does.
+// statements and uses the library's session settings, as api.Open's pool does.
 func (e *env) countingStore(b *testing.B) (*store.Store, *statementCounter) {
 	b.Helper()
 	cfg, err := pgxpool.ParseConfig(e.url)
 	must(b, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = e.schema
-	for _, k := range config.Keys {
-		if k.Path == "database.plan_cache_mode" {
-			cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = k.Default.(string)
-		}
+	for k, v := range librarySession(b) {
+		cfg.ConnConfig.RuntimeParams[k] = v
 	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = e.schema
 	cfg.MaxConns = 4
 	counter := &statementCounter{}
 	cfg.ConnConfig.Tracer = counter

@@ -74,6 +74,10 @@ func NewSchemaName() string {
 type Options struct {
 	SkipMigrate bool // leave the schema empty (migration tests)
 	MaxConns    int32
+	// Session: settings every connection of the pool starts with (startup
+	// parameters), beside search_path; the benchmarks give the library's
+	// (core/api's pool).
+	Session map[string]string
 }
 
 // Schema creates a fresh schema, returns a pool whose connections use it, migrates
@@ -95,6 +99,9 @@ func SchemaWithName(t testing.TB, o Options) (*pgxpool.Pool, string) {
 	name := NewSchemaName()
 	cfg, err := pgxpool.ParseConfig(URL(t))
 	require.NoError(t, err)
+	for k, v := range o.Session {
+		cfg.ConnConfig.RuntimeParams[k] = v
+	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = name
 	cfg.AfterConnect = pgjson.AfterConnect // as the library's own pool (core/api)
 	if o.MaxConns > 0 {
