@@ -216,207 +216,242 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 // The claim is its transaction's last work (ClaimSteps, ReportAndClaim): its
 // last batch carries the COMMIT (commitWithNextBatch).
 func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
-	var out []ClaimedStep
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
-	err := func() error {
-		// The named-task filter (claimFilter): NULL (every task) or the named
-		// tasks of the requested namespaces and/or the runnable templates (a
-		// handful of ids; the ready_at index still drives).
-		const inNamespaces = `($2::jsonb IS NULL OR named_task_id IN (
-				SELECT nt.named_task_id FROM tasker_named_tasks nt
-				JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
-				WHERE ($2->'namespaces' IS NULL OR tn.name IN (SELECT jsonb_array_elements_text($2->'namespaces')))
-				  AND ($2->'runnable' IS NULL
-				       OR EXISTS (SELECT 1 FROM jsonb_to_recordset($2->'runnable'->'tasks') k(namespace text, name text, version text)
-				                  WHERE k.namespace = tn.name AND k.name = nt.name AND k.version = nt.version)
-				       OR (($2->'runnable'->>'database_handlers')::boolean AND jsonb_typeof(nt.configuration->'steps') = 'array'
-				           AND EXISTS (SELECT 1 FROM jsonb_array_elements(nt.configuration->'steps') st
-				                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
-		// Each picked task (locked) with its ready steps by the schedule
-		// (runnable_at, through its index), in claim order; the steps the claim
-		// takes (the first $3 in that order) are named in tasker.claim_step_ids
-		// for the two statements that follow in the same round trip: the lock of
-		// those steps, under their tasks' locks as every writer takes them, and
-		// then the read of their facts, which sees everything committed before
-		// the locks were granted (this statement's snapshot may be older, when it
-		// waited for a task's lock). The claim's transitions check each step
-		// against its facts.
-		const withReadySteps = `
-			, cand AS MATERIALIZED (
-				SELECT p.task_id, p.corr, p.ready_at, p.due, p.priority, c.workflow_step_id, c.state,
-				       count(c.workflow_step_id) OVER (ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id
-				                                       ROWS UNBOUNDED PRECEDING) AS k
-				FROM picked p
-				LEFT JOIN LATERAL (
-					SELECT ws.workflow_step_id, COALESCE(ws.current_state, 'pending') AS state
-					FROM tasker_workflow_steps ws
-					WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
-					ORDER BY ws.workflow_step_id LIMIT $3
-				) c ON true
-			), named AS MATERIALIZED (
-				SELECT set_config('tasker.claim_step_ids', COALESCE(string_agg(workflow_step_id::text, ','), ''), true)
-				FROM cand WHERE workflow_step_id IS NOT NULL AND k <= $3
-			)
-			SELECT cand.task_id, cand.corr, cand.ready_at, cand.due, cand.workflow_step_id, cand.state
-			FROM named, cand
-			ORDER BY cand.priority DESC, cand.ready_at, cand.task_id, cand.workflow_step_id`
-		namespaces := req.claimFilter() // the filter of inNamespaces ($2)
-		findStart := time.Now()
-		var pick string
-		var pickArgs []any
-		if req.TaskID > 0 {
-			pick, pickArgs = `WITH picked AS MATERIALIZED (
-				SELECT task_id, correlation_id::text AS corr, ready_at, COALESCE(ready_at <= now(), false) AS due, priority
-				FROM tasker_tasks WHERE task_id = $1 AND NOT complete
-				AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE)`+withReadySteps,
-				[]any{req.TaskID, namespaces, req.Limit}
-		} else {
-			window := req.TaskWindow
-			if window <= 0 {
-				window = req.Limit
-			}
-			pick, pickArgs = `WITH picked AS MATERIALIZED (
-				SELECT task_id, correlation_id::text AS corr, ready_at, true AS due, priority
-				FROM tasker_tasks WHERE ready_at <= now()
-				AND `+inNamespaces+` AND `+notTerminalTask+`
-				ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)`+withReadySteps,
-				[]any{window, namespaces, req.Limit}
-		}
-		var taskIDs []int64
-		corrs := map[int64]string{}
-		readyAt := map[int64]time.Time{}
-		due := map[int64]bool{} // picked with ready_at <= now(): the schedule says it has a ready step
-		withSteps := map[int64]bool{}
-		var reqs []StepTransition
-		facts := map[int64]*stepFacts{} // of the steps the pick took, read after it
-		found := 0
-		head.Queue(pick, pickArgs...).Fn = func(br pgx.BatchResults) error {
-			picked, err := br.Query()
-			if err != nil {
-				return dbErr(err, "claim: pick tasks")
-			}
-			var id int64
-			var corr string
-			var ready *time.Time
-			var isDue bool
-			var stepID *int64
-			var cur *string
-			_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready, &isDue, &stepID, &cur}, func() error {
-				if _, ok := corrs[id]; !ok {
-					taskIDs = append(taskIDs, id)
-					corrs[id], due[id] = corr, isDue
-					if ready != nil {
-						readyAt[id] = *ready
-					}
-				}
-				if stepID == nil || found >= req.Limit {
-					return nil
-				}
-				withSteps[id] = true
-				found++
-				if state.State(*cur) == state.Error {
-					reqs = append(reqs, StepTransition{StepID: *stepID, To: state.Pending,
-						Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
-				}
-				reqs = append(reqs, StepTransition{StepID: *stepID, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
-				return nil
-			})
-			return dbErr(err, "claim: pick tasks")
-		}
-		queueStepFacts(head, claimLockStepsSQL, claimStepFactsSQL, facts, DefaultRetryLimit)
-		if err := tx.SendBatch(ctx, head).Close(); err != nil {
-			return err
-		}
-		if len(taskIDs) == 0 {
-			commitWithNextBatch(tx) // when there are carried events to write
-			return flushRoundEvents(ctx, tx, carry)
-		}
-		findMS := float64(time.Since(findStart).Microseconds()) / 1000
-		// The repairs a claim needs: a picked task without a ready step in the
-		// schedule, or a step the schedule called ready that its transition
-		// refused, means a schedule written by something else (another program,
-		// an edit by hand): those tasks' steps are scheduled again from their
-		// audit trail.
-		repairs := func(outs []BatchOutcome) []int64 {
-			var repair []int64
-			inRepair := map[int64]bool{}
-			for _, o := range outs {
-				if o.Status == OutcomeRejected && !inRepair[o.TaskID] {
-					inRepair[o.TaskID] = true
-					repair = append(repair, o.TaskID)
-				}
-			}
-			if found < req.Limit {
-				for _, t := range taskIDs {
-					if due[t] && !withSteps[t] && !inRepair[t] {
-						inRepair[t] = true
-						repair = append(repair, t)
-					}
-				}
-			}
-			return repair
-		}
-		// The claim's last statements (its events, its tasks' ready_at and what
-		// the handlers need) go with its transitions in one round trip, unless
-		// something must be written between them: a repair, a task to start (a
-		// task transition of its own), or live events to name.
-		tailQueued := false
-		var tail claimTail
-		outs, err := s.applyWithFacts(ctx, tx, reqs, facts, func(outs []BatchOutcome, b *pgx.Batch) error {
-			if ev := s.gathering(b); ev != nil {
-				ev.absorb(carry)
-			}
-			tail = newClaimTail(outs)
-			if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
-				return nil
-			}
-			if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out); err != nil {
-				return err
-			}
-			tailQueued = true
-			commitWithNextBatch(tx) // b, sent next, is the transaction's last batch
-			return nil
-		}, nil)
-		if err != nil {
-			return err
-		}
-		if !tailQueued {
-			if repair := repairs(outs); len(repair) > 0 {
-				b := &pgx.Batch{}
-				queueExec(b, "claim: repair schedule", scheduleTaskStepsSQL, repair)
-				if err := tx.SendBatch(ctx, b).Close(); err != nil {
-					return err
-				}
-			}
-			if s.LiveOn() {
-				evs := claimTimings(taskIDs, corrs, outs, findMS, req.WorkerID)
-				nameLiveEvents(ctx, tx, evs)
-				collectLive(ctx, evs)
-			}
-			// Only tasks that got work start (or restart from error): a claim that
-			// finds nothing changes no task's state.
-			newlyStarted, err := s.startTasks(ctx, tx, tail.started, tail.taskState)
-			if err != nil {
-				return err
-			}
-			b := &pgx.Batch{}
-			if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, newlyStarted, &out); err != nil {
-				return err
-			}
-			commitWithNextBatch(tx)
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return err
-			}
-		}
-		for i := range out {
-			out[i].ReadyAt = readyAt[out[i].TaskID]
-		}
-		return nil
-	}()
+	p := s.queueClaimPick(head, req)
+	err := tx.SendBatch(ctx, head).Close()
+	var out []ClaimedStep
+	if err == nil {
+		out, err = s.claimPicked(ctx, tx, req, p, &pgx.Batch{}, carry)
+	}
 	span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
 	telemetry.EndSpan(span, err)
 	return out, err
+}
+
+// claimPick is what a claim's pick found (queueClaimPick), once its batch ran.
+type claimPick struct {
+	taskIDs   []int64
+	corrs     map[int64]string
+	readyAt   map[int64]time.Time
+	due       map[int64]bool // picked with ready_at <= now(): the schedule says it has a ready step
+	withSteps map[int64]bool
+	reqs      []StepTransition
+	facts     map[int64]*stepFacts // of the steps the pick took, read after it
+	found     int
+	started   time.Time
+}
+
+// queueClaimPick queues a claim's pick into b: one statement picks and locks
+// the tasks and reads their ready steps from the schedule, two more lock the
+// steps it takes and read their facts. It sees what b's earlier statements
+// wrote (a report's, in report_and_claim).
+func (s *Store) queueClaimPick(b *pgx.Batch, req ClaimRequest) *claimPick {
+	// The named-task filter (claimFilter): NULL (every task) or the named
+	// tasks of the requested namespaces and/or the runnable templates (a
+	// handful of ids; the ready_at index still drives).
+	const inNamespaces = `($2::jsonb IS NULL OR named_task_id IN (
+			SELECT nt.named_task_id FROM tasker_named_tasks nt
+			JOIN tasker_task_namespaces tn ON tn.task_namespace_id = nt.task_namespace_id
+			WHERE ($2->'namespaces' IS NULL OR tn.name IN (SELECT jsonb_array_elements_text($2->'namespaces')))
+			  AND ($2->'runnable' IS NULL
+			       OR EXISTS (SELECT 1 FROM jsonb_to_recordset($2->'runnable'->'tasks') k(namespace text, name text, version text)
+			                  WHERE k.namespace = tn.name AND k.name = nt.name AND k.version = nt.version)
+			       OR (($2->'runnable'->>'database_handlers')::boolean AND jsonb_typeof(nt.configuration->'steps') = 'array'
+			           AND EXISTS (SELECT 1 FROM jsonb_array_elements(nt.configuration->'steps') st
+			                       WHERE COALESCE(st->>'handler_class', '') <> '')))))`
+	// Each picked task (locked) with its ready steps by the schedule
+	// (runnable_at, through its index), in claim order; the steps the claim
+	// takes (the first $3 in that order) are named in tasker.claim_step_ids
+	// for the two statements that follow in the same round trip: the lock of
+	// those steps, under their tasks' locks as every writer takes them, and
+	// then the read of their facts, which sees everything committed before
+	// the locks were granted (this statement's snapshot may be older, when it
+	// waited for a task's lock). The claim's transitions check each step
+	// against its facts.
+	const withReadySteps = `
+		, cand AS MATERIALIZED (
+			SELECT p.task_id, p.corr, p.ready_at, p.due, p.priority, c.workflow_step_id, c.state,
+			       count(c.workflow_step_id) OVER (ORDER BY p.priority DESC, p.ready_at, p.task_id, c.workflow_step_id
+			                                       ROWS UNBOUNDED PRECEDING) AS k
+			FROM picked p
+			LEFT JOIN LATERAL (
+				SELECT ws.workflow_step_id, COALESCE(ws.current_state, 'pending') AS state
+				FROM tasker_workflow_steps ws
+				WHERE ws.task_id = p.task_id AND ws.runnable_at <= now()
+				ORDER BY ws.workflow_step_id LIMIT $3
+			) c ON true
+		), named AS MATERIALIZED (
+			SELECT set_config('tasker.claim_step_ids', COALESCE(string_agg(workflow_step_id::text, ','), ''), true)
+			FROM cand WHERE workflow_step_id IS NOT NULL AND k <= $3
+		)
+		SELECT cand.task_id, cand.corr, cand.ready_at, cand.due, cand.workflow_step_id, cand.state
+		FROM named, cand
+		ORDER BY cand.priority DESC, cand.ready_at, cand.task_id, cand.workflow_step_id`
+	namespaces := req.claimFilter() // the filter of inNamespaces ($2)
+	var pick string
+	var pickArgs []any
+	if req.TaskID > 0 {
+		pick, pickArgs = `WITH picked AS MATERIALIZED (
+			SELECT task_id, correlation_id::text AS corr, ready_at, COALESCE(ready_at <= now(), false) AS due, priority
+			FROM tasker_tasks WHERE task_id = $1 AND NOT complete
+			AND `+inNamespaces+` AND `+notTerminalTask+` FOR NO KEY UPDATE)`+withReadySteps,
+			[]any{req.TaskID, namespaces, req.Limit}
+	} else {
+		window := req.TaskWindow
+		if window <= 0 {
+			window = req.Limit
+		}
+		pick, pickArgs = `WITH picked AS MATERIALIZED (
+			SELECT task_id, correlation_id::text AS corr, ready_at, true AS due, priority
+			FROM tasker_tasks WHERE ready_at <= now()
+			AND `+inNamespaces+` AND `+notTerminalTask+`
+			ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)`+withReadySteps,
+			[]any{window, namespaces, req.Limit}
+	}
+	p := &claimPick{corrs: map[int64]string{}, readyAt: map[int64]time.Time{}, due: map[int64]bool{},
+		withSteps: map[int64]bool{}, facts: map[int64]*stepFacts{}, started: time.Now()}
+	b.Queue(pick, pickArgs...).Fn = func(br pgx.BatchResults) error {
+		picked, err := br.Query()
+		if err != nil {
+			return dbErr(err, "claim: pick tasks")
+		}
+		var id int64
+		var corr string
+		var ready *time.Time
+		var isDue bool
+		var stepID *int64
+		var cur *string
+		_, err = pgx.ForEachRow(picked, []any{&id, &corr, &ready, &isDue, &stepID, &cur}, func() error {
+			if _, ok := p.corrs[id]; !ok {
+				p.taskIDs = append(p.taskIDs, id)
+				p.corrs[id], p.due[id] = corr, isDue
+				if ready != nil {
+					p.readyAt[id] = *ready
+				}
+			}
+			if stepID == nil || p.found >= req.Limit {
+				return nil
+			}
+			p.withSteps[id] = true
+			p.found++
+			if state.State(*cur) == state.Error {
+				p.reqs = append(p.reqs, StepTransition{StepID: *stepID, To: state.Pending,
+					Metadata: map[string]any{"reason": "retry after backoff", "worker_id": req.WorkerID}})
+			}
+			p.reqs = append(p.reqs, StepTransition{StepID: *stepID, To: state.InProgress, WorkerID: req.WorkerID, LeaseSeconds: req.LeaseSeconds})
+			return nil
+		})
+		return dbErr(err, "claim: pick tasks")
+	}
+	queueStepFacts(b, claimLockStepsSQL, claimStepFactsSQL, p.facts, DefaultRetryLimit)
+	return p
+}
+
+// claimPicked writes what the pick p took (its batch ran): the transitions, and
+// the events, the tasks' ready_at and the handler data in the same round trip
+// unless something must be written between; the statements pending holds go
+// with the transitions, the events carry holds ahead of the claim's. The last
+// batch carries the COMMIT.
+func (s *Store) claimPicked(ctx context.Context, tx pgx.Tx, req ClaimRequest, p *claimPick, pending *pgx.Batch,
+	carry *roundEvents) ([]ClaimedStep, error) {
+	var out []ClaimedStep
+	if len(p.taskIDs) == 0 {
+		if carry != nil && (len(carry.tasks) > 0 || len(carry.schedule) > 0) {
+			carry.batch = pending
+			queueRoundEvents(ctx, carry)
+			carry.tasks, carry.schedule = nil, nil
+		}
+		if pending.Len() == 0 {
+			return nil, nil
+		}
+		commitWithNextBatch(tx)
+		return nil, tx.SendBatch(ctx, pending).Close()
+	}
+	findMS := float64(time.Since(p.started).Microseconds()) / 1000
+	taskIDs, reqs, facts, found := p.taskIDs, p.reqs, p.facts, p.found
+	// The repairs a claim needs: a picked task without a ready step in the
+	// schedule, or a step the schedule called ready that its transition
+	// refused, means a schedule written by something else (another program,
+	// an edit by hand): those tasks' steps are scheduled again from their
+	// audit trail.
+	repairs := func(outs []BatchOutcome) []int64 {
+		var repair []int64
+		inRepair := map[int64]bool{}
+		for _, o := range outs {
+			if o.Status == OutcomeRejected && !inRepair[o.TaskID] {
+				inRepair[o.TaskID] = true
+				repair = append(repair, o.TaskID)
+			}
+		}
+		if found < req.Limit {
+			for _, t := range taskIDs {
+				if p.due[t] && !p.withSteps[t] && !inRepair[t] {
+					inRepair[t] = true
+					repair = append(repair, t)
+				}
+			}
+		}
+		return repair
+	}
+	// The claim's last statements (its events, its tasks' ready_at and what
+	// the handlers need) go with its transitions in one round trip, unless
+	// something must be written between them: a repair, a task to start (a
+	// task transition of its own), or live events to name.
+	tailQueued := false
+	var tail claimTail
+	outs, err := s.applyWithFacts(ctx, tx, reqs, facts, func(outs []BatchOutcome, b *pgx.Batch) error {
+		if ev := s.gathering(b); ev != nil {
+			ev.absorb(carry)
+		}
+		b.QueuedQueries = append(b.QueuedQueries, pending.QueuedQueries...)
+		pending.QueuedQueries = nil
+		tail = newClaimTail(outs)
+		if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
+			return nil
+		}
+		if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out); err != nil {
+			return err
+		}
+		tailQueued = true
+		commitWithNextBatch(tx) // b, sent next, is the transaction's last batch
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !tailQueued {
+		if repair := repairs(outs); len(repair) > 0 {
+			b := &pgx.Batch{}
+			queueExec(b, "claim: repair schedule", scheduleTaskStepsSQL, repair)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return nil, err
+			}
+		}
+		if s.LiveOn() {
+			evs := claimTimings(taskIDs, p.corrs, outs, findMS, req.WorkerID)
+			nameLiveEvents(ctx, tx, evs)
+			collectLive(ctx, evs)
+		}
+		// Only tasks that got work start (or restart from error): a claim that
+		// finds nothing changes no task's state.
+		newlyStarted, err := s.startTasks(ctx, tx, tail.started, tail.taskState)
+		if err != nil {
+			return nil, err
+		}
+		b := &pgx.Batch{}
+		if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, newlyStarted, &out); err != nil {
+			return nil, err
+		}
+		commitWithNextBatch(tx)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, err
+		}
+	}
+	for i := range out {
+		out[i].ReadyAt = p.readyAt[out[i].TaskID]
+	}
+	return out, nil
 }
 
 // claimTail is what a claim's transitions took, by task.
