@@ -156,7 +156,7 @@ func (s *Store) ClaimSteps(ctx context.Context, req ClaimRequest) ([]ClaimedStep
 
 // ReportAndClaim records reports (as ReportResults) and then claims (as
 // ClaimSteps) in one transaction: a worker's round in one call and one commit
-// (four round trips for a task in progress, TestWorkerRoundTrips). Steps the
+// (three round trips for a task in progress, TestWorkerRoundTrips). Steps the
 // reports made ready are claimable at once. Either both happen or neither does.
 func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req ClaimRequest) (ReportResult, []ClaimedStep, error) {
 	if err := req.validate(); err != nil {
@@ -178,8 +178,14 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 		if s.eventsEnabled {
 			carry = s.openRoundEvents(tail, 0, 0)
 		}
+		// The claim's pick goes with the report's writes (their last
+		// statements), so a round takes three round trips: it finds the steps
+		// the report made ready. A task the finalization then moves (complete,
+		// error) has no ready step (its execution status says so), so the pick
+		// took none of its steps either way.
+		var pick *claimPick
 		if len(reqs) > 0 {
-			res, err = s.applyAndFinalize(ctx, tx, reqs, tail)
+			res, err = s.applyAndFinalize(ctx, tx, reqs, tail, func(b *pgx.Batch) { pick = s.queueClaimPick(b, req) })
 		} else {
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 		}
@@ -189,7 +195,24 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 		if err != nil {
 			return err
 		}
-		out, err = s.claimWith(ctx, tx, req, tail, carry)
+		if pick == nil {
+			out, err = s.claimWith(ctx, tx, req, tail, carry)
+			return err
+		}
+		// A task the finalization moved has ended (or is in error): a pick after
+		// it would not have taken the task.
+		moved := map[int64]bool{}
+		for _, t := range res.Tasks {
+			if t.Finished {
+				moved[t.TaskID] = true
+			}
+		}
+		pick.drop(moved)
+		cctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
+			attribute.Int64(telemetry.AttrTaskID, req.TaskID))
+		out, err = s.claimPicked(cctx, tx, req, pick, tail, carry)
+		span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
+		telemetry.EndSpan(span, err)
 		return err
 	})
 	if err == nil {
@@ -240,6 +263,24 @@ type claimPick struct {
 	facts     map[int64]*stepFacts // of the steps the pick took, read after it
 	found     int
 	started   time.Time
+}
+
+// drop forgets the picked tasks in tasks, and the steps the pick took of them.
+func (p *claimPick) drop(tasks map[int64]bool) {
+	if len(tasks) == 0 {
+		return
+	}
+	p.taskIDs = slices.DeleteFunc(p.taskIDs, func(id int64) bool { return tasks[id] })
+	p.reqs = slices.DeleteFunc(p.reqs, func(r StepTransition) bool {
+		f := p.facts[r.StepID]
+		return f != nil && tasks[f.taskID]
+	})
+	p.found = 0
+	for _, r := range p.reqs {
+		if r.To == state.InProgress {
+			p.found++
+		}
+	}
 }
 
 // queueClaimPick queues a claim's pick into b: one statement picks and locks
@@ -690,7 +731,7 @@ func (s *Store) ReportResults(ctx context.Context, reports []StepReport) (Report
 			gathered = s.openRoundEvents(tail, 0, 0)
 		}
 		var err error
-		res, err = s.applyAndFinalize(ctx, tx, reqs, tail)
+		res, err = s.applyAndFinalize(ctx, tx, reqs, tail, nil)
 		if gathered != nil {
 			s.closeRoundEvents(ctx, gathered, err == nil)
 		}
@@ -746,20 +787,32 @@ func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 // step and outcome events are gathered there too, ahead of the finalization's,
 // and written by the caller's one statement, unless a task transition (which
 // numbers its own event) makes them go first.
-func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition, tail *pgx.Batch) (ReportResult, error) {
+//
+// With then, its statements end the writes' round trip, after the tasks'
+// ready_at is written from their steps' schedule (as it stands before the
+// finalization; a task the finalization moves gets its ready_at again in tail).
+func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition, tail *pgx.Batch,
+	then func(b *pgx.Batch)) (ReportResult, error) {
 	var ecs []sqlfuncs.TaskExecutionContext
 	var ids []int64
+	var readyAt map[int64]*time.Time
 	started := time.Now()
 	outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
-		if ids = appliedTasks(outs); len(ids) == 0 {
-			return nil
+		if ids = appliedTasks(outs); len(ids) > 0 {
+			if err := s.queueStepOutcomeEvents(ctx, b, outs); err != nil {
+				return err
+			}
+			// loadStepFacts locked the steps' tasks; their progress after the writes
+			// (the batch updated their steps' schedule first).
+			queueTaskProgress(b, ids, &ecs)
+			if then != nil {
+				readyAt = map[int64]*time.Time{}
+				queueScheduleTasksReturning(b, ids, readyAt)
+			}
 		}
-		if err := s.queueStepOutcomeEvents(ctx, b, outs); err != nil {
-			return err
+		if then != nil {
+			then(b)
 		}
-		// loadStepFacts locked the steps' tasks; their progress after the writes
-		// (the batch updated their steps' schedule first).
-		queueTaskProgress(b, ids, &ecs)
 		return nil
 	}, s.gathering(tail))
 	if err != nil {
@@ -768,8 +821,36 @@ func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTran
 	if len(ids) == 0 {
 		return ReportResult{Outcomes: outs, Tasks: []TaskStatus{}}, nil
 	}
-	tasks, err := s.finalizeContexts(ctx, tx, ecs, started, tail)
+	tasks, err := s.finalizeContexts(ctx, tx, ecs, started, tail, readyAt)
 	return ReportResult{Outcomes: outs, Tasks: tasks}, err
+}
+
+// queueScheduleTasksReturning queues the write of the tasks' ready_at from
+// their steps' schedule (scheduleTasksSQL), read into readyAt.
+func queueScheduleTasksReturning(b *pgx.Batch, taskIDs []int64, readyAt map[int64]*time.Time) {
+	b.Queue(scheduleTasksSQL+` RETURNING t.task_id, t.ready_at`, taskIDs).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "schedule tasks")
+		}
+		return dbErr(collectReadyAt(rows, readyAt), "schedule tasks")
+	}
+}
+
+// collectReadyAt reads rows of (task_id, ready_at) into readyAt, in UTC.
+func collectReadyAt(rows pgx.Rows, readyAt map[int64]*time.Time) error {
+	var id int64
+	var ra *time.Time
+	_, err := pgx.ForEachRow(rows, []any{&id, &ra}, func() error {
+		if ra != nil {
+			u := ra.UTC()
+			ra = &u
+		}
+		readyAt[id] = ra
+		ra = nil
+		return nil
+	})
+	return err
 }
 
 // appliedTasks returns the tasks of the applied outcomes, in id order.
@@ -859,7 +940,7 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 		return nil, err
 	}
 	tail := &pgx.Batch{}
-	statuses, err := s.finalizeContexts(ctx, tx, ecs, started, tail)
+	statuses, err := s.finalizeContexts(ctx, tx, ecs, started, tail, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -871,7 +952,7 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 // transitions, with the last events and the tasks' schedule queued in tail (the
 // statuses get ready_at when it runs).
 func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.TaskExecutionContext, started time.Time,
-	tail *pgx.Batch) (out []TaskStatus, err error) {
+	tail *pgx.Batch, readyAt map[int64]*time.Time) (out []TaskStatus, err error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(ecs)))
 	defer func() {
 		if len(ecs) == 1 {
@@ -975,25 +1056,40 @@ func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.
 	if err := s.queueWorkflowEvents(ctx, tail, after); err != nil {
 		return nil, err
 	}
-	queueSetReadyAt(tail, statuses)
+	if readyAt == nil {
+		queueSetReadyAt(tail, statuses, nil)
+		return statuses, nil
+	}
+	// The tasks' ready_at was written before the finalization (readyAt): again
+	// only for the tasks it moved.
+	for i := range statuses {
+		statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
+	}
+	queueSetReadyAt(tail, statuses, func(st TaskStatus) bool { return st.Finished })
 	return statuses, nil
 }
 
 // queueSetReadyAt queues the write of each task's ready_at from a status its
 // caller computed: NULL for a task that has ended or is in error, else the least
 // runnable_at of its steps (the schedule); the statuses get it when b runs.
-func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus) {
-	if len(statuses) == 0 {
-		return
-	}
-	ids := make([]int64, len(statuses))
-	done := make([]bool, len(statuses))
-	for i, st := range statuses {
-		ids[i] = st.TaskID
+// With only, just the statuses it accepts.
+func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus, only func(TaskStatus) bool) {
+	var ids []int64
+	var done []bool
+	for _, st := range statuses {
+		if only != nil && !only(st) {
+			continue
+		}
+		ids = append(ids, st.TaskID)
 		switch state.State(st.Status) {
 		case state.Complete, state.Cancelled, state.ResolvedManually, state.Error:
-			done[i] = true
+			done = append(done, true)
+		default:
+			done = append(done, false)
 		}
+	}
+	if len(ids) == 0 {
+		return
 	}
 	b.Queue(`
 		UPDATE tasker_tasks t SET ready_at = CASE WHEN u.done THEN NULL ELSE (
@@ -1007,21 +1103,13 @@ func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus) {
 			return dbErr(err, "set ready_at")
 		}
 		readyAt := make(map[int64]*time.Time, len(ids))
-		var id int64
-		var ra *time.Time
-		if _, err := pgx.ForEachRow(rows, []any{&id, &ra}, func() error {
-			if ra != nil {
-				u := ra.UTC()
-				ra = &u
-			}
-			readyAt[id] = ra
-			ra = nil
-			return nil
-		}); err != nil {
+		if err := collectReadyAt(rows, readyAt); err != nil {
 			return dbErr(err, "set ready_at")
 		}
 		for i := range statuses {
-			statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
+			if ra, ok := readyAt[statuses[i].TaskID]; ok {
+				statuses[i].ReadyAt = ra
+			}
 		}
 		return nil
 	}

@@ -55,11 +55,11 @@ func TestWorkerRoundTrips(t *testing.T) {
 		require.Len(t, got, 1)
 		require.Equal(t, ct.StepIDs[next], got[0].StepID)
 		// BEGIN with the report's locks and facts; the report's writes (steps,
-		// transitions, events, schedule, task progress); its finalization with the
+		// transitions, schedule, task progress, its tasks' ready_at) with the
 		// claim's pick, which locks and reads the steps it takes; the claim's
-		// writes with its events, its tasks' ready_at and the claimed step's
-		// handler data, and COMMIT.
-		require.EqualValues(t, 4, counter.RT.Load(), "report_and_claim taking %s", next)
+		// writes with every event of the round, its tasks' ready_at and the
+		// claimed step's handler data, and COMMIT.
+		require.EqualValues(t, 3, counter.RT.Load(), "report_and_claim taking %s", next)
 		// Events: the report's (its transition's and workflow.step_completed),
 		// its finalization's and the claim's (the claim's transition's and
 		// workflow.viable_steps_discovered) in one statement, which also sets
@@ -67,4 +67,21 @@ func TestWorkerRoundTrips(t *testing.T) {
 		require.EqualValues(t, 1, counter.EventWrites.Load(), "event-writing statements, report_and_claim taking %s", next)
 		claimed = got
 	}
+
+	// A claim across tasks (no task id) picks by the tasks' ready_at, which the
+	// report's writes set before the pick in the same round trip: it takes the
+	// step the report made ready.
+	other := create(t, s, "chain", step("a"), step("b", "a"))
+	across := store.ClaimRequest{WorkerID: "w1", Limit: 1, LeaseSeconds: 60}
+	claimed, err = s.ClaimSteps(ctx, across)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, other.StepIDs["a"], claimed[0].StepID, "the only ready step")
+	counter.Reset()
+	_, got, err := s.ReportAndClaim(ctx, []store.StepReport{{StepID: claimed[0].StepID, WorkerID: "w1",
+		Attempt: claimed[0].Attempts, Success: true}}, across)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, other.StepIDs["b"], got[0].StepID)
+	require.EqualValues(t, 3, counter.RT.Load(), "report_and_claim across tasks")
 }
