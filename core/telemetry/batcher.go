@@ -94,27 +94,34 @@ func (b *batcher) loop() {
 	timer := time.NewTimer(b.delay)
 	defer timer.Stop()
 	for {
+		fullOnly := false
 		select {
 		case <-b.stop:
 			return
 		case <-timer.C:
 		case <-b.full:
 			timer.Stop()
+			fullOnly = true
 		}
-		_ = b.export(context.Background())
+		_ = b.exportBatches(context.Background(), fullOnly)
 		timer.Reset(b.delay)
 	}
 }
 
 // export exports the queue, in batches of at most batchSize spans.
-func (b *batcher) export(ctx context.Context) error {
+func (b *batcher) export(ctx context.Context) error { return b.exportBatches(ctx, false) }
+
+// exportBatches is export; fullOnly, it exports full batches only and leaves
+// the rest queued for the schedule (a batch that filled up is sent at once,
+// and spans that end while it is exported wait for the next full batch).
+func (b *batcher) exportBatches(ctx context.Context, fullOnly bool) error {
 	b.exportMu.Lock()
 	defer b.exportMu.Unlock()
 	var errList []error
 	for {
 		b.mu.Lock()
 		n := min(len(b.queue), b.batchSize)
-		if n == 0 {
+		if n == 0 || fullOnly && n < b.batchSize {
 			b.mu.Unlock()
 			break
 		}
