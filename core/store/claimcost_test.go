@@ -29,7 +29,7 @@ func (c *pickCapture) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 	return ctx
 }
 func (c *pickCapture) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
-	if strings.Contains(d.SQL, "WITH picked AS MATERIALIZED") && strings.Contains(d.SQL, "SKIP LOCKED") {
+	if strings.Contains(d.SQL, "picked AS MATERIALIZED") && strings.Contains(d.SQL, "SKIP LOCKED") {
 		c.mu.Lock()
 		c.sql, c.args = d.SQL, d.Args
 		c.mu.Unlock()
@@ -47,7 +47,7 @@ func (c *pickCapture) transitionRowsRead(t *testing.T, pool *pgxpool.Pool) float
 	sql, args := c.sql, c.args
 	c.mu.Unlock()
 	require.NotEmpty(t, sql, "no claim pick was sent")
-	require.Len(t, args, 3)
+	require.Len(t, args, 4)
 	require.Nil(t, args[1], "the claim has no namespace filter")
 	conn, err := pool.Acquire(ctx)
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func (c *pickCapture) transitionRowsRead(t *testing.T, pool *pgxpool.Pool) float
 	_, err = tx.Exec(ctx, `PREPARE claim_pick_cost AS `+sql)
 	require.NoError(t, err)
 	var plan []map[string]any
-	require.NoError(t, tx.QueryRow(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_pick_cost(%d, NULL, %d)`,
+	require.NoError(t, tx.QueryRow(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_pick_cost(%d, NULL, %d, '{}')`,
 		args[0], args[2])).Scan(&plan))
 	var rows float64
 	var walk func(n map[string]any)

@@ -185,7 +185,10 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 		// took none of its steps either way.
 		var pick *claimPick
 		if len(reqs) > 0 {
-			res, err = s.applyAndFinalize(ctx, tx, reqs, tail, func(b *pgx.Batch) { pick = s.queueClaimPick(b, req) })
+			res, err = s.applyAndFinalize(ctx, tx, reqs, tail, func(b *pgx.Batch, taskIDs []int64) {
+				pick = s.queueClaimPick(b, req, taskIDs)
+				pick.schedule, pick.scheduled = taskIDs, map[int64]*time.Time{}
+			})
 		} else {
 			res = ReportResult{Outcomes: []BatchOutcome{}, Tasks: []TaskStatus{}}
 		}
@@ -213,6 +216,9 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 		out, err = s.claimPicked(cctx, tx, req, pick, tail, carry)
 		span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
 		telemetry.EndSpan(span, err)
+		for i := range res.Tasks {
+			res.Tasks[i].ReadyAt = pick.scheduled[res.Tasks[i].TaskID]
+		}
 		return err
 	})
 	if err == nil {
@@ -241,7 +247,7 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
-	p := s.queueClaimPick(head, req)
+	p := s.queueClaimPick(head, req, nil)
 	err := tx.SendBatch(ctx, head).Close()
 	var out []ClaimedStep
 	if err == nil {
@@ -263,6 +269,10 @@ type claimPick struct {
 	facts     map[int64]*stepFacts // of the steps the pick took, read after it
 	found     int
 	started   time.Time
+	// schedule: more tasks whose ready_at the claim writes (a report's), read
+	// into scheduled
+	schedule  []int64
+	scheduled map[int64]*time.Time
 }
 
 // drop forgets the picked tasks in tasks, and the steps the pick took of them.
@@ -286,8 +296,10 @@ func (p *claimPick) drop(tasks map[int64]bool) {
 // queueClaimPick queues a claim's pick into b: one statement picks and locks
 // the tasks and reads their ready steps from the schedule, two more lock the
 // steps it takes and read their facts. It sees what b's earlier statements
-// wrote (a report's, in report_and_claim).
-func (s *Store) queueClaimPick(b *pgx.Batch, req ClaimRequest) *claimPick {
+// wrote (a report's, in report_and_claim). A claim across tasks also looks at
+// the tasks own (a report's, already locked, whose ready_at is not written
+// yet).
+func (s *Store) queueClaimPick(b *pgx.Batch, req ClaimRequest, own []int64) *claimPick {
 	// The named-task filter (claimFilter): NULL (every task) or the named
 	// tasks of the requested namespaces and/or the runnable templates (a
 	// handful of ids; the ready_at index still drives).
@@ -343,12 +355,27 @@ func (s *Store) queueClaimPick(b *pgx.Batch, req ClaimRequest) *claimPick {
 		if window <= 0 {
 			window = req.Limit
 		}
-		pick, pickArgs = `WITH picked AS MATERIALIZED (
+		// The tasks due by their ready_at, and the tasks of the round's report
+		// ($4: locked by it already; their ready_at is written after the claim),
+		// ready from their steps' schedule.
+		if own == nil {
+			own = []int64{}
+		}
+		pick, pickArgs = `WITH due AS MATERIALIZED (
 			SELECT task_id, correlation_id::text AS corr, ready_at, true AS due, priority
 			FROM tasker_tasks WHERE ready_at <= now()
 			AND `+inNamespaces+` AND `+notTerminalTask+`
-			ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)`+withReadySteps,
-			[]any{window, namespaces, req.Limit}
+			ORDER BY priority DESC, ready_at, task_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED
+		), picked AS MATERIALIZED (
+			SELECT * FROM due
+			UNION ALL
+			SELECT task_id, correlation_id::text,
+			       (SELECT min(ws.runnable_at) FROM tasker_workflow_steps ws
+			        WHERE ws.task_id = tasker_tasks.task_id AND ws.runnable_at IS NOT NULL),
+			       false, priority
+			FROM tasker_tasks WHERE task_id = ANY ($4::bigint[]) AND task_id NOT IN (SELECT task_id FROM due)
+			AND NOT complete AND `+inNamespaces+` AND `+notTerminalTask+`)`+withReadySteps,
+			[]any{window, namespaces, req.Limit, own}
 	}
 	p := &claimPick{corrs: map[int64]string{}, readyAt: map[int64]time.Time{}, due: map[int64]bool{},
 		withSteps: map[int64]bool{}, facts: map[int64]*stepFacts{}, started: time.Now()}
@@ -398,10 +425,14 @@ func (s *Store) claimPicked(ctx context.Context, tx pgx.Tx, req ClaimRequest, p 
 	carry *roundEvents) ([]ClaimedStep, error) {
 	var out []ClaimedStep
 	if len(p.taskIDs) == 0 {
-		if carry != nil && (len(carry.tasks) > 0 || len(carry.schedule) > 0) {
+		if carry != nil {
+			carry.schedule = append(carry.schedule, p.schedule...)
+			carry.readyAt = p.scheduled
 			carry.batch = pending
 			queueRoundEvents(ctx, carry)
 			carry.tasks, carry.schedule = nil, nil
+		} else if len(p.schedule) > 0 {
+			queueScheduleTasksReturning(pending, p.schedule, p.scheduled)
 		}
 		if pending.Len() == 0 {
 			return nil, nil
@@ -451,7 +482,7 @@ func (s *Store) claimPicked(ctx context.Context, tx pgx.Tx, req ClaimRequest, p 
 		if s.LiveOn() || tail.mustStart() || len(repairs(outs)) > 0 {
 			return nil
 		}
-		if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, nil, &out); err != nil {
+		if err := s.queueClaimTail(ctx, b, req, taskIDs, p, tail, nil, &out); err != nil {
 			return err
 		}
 		tailQueued = true
@@ -481,7 +512,7 @@ func (s *Store) claimPicked(ctx context.Context, tx pgx.Tx, req ClaimRequest, p 
 			return nil, err
 		}
 		b := &pgx.Batch{}
-		if err := s.queueClaimTail(ctx, b, req, taskIDs, tail, newlyStarted, &out); err != nil {
+		if err := s.queueClaimTail(ctx, b, req, taskIDs, p, tail, newlyStarted, &out); err != nil {
 			return nil, err
 		}
 		commitWithNextBatch(tx)
@@ -532,8 +563,8 @@ func (t claimTail) mustStart() bool {
 // newlyStarted, viable_steps_discovered per task, no_viable_steps for a claim of
 // one task that got nothing), its picked tasks' ready_at and the claimed steps'
 // handler data, read into *out.
-func (s *Store) queueClaimTail(ctx context.Context, b *pgx.Batch, req ClaimRequest, taskIDs []int64, t claimTail,
-	newlyStarted []int64, out *[]ClaimedStep) error {
+func (s *Store) queueClaimTail(ctx context.Context, b *pgx.Batch, req ClaimRequest, taskIDs []int64, p *claimPick,
+	t claimTail, newlyStarted []int64, out *[]ClaimedStep) error {
 	var evs []wfEvent
 	for _, id := range newlyStarted {
 		evs = append(evs, wfEvent{taskID: id, name: "workflow.task_started"})
@@ -549,7 +580,13 @@ func (s *Store) queueClaimTail(ctx context.Context, b *pgx.Batch, req ClaimReque
 	if err := s.queueWorkflowEvents(ctx, b, evs); err != nil {
 		return err
 	}
-	s.scheduleTasksInto(b, taskIDs)
+	sched := taskIDs
+	if len(p.schedule) > 0 {
+		sched = append(slices.Clone(p.schedule), slices.DeleteFunc(slices.Clone(taskIDs), func(id int64) bool {
+			return slices.Contains(p.schedule, id)
+		})...)
+	}
+	s.scheduleTasksInto(b, sched, p.scheduled)
 	if len(t.claimed) > 0 {
 		b.Queue(loadClaimedSQL, t.claimed, DefaultRetryLimit).Fn = func(br pgx.BatchResults) error {
 			rows, err := br.Query()
@@ -788,14 +825,13 @@ func reportTransitions(reports []StepReport) ([]StepTransition, error) {
 // and written by the caller's one statement, unless a task transition (which
 // numbers its own event) makes them go first.
 //
-// With then, its statements end the writes' round trip, after the tasks'
-// ready_at is written from their steps' schedule (as it stands before the
-// finalization; a task the finalization moves gets its ready_at again in tail).
+// With then, its statements (given the tasks) end the writes' round trip, and
+// the tasks' ready_at is the caller's to write and read (a task the
+// finalization moved has none: scheduleTasksSQL).
 func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTransition, tail *pgx.Batch,
-	then func(b *pgx.Batch)) (ReportResult, error) {
+	then func(b *pgx.Batch, taskIDs []int64)) (ReportResult, error) {
 	var ecs []sqlfuncs.TaskExecutionContext
 	var ids []int64
-	var readyAt map[int64]*time.Time
 	started := time.Now()
 	outs, err := s.applyStepTransitionsAnd(ctx, tx, reqs, func(outs []BatchOutcome, b *pgx.Batch) error {
 		if ids = appliedTasks(outs); len(ids) > 0 {
@@ -805,13 +841,9 @@ func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTran
 			// loadStepFacts locked the steps' tasks; their progress after the writes
 			// (the batch updated their steps' schedule first).
 			queueTaskProgress(b, ids, &ecs)
-			if then != nil {
-				readyAt = map[int64]*time.Time{}
-				queueScheduleTasksReturning(b, ids, readyAt)
-			}
 		}
 		if then != nil {
-			then(b)
+			then(b, ids)
 		}
 		return nil
 	}, s.gathering(tail))
@@ -821,7 +853,7 @@ func (s *Store) applyAndFinalize(ctx context.Context, tx pgx.Tx, reqs []StepTran
 	if len(ids) == 0 {
 		return ReportResult{Outcomes: outs, Tasks: []TaskStatus{}}, nil
 	}
-	tasks, err := s.finalizeContexts(ctx, tx, ecs, started, tail, readyAt)
+	tasks, err := s.finalizeContexts(ctx, tx, ecs, started, tail, then != nil)
 	return ReportResult{Outcomes: outs, Tasks: tasks}, err
 }
 
@@ -940,7 +972,7 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 		return nil, err
 	}
 	tail := &pgx.Batch{}
-	statuses, err := s.finalizeContexts(ctx, tx, ecs, started, tail, nil)
+	statuses, err := s.finalizeContexts(ctx, tx, ecs, started, tail, false)
 	if err != nil {
 		return nil, err
 	}
@@ -952,7 +984,7 @@ func (s *Store) finalizeTasksTx(ctx context.Context, tx pgx.Tx, taskIDs []int64,
 // transitions, with the last events and the tasks' schedule queued in tail (the
 // statuses get ready_at when it runs).
 func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.TaskExecutionContext, started time.Time,
-	tail *pgx.Batch, readyAt map[int64]*time.Time) (out []TaskStatus, err error) {
+	tail *pgx.Batch, deferReadyAt bool) (out []TaskStatus, err error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.finalize", attribute.Int(telemetry.AttrCount, len(ecs)))
 	defer func() {
 		if len(ecs) == 1 {
@@ -1056,30 +1088,19 @@ func (s *Store) finalizeContexts(ctx context.Context, tx pgx.Tx, ecs []sqlfuncs.
 	if err := s.queueWorkflowEvents(ctx, tail, after); err != nil {
 		return nil, err
 	}
-	if readyAt == nil {
-		queueSetReadyAt(tail, statuses, nil)
-		return statuses, nil
+	if !deferReadyAt {
+		queueSetReadyAt(tail, statuses)
 	}
-	// The tasks' ready_at was written before the finalization (readyAt): again
-	// only for the tasks it moved.
-	for i := range statuses {
-		statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
-	}
-	queueSetReadyAt(tail, statuses, func(st TaskStatus) bool { return st.Finished })
 	return statuses, nil
 }
 
 // queueSetReadyAt queues the write of each task's ready_at from a status its
 // caller computed: NULL for a task that has ended or is in error, else the least
 // runnable_at of its steps (the schedule); the statuses get it when b runs.
-// With only, just the statuses it accepts.
-func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus, only func(TaskStatus) bool) {
+func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus) {
 	var ids []int64
 	var done []bool
 	for _, st := range statuses {
-		if only != nil && !only(st) {
-			continue
-		}
 		ids = append(ids, st.TaskID)
 		switch state.State(st.Status) {
 		case state.Complete, state.Cancelled, state.ResolvedManually, state.Error:
@@ -1107,9 +1128,7 @@ func queueSetReadyAt(b *pgx.Batch, statuses []TaskStatus, only func(TaskStatus) 
 			return dbErr(err, "set ready_at")
 		}
 		for i := range statuses {
-			if ra, ok := readyAt[statuses[i].TaskID]; ok {
-				statuses[i].ReadyAt = ra
-			}
+			statuses[i].ReadyAt = readyAt[statuses[i].TaskID]
 		}
 		return nil
 	}

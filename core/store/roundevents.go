@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
@@ -30,8 +31,10 @@ type roundEvents struct {
 	tos     []string
 	payload []*string // a workflow event's payload; nil for a lifecycle event (built in SQL)
 	next    int64     // the next workflow event's idx
-	// schedule: tasks whose ready_at the statement sets (scheduleTasksInto)
+	// schedule: tasks whose ready_at the statement sets (scheduleTasksInto),
+	// read into readyAt when it is not nil
 	schedule []int64
+	readyAt  map[int64]*time.Time
 }
 
 // openRoundEvents starts gathering the events queued into b (until
@@ -71,23 +74,55 @@ func queueRoundEvents(ctx context.Context, ev *roundEvents) {
 	if len(ev.tasks) == 0 && len(ev.schedule) == 0 {
 		return
 	}
+	live := collectorFrom(ctx) != nil
 	schedule := ev.schedule
+	if live && ev.readyAt != nil && len(schedule) > 0 {
+		// The live statement returns the events: the schedule read in a
+		// statement of its own, after it.
+		defer queueScheduleTasksReturning(ev.batch, schedule, ev.readyAt)
+		schedule = nil
+	}
 	if schedule == nil {
 		schedule = []int64{}
 	}
-	queueEvents(ctx, ev.batch, "write events", roundEventsSQL+eventTail(collectorFrom(ctx) != nil),
-		ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload, schedule)
+	args := []any{ev.tasks, ev.steps, ev.idxs, ev.names, ev.froms, ev.tos, ev.payload, schedule}
+	if live || ev.readyAt == nil || len(schedule) == 0 {
+		queueEvents(ctx, ev.batch, "write events", roundEventsSQL+eventTail(live), args...)
+		return
+	}
+	readyAt := ev.readyAt
+	ev.batch.Queue(roundEventsSQL+scheduledTail, args...).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return dbErr(err, "write events")
+		}
+		return dbErr(collectReadyAt(rows, readyAt), "write events")
+	}
 }
 
+// scheduledTail ends roundEventsSQL returning the scheduled tasks' ready_at
+// (and a row of task 0 for the wake-up of LISTENers, when something was
+// written).
+const scheduledTail = `SELECT b.task_id, b.ready_at FROM bumped b WHERE b.sched
+		UNION ALL
+		SELECT 0::bigint, NULL::timestamptz FROM (SELECT ` + notifyExpr + ` AS n FROM (SELECT 1 FROM written LIMIT 1) w) x`
+
 // scheduleTasksInto has the ready_at of taskIDs set from their steps' schedule
-// at the end of b: by the statement of the events gathered for b, or by a
-// statement of its own when b gathers none.
-func (s *Store) scheduleTasksInto(b *pgx.Batch, taskIDs []int64) {
+// at the end of b (read into readyAt unless it is nil): by the statement of
+// the events gathered for b, or by a statement of its own when b gathers none.
+func (s *Store) scheduleTasksInto(b *pgx.Batch, taskIDs []int64, readyAt map[int64]*time.Time) {
 	if len(taskIDs) == 0 {
 		return
 	}
 	if ev := s.gathering(b); ev != nil {
 		ev.schedule = append(ev.schedule, taskIDs...)
+		if readyAt != nil {
+			ev.readyAt = readyAt
+		}
+		return
+	}
+	if readyAt != nil {
+		queueScheduleTasksReturning(b, taskIDs, readyAt)
 		return
 	}
 	queueExec(b, "schedule tasks", scheduleTasksSQL, taskIDs)
@@ -103,6 +138,9 @@ func (ev *roundEvents) absorb(carry *roundEvents) {
 	}
 	ev.schedule = append(ev.schedule, carry.schedule...)
 	carry.schedule = nil
+	if carry.readyAt != nil {
+		ev.readyAt = carry.readyAt
+	}
 	for i := range carry.tasks {
 		ev.tasks = append(ev.tasks, carry.tasks[i])
 		ev.steps = append(ev.steps, carry.steps[i])
@@ -203,7 +241,7 @@ const roundEventsSQL = `
 				ready_at = CASE WHEN c.sched THEN ` + taskReadyAtExpr + ` ELSE t.ready_at END
 			FROM counts c
 			WHERE t.task_id = c.task_id AND t.task_id = ANY ($1 || $8)
-			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id
+			RETURNING t.task_id, t.event_seq - c.n AS base, t.correlation_id, t.ready_at, c.sched
 		), written AS (
 			INSERT INTO tasker_events (task_id, task_seq, step_id, name, correlation_id, payload)
 			SELECT ev.task_id, b.base + row_number() OVER (PARTITION BY ev.task_id ORDER BY ev.idx),

@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskercore/tasker-core/core/store"
@@ -37,7 +39,7 @@ func tracedStore(t *testing.T, tracer pgx.QueryTracer) (*store.Store, *pgxpool.P
 func TestWorkerRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	counter := &testdb.StatementCounter{}
-	s, _ := tracedStore(t, counter)
+	s, pool := tracedStore(t, counter)
 	ct := create(t, s, "chain", step("a"), step("b", "a"), step("c", "b"))
 
 	req := store.ClaimRequest{WorkerID: "w1", TaskID: ct.TaskID, Limit: 1, LeaseSeconds: 60}
@@ -65,23 +67,39 @@ func TestWorkerRoundTrips(t *testing.T) {
 		// workflow.viable_steps_discovered) in one statement, which also sets
 		// the claimed task's ready_at.
 		require.EqualValues(t, 1, counter.EventWrites.Load(), "event-writing statements, report_and_claim taking %s", next)
+		require.EqualValues(t, 1, counter.TaskWrites.Load(), "the task's row written once, report_and_claim taking %s", next)
+		require.Len(t, res.Tasks, 1)
+		assert.Nil(t, res.Tasks[0].ReadyAt, "%s claimed, nothing else ready", next)
 		claimed = got
 	}
 
-	// A claim across tasks (no task id) picks by the tasks' ready_at, which the
-	// report's writes set before the pick in the same round trip: it takes the
-	// step the report made ready.
-	other := create(t, s, "chain", step("a"), step("b", "a"))
+	// A claim across tasks (no task id) picks the tasks due by their ready_at
+	// and the report's own, whose ready_at is written after the claim: it takes
+	// a step the report made ready, and the task's ready_at says the other one
+	// is ready.
+	other := create(t, s, "fork", step("a"), step("b", "a"), step("c", "a"))
 	across := store.ClaimRequest{WorkerID: "w1", Limit: 1, LeaseSeconds: 60}
 	claimed, err = s.ClaimSteps(ctx, across)
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
 	require.Equal(t, other.StepIDs["a"], claimed[0].StepID, "the only ready step")
 	counter.Reset()
-	_, got, err := s.ReportAndClaim(ctx, []store.StepReport{{StepID: claimed[0].StepID, WorkerID: "w1",
+	res, got, err := s.ReportAndClaim(ctx, []store.StepReport{{StepID: claimed[0].StepID, WorkerID: "w1",
 		Attempt: claimed[0].Attempts, Success: true}}, across)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, other.StepIDs["b"], got[0].StepID)
 	require.EqualValues(t, 3, counter.RT.Load(), "report_and_claim across tasks")
+	require.EqualValues(t, 1, counter.TaskWrites.Load(), "the task's row written once")
+	require.Len(t, res.Tasks, 1)
+	require.NotNil(t, res.Tasks[0].ReadyAt, "c is ready")
+	assert.WithinDuration(t, time.Now(), *res.Tasks[0].ReadyAt, time.Minute)
+	var stored *time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT ready_at FROM tasker_tasks WHERE task_id = $1`, other.TaskID).Scan(&stored))
+	require.NotNil(t, stored)
+	assert.True(t, stored.Equal(*res.Tasks[0].ReadyAt), "the status gives the stored ready_at")
+	c, err := s.ClaimSteps(ctx, across)
+	require.NoError(t, err)
+	require.Len(t, c, 1)
+	require.Equal(t, other.StepIDs["c"], c[0].StepID, "the next claim finds c by the task's ready_at")
 }

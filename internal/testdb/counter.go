@@ -14,8 +14,9 @@ import (
 // depends on how loaded the machine is.
 type StatementCounter struct {
 	N, RT atomic.Int64
-	// EventWrites counts the statements that insert into the event outbox.
-	EventWrites atomic.Int64
+	// EventWrites counts the statements that insert into the event outbox,
+	// TaskWrites those that update task rows.
+	EventWrites, TaskWrites atomic.Int64
 }
 
 var _ pgx.BatchTracer = (*StatementCounter)(nil)
@@ -43,9 +44,17 @@ func (c *StatementCounter) countEvents(sql string) {
 	if strings.Contains(sql, "INSERT INTO tasker_events") {
 		c.EventWrites.Add(1)
 	}
+	if strings.Contains(sql, "UPDATE tasker_tasks") {
+		c.TaskWrites.Add(1)
+	}
 }
 
 func (c *StatementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // Reset zeroes the counts.
-func (c *StatementCounter) Reset() { c.N.Store(0); c.RT.Store(0); c.EventWrites.Store(0) }
+func (c *StatementCounter) Reset() {
+	c.N.Store(0)
+	c.RT.Store(0)
+	c.EventWrites.Store(0)
+	c.TaskWrites.Store(0)
+}
