@@ -601,8 +601,8 @@ func (s *Store) queueRound(ctx context.Context, b *pgx.Batch, plan []planned, ro
 	}
 	// The step columns first, their current state among them (migration 0017),
 	// and the transitions' trigger told that this transaction writes them
-	// itself (the setting, a one-time filter of the same statement). Should the compare-and-swap below fail, the transaction is rolled
-	// back with them.
+	// itself (the setting, a one-time filter of the same statement). Should the
+	// compare-and-swap below fail, the transaction is rolled back with them.
 	queueExec(b, "update steps", `
 		UPDATE tasker_workflow_steps ws SET
 			in_process = (u.to_state = 'in_progress'),

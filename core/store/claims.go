@@ -211,11 +211,9 @@ func (s *Store) ReportAndClaim(ctx context.Context, reports []StepReport, req Cl
 			}
 		}
 		pick.drop(moved)
-		cctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
-			attribute.Int64(telemetry.AttrTaskID, req.TaskID))
-		out, err = s.claimPicked(cctx, tx, req, pick, tail, carry)
-		span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
-		telemetry.EndSpan(span, err)
+		out, err = tracedClaim(ctx, req, func(ctx context.Context) ([]ClaimedStep, error) {
+			return s.claimPicked(ctx, tx, req, pick, tail, carry)
+		})
 		for i := range res.Tasks {
 			res.Tasks[i].ReadyAt = pick.scheduled[res.Tasks[i].TaskID]
 		}
@@ -245,14 +243,20 @@ func (s *Store) claimTx(ctx context.Context, tx pgx.Tx, req ClaimRequest) ([]Cla
 // The claim is its transaction's last work (ClaimSteps, ReportAndClaim): its
 // last batch carries the COMMIT (commitWithNextBatch).
 func (s *Store) claimWith(ctx context.Context, tx pgx.Tx, req ClaimRequest, head *pgx.Batch, carry *roundEvents) ([]ClaimedStep, error) {
+	return tracedClaim(ctx, req, func(ctx context.Context) ([]ClaimedStep, error) {
+		p := s.queueClaimPick(head, req, nil)
+		if err := tx.SendBatch(ctx, head).Close(); err != nil {
+			return nil, err
+		}
+		return s.claimPicked(ctx, tx, req, p, &pgx.Batch{}, carry)
+	})
+}
+
+// tracedClaim runs claim in a tasker.claim span.
+func tracedClaim(ctx context.Context, req ClaimRequest, claim func(context.Context) ([]ClaimedStep, error)) ([]ClaimedStep, error) {
 	ctx, span := telemetry.StartSpan(ctx, "tasker.claim", attribute.String(telemetry.AttrWorkerID, req.WorkerID),
 		attribute.Int64(telemetry.AttrTaskID, req.TaskID))
-	p := s.queueClaimPick(head, req, nil)
-	err := tx.SendBatch(ctx, head).Close()
-	var out []ClaimedStep
-	if err == nil {
-		out, err = s.claimPicked(ctx, tx, req, p, &pgx.Batch{}, carry)
-	}
+	out, err := claim(ctx)
 	span.SetAttributes(attribute.Int(telemetry.AttrCount, len(out)))
 	telemetry.EndSpan(span, err)
 	return out, err

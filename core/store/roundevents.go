@@ -152,18 +152,6 @@ func (ev *roundEvents) absorb(carry *roundEvents) {
 	carry.tasks = nil
 }
 
-// flushRoundEvents writes the rows carry still holds (a claim that found no
-// task to write to) in a round trip of their own.
-func flushRoundEvents(ctx context.Context, tx pgx.Tx, carry *roundEvents) error {
-	if carry == nil || len(carry.tasks) == 0 && len(carry.schedule) == 0 {
-		return nil
-	}
-	carry.batch = &pgx.Batch{}
-	queueRoundEvents(ctx, carry)
-	carry.tasks, carry.schedule = nil, nil
-	return tx.SendBatch(ctx, carry.batch).Close()
-}
-
 // writeNow writes the rows ev gathered so far in a round trip of their own
 // (ev keeps gathering for its batch): events that must precede a statement
 // that numbers events itself (a task transition).
