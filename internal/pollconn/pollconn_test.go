@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +120,90 @@ func TestDeadlines(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("x")); !isTimeout(err) {
 		t.Fatalf("Write past its deadline = %v, want a timeout", err)
+	}
+}
+
+// readSyscalls is the calling thread's count of read system calls
+// (/proc/thread-self/io's syscr; poll is not one of them). The caller locks
+// its goroutine to its thread.
+func readSyscalls(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/thread-self/io")
+	if err != nil {
+		t.Skipf("no /proc/thread-self/io to count read system calls: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no syscr line in /proc/thread-self/io")
+	return 0
+}
+
+// After a Write the answer cannot be there yet: the Read waits in poll(2) first
+// and reads once, instead of a read that fails with EAGAIN, the poll, and a
+// second read. Counted on the reading thread over many request/answer pairs
+// whose answers come late (the server answers after the Read has begun
+// waiting).
+func TestReadAfterWriteReadsOnce(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, s := pair(t)
+	const pairs = 40
+	answer := make(chan struct{})
+	go func() {
+		for range answer {
+			time.Sleep(2 * time.Millisecond) // the client's Read is waiting by now
+			if _, err := s.Write([]byte("a")); err != nil {
+				return
+			}
+		}
+	}()
+	defer close(answer)
+	buf := make([]byte, 1)
+	before := readSyscalls(t)
+	for i := 0; i < pairs; i++ {
+		if _, err := c.Write([]byte("q")); err != nil { // the server never reads: no read of its own
+			t.Fatal(err)
+		}
+		answer <- struct{}{}
+		if _, err := c.Read(buf); err != nil || buf[0] != 'a' {
+			t.Fatalf("Read = %q, %v", buf, err)
+		}
+	}
+	reads := readSyscalls(t) - before
+	t.Logf("%d read system calls for %d request/answer pairs", reads, pairs)
+	// One read a pair, plus the /proc file's own; a read tried before the
+	// poll would make it two a pair.
+	if reads > pairs+4 {
+		t.Fatalf("%d read system calls for %d request/answer pairs: more than one a pair", reads, pairs)
+	}
+	// The answer already there (the Read comes late): still read, at once.
+	if _, err := c.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	answer <- struct{}{}
+	time.Sleep(50 * time.Millisecond)
+	if err := c.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(buf); err != nil || buf[0] != 'a' {
+		t.Fatalf("Read of an answer already there = %q, %v", buf, err)
+	}
+	// A Read after a Write still honours its deadline when no answer comes.
+	if _, err := c.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(buf); !isTimeout(err) {
+		t.Fatalf("Read after a Write with no answer = %v, want a timeout", err)
 	}
 }
 
