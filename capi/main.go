@@ -132,6 +132,7 @@ func tasker_client_new(config *C.char) *C.char {
 		if err != nil {
 			return api.Encode(nil, err)
 		}
+		api.ApplyHostRuntime(c.Config())
 		h := nextHandle.Add(1)
 		handlesMu.Lock()
 		handles[h] = c
