@@ -12,6 +12,7 @@ require "tasker_core"
 require "pg"
 require "json"
 require "securerandom"
+require "etc"
 
 module BenchSupport
   module_function
@@ -64,6 +65,40 @@ module BenchSupport
   # Resident set size of this process in kB (Linux /proc).
   def rss_kb
     File.read("/proc/self/status")[/^VmRSS:\s+(\d+)\s+kB/, 1].to_i
+  end
+
+  CLK_TCK = Etc.sysconf(Etc::SC_CLK_TCK)
+
+  # CPU seconds (user + system, every thread) a process has used so far, from
+  # /proc/PID/stat; nil when it is gone or /proc is missing.
+  def proc_cpu_seconds(pid)
+    stat = File.read("/proc/#{pid}/stat")
+    fields = stat[(stat.rindex(")") + 2)..].split # after "pid (comm) ": state is field 3
+    (fields[11].to_i + fields[12].to_i).to_f / CLK_TCK # utime, stime: fields 14 and 15
+  rescue SystemCallError
+    nil
+  end
+
+  # pid → CPU seconds of every PostgreSQL server process on this machine (the
+  # postmaster, backends, autovacuum, WAL writer...): the database's whole cost,
+  # when it runs here. {} when none is visible (a server elsewhere).
+  def postgres_cpu
+    Dir["/proc/[0-9]*/comm"].each_with_object({}) do |f, h|
+      next unless (File.read(f).strip rescue nil) == "postgres" # rubocop:disable Style/RescueModifier
+
+      pid = f.split("/")[2].to_i
+      cpu = proc_cpu_seconds(pid)
+      h[pid] = cpu if cpu
+    end
+  end
+
+  # CPU seconds the PostgreSQL processes used between two postgres_cpu readings:
+  # a process that started in between counts from zero; one that ended in
+  # between is lost (its last seconds with it). nil when no server was visible.
+  def postgres_cpu_between(before, after)
+    return nil if after.empty?
+
+    after.sum { |pid, cpu| cpu - before.fetch(pid, 0.0) }
   end
 
   # The 10×10 lattice of the FFI figures (same as bench/api_test.go): step k at

@@ -34,6 +34,12 @@
 #                p50, p99
 #   slot time    span × workers × threads / steps: the time one handler slot spends
 #                per step (another view of the same overhead; it counts idle slots)
+#   CPU per step the CPU time phase 1 cost per completed step, from /proc: the worker
+#                processes' (Ruby and the Go library, every thread) and every
+#                PostgreSQL process's on this machine (backends, autovacuum, WAL
+#                writer...; not measured when the server runs elsewhere). On a
+#                machine of a few cores the two compete for the same CPUs: their sum
+#                bounds steps/s more firmly than any latency
 #
 # --analyze-every: VACUUM ANALYZE the schema's tables that often while the workers
 # run, as an eager autovacuum would. Off by default: the figures are what a fresh,
@@ -232,6 +238,10 @@ def ms(secs)
   secs.nil? ? "—" : format("%.1f ms", secs.to_f * 1000)
 end
 
+def us(secs)
+  secs.nil? ? "—" : format("%.0f µs", secs.to_f * 1e6)
+end
+
 def monotonic
   Process.clock_gettime(Process::CLOCK_MONOTONIC)
 end
@@ -297,7 +307,11 @@ worker_counts.each do |workers|
     readers.each do |r| # "ready": booted, library loaded, client connected
       raise "a worker process failed to start (see its error above)" unless r.gets&.start_with?("ready")
     end
+    cpu_before = pids.to_h { |pid| [pid, BenchSupport.proc_cpu_seconds(pid)] }
+    pg_before = BenchSupport.postgres_cpu
     wall = wait_complete(pg, pids)
+    worker_cpu = pids.sum { |pid| BenchSupport.proc_cpu_seconds(pid).to_f - cpu_before[pid].to_f }
+    db_cpu = BenchSupport.postgres_cpu_between(pg_before, BenchSupport.postgres_cpu)
     m = metrics(pg)
     raise "no step was completed" if m["span"].nil? || m["completed"].zero?
 
@@ -329,14 +343,15 @@ worker_counts.each do |workers|
     lat["handoff_max"] = hl.last
 
     r = { workers: workers, m: m, lat: lat, steps_per_s: m["completed"] / m["span"], wall: wall,
-          slot: m["span"] * workers * threads / m["completed"], per_round: per_round }
+          slot: m["span"] * workers * threads / m["completed"], per_round: per_round,
+          worker_cpu_per_step: worker_cpu / m["completed"], db_cpu_per_step: db_cpu && db_cpu / m["completed"] }
     results << r
     puts format("workers=%d: throughput: %d steps in %.2fs (DB span; %.2fs wall from ready to all complete) = " \
                 "%.0f steps/s; hand-off under the backlog p50 %s p99 %s; overhead mean %s p50 %s p99 %s; " \
-                "slot time %s/step; created %d tasks in %.2fs",
+                "slot time %s/step; CPU per step: workers %s, PostgreSQL %s; created %d tasks in %.2fs",
                 workers, m["completed"], m["span"], wall, r[:steps_per_s], ms(m["handoff_p50"]),
                 ms(m["handoff_p99"]), ms(m["overhead_avg"]), ms(m["overhead_p50"]), ms(m["overhead_p99"]),
-                ms(r[:slot]), TASKS, created_in)
+                ms(r[:slot]), us(r[:worker_cpu_per_step]), us(r[:db_cpu_per_step]), TASKS, created_in)
     puts format("           hand-off: %d rounds of %d chains, %d hand-offs: p50 %s p99 %s max %s; " \
                 "overhead mean %s p50 %s p99 %s; worker stats %s",
                 LATENCY_ROUNDS, per_round, lat["handoffs"], ms(lat["handoff_p50"]), ms(lat["handoff_p99"]),
@@ -360,32 +375,35 @@ end
 puts
 puts "End to end: #{BenchSupport.mode} mode, #{STEPS} steps (#{TASKS} chains of #{CHAIN.size}), no-op handlers, " \
      "#{threads} threads per worker, #{loop_kind == 'worker' ? 'TaskerCore::Worker' : 'minimal loop'}"
-header = format("%-8s %9s %11s %11s %11s %11s %11s %13s %13s", "workers", "steps/s", "overhead", "ovh p50",
-                "ovh p99", "slot/step", "backlog p50", "hand-off p50", "hand-off p99")
+header = format("%-8s %9s %11s %11s %11s %11s %11s %13s %13s %11s %11s", "workers", "steps/s", "overhead", "ovh p50",
+                "ovh p99", "slot/step", "backlog p50", "hand-off p50", "hand-off p99", "worker CPU", "DB CPU")
 puts header
 puts "-" * header.size
 results.each do |r|
   m = r[:m]
   l = r[:lat]
-  puts format("%-8d %9.0f %11s %11s %11s %11s %11s %13s %13s", r[:workers], r[:steps_per_s], ms(m["overhead_avg"]),
+  puts format("%-8d %9.0f %11s %11s %11s %11s %11s %13s %13s %11s %11s", r[:workers], r[:steps_per_s], ms(m["overhead_avg"]),
               ms(m["overhead_p50"]), ms(m["overhead_p99"]), ms(r[:slot]), ms(m["handoff_p50"]),
-              ms(l["handoff_p50"]), ms(l["handoff_p99"]))
+              ms(l["handoff_p50"]), ms(l["handoff_p99"]), us(r[:worker_cpu_per_step]), us(r[:db_cpu_per_step]))
 end
 puts "steps/s, overhead (= complete − in_progress of a step) and backlog hand-off: phase 1, #{TASKS} chains queued; " \
      "hand-off p50/p99: phase 2, #{LATENCY_ROUNDS} rounds of workers × threads / 2 chains (no queueing)."
+puts "CPU per step (phase 1, /proc): worker CPU = the worker processes' (Ruby and the Go library, every thread); " \
+     "DB CPU = every PostgreSQL process on this machine (backends, autovacuum, WAL writer...)"
 puts format("pgbench -N 4 clients, same run: %s", ceiling ? format("%.0f tps", ceiling) : "not measured")
 puts "hand-off: at the handlers (child handler start − last parent handler end, real clock)"
 puts "goals: 2 workers ≥ 1,000 steps/s and ≥ 0.5 × pgbench -N tps; hand-off p50 ≤ 3 ms, p99 ≤ 15 ms (1 and 2 workers)"
 if json_path
   File.write(json_path, JSON.pretty_generate({
-    mode: BenchSupport.mode, tasks: TASKS, chain: CHAIN.size, threads: threads, loop: loop_kind,
+    mode: BenchSupport.mode, tasks: TASKS, chain: CHAIN.size, threads: threads, loop: loop_kind, cores: Etc.nprocessors,
     latency_rounds: LATENCY_ROUNDS, pgbench_n_tps: ceiling, pgbench_seconds: PGBENCH_SECONDS,
     runs: results.map do |r|
       { workers: r[:workers], steps_per_s: r[:steps_per_s], completed: r[:m]["completed"], span_s: r[:m]["span"],
         overhead_p50_ms: r[:m]["overhead_p50"]&.*(1000), overhead_p99_ms: r[:m]["overhead_p99"]&.*(1000),
         backlog_handoff_p50_ms: r[:m]["handoff_p50"]&.*(1000),
         handoff_p50_ms: r[:lat]["handoff_p50"]&.*(1000), handoff_p99_ms: r[:lat]["handoff_p99"]&.*(1000),
-        handoffs: r[:lat]["handoffs"] }
+        handoffs: r[:lat]["handoffs"],
+        worker_cpu_per_step_us: r[:worker_cpu_per_step] * 1e6, db_cpu_per_step_us: r[:db_cpu_per_step]&.*(1e6) }
     end
   }))
 end

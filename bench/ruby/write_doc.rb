@@ -284,14 +284,21 @@ if e2e
          "`pgbench -N`, 4 clients, #{e2e['pgbench_seconds']} s: **#{ceiling ? "#{num(ceiling)} tps" : 'not measured'}**. " \
          "Hand-off is measured at the handlers on the real clock (a child's handler start − its last parent's handler " \
          "end), in rounds of (workers × threads / 2) chains so a child never waits for a slot; the backlog column is " \
-         "the same measure under the throughput phase's queue."
+         "the same measure under the throughput phase's queue. CPU per step is the throughput phase's CPU time " \
+         "(from /proc) per completed step: the worker processes' (Ruby and the Go library, every thread) and " \
+         "every PostgreSQL process's on this machine (backends, autovacuum, WAL writer...)" +
+         (e2e["cores"] ? ". On this machine's #{e2e['cores']} cores the two share the same CPUs, so their sum bounds " \
+                         "steps/s at #{e2e['cores']} ÷ (worker + PostgreSQL CPU per step)." : ".")
   out << ""
-  out << "| workers | steps/s | ÷ pgbench -N tps | hand-off p50 | hand-off p99 | hand-off p50 under the backlog | overhead p50 (claim → report) |"
-  out << "|---|---|---|---|---|---|---|"
+  out << "| workers | steps/s | ÷ pgbench -N tps | hand-off p50 | hand-off p99 | hand-off p50 under the backlog | " \
+         "overhead p50 (claim → report) | worker CPU per step | PostgreSQL CPU per step |"
+  out << "|---|---|---|---|---|---|---|---|---|"
+  us = ->(v) { v ? "#{num(v)} µs" : "—" }
   e2e["runs"].each do |r|
     rel = ceiling ? r["steps_per_s"] / ceiling : nil
     out << "| #{r['workers']} | #{num(r['steps_per_s'])} | #{x(rel)} | #{ms(r['handoff_p50_ms'])} | " \
-           "#{ms(r['handoff_p99_ms'])} | #{ms(r['backlog_handoff_p50_ms'])} | #{ms(r['overhead_p50_ms'])} |"
+           "#{ms(r['handoff_p99_ms'])} | #{ms(r['backlog_handoff_p50_ms'])} | #{ms(r['overhead_p50_ms'])} | " \
+           "#{us.call(r['worker_cpu_per_step_us'])} | #{us.call(r['db_cpu_per_step_us'])} |"
   end
   two = e2e["runs"].find { |r| r["workers"] == 2 }
   goal.call("2 workers ≥ 1,000 steps/s", two ? num(two["steps_per_s"]) : "—", two && two["steps_per_s"] >= 1000)
