@@ -57,6 +57,21 @@ module TaskerCore
         nil
       end
 
+      # True when an event named +name+, published locally now, could reach
+      # anyone: a subscription whose pattern matches the name (its namespace and
+      # task filters are looked at on delivery), an ActiveSupport::Notifications
+      # subscriber to the name, or dry-events (loaded). The worker asks before
+      # it builds a handler-side event, so that a process nobody listens to
+      # builds none (an event, its payload and its time cost about a tenth of
+      # the worker's Ruby CPU per step). Ask per event: a subscriber can come
+      # at any moment.
+      def listening?(name)
+        name = name.to_s
+        return true if @subscriptions.any? { |s| s.name_matches?(name) }
+
+        ActiveSupportBridge.listening?(name) || DryEventsBridge.available?
+      end
+
       # Calls every matching subscriber with +event+ (an Event), in registration
       # order, isolating failures, then the ActiveSupport and dry-events bridges
       # when available (each isolated the same way).

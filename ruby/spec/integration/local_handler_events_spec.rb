@@ -33,6 +33,26 @@ RSpec.describe "handler events in the worker's process", :integration do
     expect(mine.last.payload).to include("step_name" => "only", "success" => true, "attempt" => 1)
     expect(mine.last.payload["duration_ms"]).to be >= 0
   end
+
+  it "builds none of them when nothing listens (no subscriber, no ActiveSupport subscriber, no dry-events)" do
+    hide_const("Dry") if defined?(Dry)
+    hide_const("ActiveSupport") if defined?(ActiveSupport)
+    name = "local_events_#{SecureRandom.hex(4)}"
+    TaskerCore.register_task(name: name, namespace: "rspec_local",
+                             steps: [{ name: "only", handler_class: "LocalHandlerEventsSpec::Ok" }])
+    allow(TaskerCore::Event).to receive(:new).and_call_original
+    task = TaskerCore.create_task(name: name, namespace: "rspec_local", client: client)
+    expect(TaskerCore.run_task(task, timeout: 30, client: client, concurrency: 1)).to be_complete
+    expect(TaskerCore::Event).not_to have_received(:new).with(hash_including(durable: false))
+
+    # A subscriber to one of them: that one is built again.
+    seen = []
+    TaskerCore::Events.subscribe("step.handle") { |e| seen << e.name }
+    task = TaskerCore.create_task(name: name, namespace: "rspec_local", client: client)
+    expect(TaskerCore.run_task(task, timeout: 30, client: client, concurrency: 1)).to be_complete
+    expect(seen).to eq(["step.handle"])
+    expect(TaskerCore::Event).to have_received(:new).with(hash_including(name: "step.handle", durable: false)).once
+  end
 end
 
 # The worker's and the task runner's own moments reach this process's subscribers.

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "open3"
+require "rbconfig"
 require "stringio"
 
 RSpec.describe TaskerCore::Events do
@@ -93,6 +95,37 @@ RSpec.describe TaskerCore::Events do
       expect(log).to include("KeyError").and include("boom in subscriber")
     ensure
       TaskerCore.logger = original
+    end
+  end
+
+  describe ".listening?" do
+    it "is false with no subscriber, true for a subscription whose pattern matches the name" do
+      hide_const("ActiveSupport") if defined?(ActiveSupport)
+      hide_const("Dry") if defined?(Dry)
+      expect(described_class.listening?("step.handle")).to be(false)
+      sub = described_class.subscribe("step.*", namespace: "elsewhere") { nil }
+      expect(described_class.listening?("step.handle")).to be(true) # filters are looked at on delivery
+      expect(described_class.listening?("task.completed")).to be(false)
+      described_class.unsubscribe(sub)
+      expect(described_class.listening?("step.handle")).to be(false)
+    end
+
+    it "follows ActiveSupport::Notifications' own subscribers (a real ActiveSupport, in a process of its own)" do
+      script = <<~RUBY
+        $LOAD_PATH.unshift(#{File.expand_path('../../lib', __dir__).dump})
+        require "tasker_core"
+        require "active_support"
+        require "active_support/notifications"
+        out = [TaskerCore::Events.listening?("step.handle")]
+        s = ActiveSupport::Notifications.subscribe(/\\Astep\\./) { nil }
+        out << TaskerCore::Events.listening?("step.handle") << TaskerCore::Events.listening?("task.completed")
+        ActiveSupport::Notifications.unsubscribe(s)
+        out << TaskerCore::Events.listening?("step.handle")
+        puts out.join(",")
+      RUBY
+      out, status = Open3.capture2e(RbConfig.ruby, "-e", script)
+      expect(status).to be_success, out
+      expect(out.lines.last.strip).to eq("false,true,false,false")
     end
   end
 

@@ -15,6 +15,16 @@ module TaskerCore
         defined?(::ActiveSupport::Notifications) && ::ActiveSupport::Notifications.respond_to?(:instrument) ? true : false
       end
 
+      # True when ActiveSupport::Notifications is loaded and something is
+      # subscribed to +name+ (a notifier that cannot tell counts as listening).
+      def listening?(name)
+        return false unless available?
+
+        notifications = ::ActiveSupport::Notifications
+        notifier = notifications.respond_to?(:notifier) ? notifications.notifier : nil
+        notifier.respond_to?(:listening?) ? notifier.listening?(name) : true
+      end
+
       # Publishes +event+ through ActiveSupport::Notifications under its name.
       # @param event [TaskerCore::Event]
       # @return [void]

@@ -31,6 +31,11 @@ module TaskerCore
         end
       end
 
+      # True when +name+ matches the pattern (the filters are not looked at).
+      def name_matches?(name)
+        @matcher.call(name)
+      end
+
       # True when the event's name matches and it passes the filters.
       def matches?(event)
         return false unless @matcher.call(event.name.to_s)

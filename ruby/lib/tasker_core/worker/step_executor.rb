@@ -49,6 +49,8 @@ module TaskerCore
     # process's TaskerCore::Events subscribers (and ActiveSupport::Notifications),
     # not to the durable outbox, which records what the database saw.
     def local_event(claimed, name, extra = {})
+      return unless Events.listening?(name)
+
       payload = { "task_id" => claimed.task_id, "step_id" => claimed.step_id, "step_name" => claimed.step_name,
                   "attempt" => claimed.attempts }.merge(extra.compact)
       Events.publish_locally(

@@ -71,6 +71,8 @@ module TaskerCore
     # observability.task.handle (see the class comment), like the worker's
     # local events.
     def handled(context, elapsed, timed_out)
+      return unless Events.listening?("observability.task.handle")
+
       namespace, task_name = @task_labels
       Correlation.with(context.correlation_id) do
         Events.publish_locally(

@@ -839,6 +839,8 @@ module TaskerCore
     # TaskerCore::Events subscribers (and the bridges), under the task's
     # correlation id, not to the durable outbox.
     def local_event(name, step, payload)
+      return unless Events.listening?(name)
+
       Correlation.with(step.correlation_id) do
         Events.publish_locally(
           Event.new(name: name, task_id: step.task_id, namespace: step.namespace, task_name: step.task_name,
