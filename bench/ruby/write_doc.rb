@@ -329,7 +329,8 @@ if ffi
   out << if f0["ips_rounds"]
            "i/s: benchmark-ips in #{f0['ips_rounds']} rounds of #{f0['round_seconds']} s per side, the sides taking " \
              "turns (the order reversed every round), each side's median over the rounds; `gem vs pg` (the verdict) " \
-             "is the median over the rounds of that round's gem time ÷ pg time − 1: throughput, GC pauses included, " \
+             "is the median over the rounds of that round's gem time ÷ pg time − 1 (beside it the rounds' lowest and " \
+             "highest): throughput, GC pauses included, " \
              "and a burst of load from other work lands on every side, not on whichever ran then. `interleaved` is " \
              "the median of single calls taken in turn (gem, native, pg, #{f0['interleaved_rounds']} rounds): a " \
              "median leaves out the gem's occasional GC pause, so it is shown beside the verdict, not as it."
@@ -350,8 +351,15 @@ if ffi
                      f["interleaved_pg_us"], f["interleaved_gem_vs_pg_pct"])
             else "—"
             end
-    out << format("| %s | %s | %s | %s | %+.1f %% | %s | %s |", f["name"], num(f["gem_ips"]), num(f["native_ips"]),
-                  num(f["pg_ips"]), f["gem_vs_pg_pct"], inter,
+    # The rounds' own gem ÷ pg − 1, lowest and highest: how far one round's
+    # verdict strayed from the median (the machine's noise in this run).
+    spread = if f["gem_round_ips"] && f["pg_round_ips"]
+               r = f["gem_round_ips"].zip(f["pg_round_ips"]).map { |g, q| (q / g - 1) * 100 }
+               format(" (%+.1f … %+.1f %%)", r.min, r.max)
+             else ""
+             end
+    out << format("| %s | %s | %s | %s | %+.1f %%%s | %s | %s |", f["name"], num(f["gem_ips"]), num(f["native_ips"]),
+                  num(f["pg_ips"]), f["gem_vs_pg_pct"], spread, inter,
                   like ? verdict.call(ok) : "not like for like (the gem computes a full analysis; pg: levels only)")
     goal.call("FFI: gem < #{ffi['goal_pct'].to_i} % over pg, #{f['name']}", format("%+.1f %%", f["gem_vs_pg_pct"]), ok) if like
   end
