@@ -2,7 +2,8 @@
 -- parent. The engine's recursive CTE enumerated every path (exponential on wide
 -- diamonds) and had no cycle guard. This is Kahn's algorithm, O(steps + edges):
 -- two statements load the task's steps (ranked by id) and its edges as ranks into
--- arrays, then a loop peels the graph from its roots, each step leaving the queue
+-- arrays, a third counts each step's parents and finds its children's range, then
+-- a loop peels the graph from its roots, each step leaving the queue
 -- once and each edge followed once, so a lattice or a chain of diamonds costs in
 -- proportion to its size however many paths it has. (The walk over (step, level)
 -- pairs this replaces joined the task's edges again at every level: quadratic on
@@ -14,11 +15,11 @@
 -- levels: no rows, as the engine answers. Edges from a step of another task are
 -- ignored (the engine's tables allow them; Tasker Core writes none).
 --
--- SET plan_cache_mode = force_custom_plan: the two statements are planned for the
+-- SET plan_cache_mode = force_custom_plan: the statements are planned for the
 -- task asked about. A cached generic plan is planned for an average task, and
 -- once one 10,000-step task shares the tables that average makes it read every
 -- edge (a sequential scan and a hash) for a 100-step task as well; planning these
--- two statements costs far less than that. (PostgreSQL applies a function's SET
+-- statements costs far less than that. (PostgreSQL applies a function's SET
 -- clause for the duration of each call.)
 CREATE FUNCTION calculate_dependency_levels(input_task_id bigint)
 RETURNS TABLE (workflow_step_id bigint, dependency_level integer)
@@ -59,27 +60,23 @@ BEGIN
     JOIN tasker_workflow_step_edges e ON e.to_step_id = cr.id
     JOIN r pr ON pr.id = e.from_step_id;
 
-    indeg := array_fill(0, ARRAY[n]);
-    first := array_fill(1, ARRAY[n]);
-    last := array_fill(0, ARRAY[n]);
-    FOR k IN 1 .. cardinality(adj) LOOP
-        u := par[k];
-        IF last[u] = 0 THEN
-            first[u] := k;
-        END IF;
-        last[u] := k;
-        c := adj[k];
-        indeg[c] := indeg[c] + 1;
-    END LOOP;
+    -- Per rank, in one statement (a PL/pgSQL loop over the edges cost a few
+    -- statements an edge, most of a large task's time): its parents' count, the
+    -- range of its children in adj (1 .. 0: none), and the roots in rank order,
+    -- the queue's start.
+    SELECT array_agg(COALESCE(d.cnt, 0) ORDER BY g.r),
+           array_agg(COALESCE(o.lo, 1) ORDER BY g.r),
+           array_agg(COALESCE(o.hi, 0) ORDER BY g.r),
+           COALESCE(array_agg(g.r ORDER BY g.r) FILTER (WHERE d.cnt IS NULL), '{}')
+    INTO indeg, first, last, queue
+    FROM generate_series(1, n) AS g(r)
+    LEFT JOIN (SELECT a.r, count(*)::integer AS cnt FROM unnest(adj) AS a(r) GROUP BY a.r) d ON d.r = g.r
+    LEFT JOIN (SELECT x.r, min(x.k)::integer AS lo, max(x.k)::integer AS hi
+               FROM unnest(par) WITH ORDINALITY AS x(r, k) GROUP BY x.r) o ON o.r = g.r;
 
     lvl := array_fill(0, ARRAY[n]);
-    queue := array_fill(0, ARRAY[n]);
-    FOR r IN 1 .. n LOOP
-        IF indeg[r] = 0 THEN
-            tail := tail + 1;
-            queue[tail] := r;
-        END IF;
-    END LOOP;
+    tail := cardinality(queue);
+    queue := queue || array_fill(0, ARRAY[n - tail]);
     WHILE head <= tail LOOP
         u := queue[head];
         head := head + 1;
