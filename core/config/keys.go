@@ -204,11 +204,11 @@ var Keys = []Key{
 	{Path: "metrics.pool_exhausted_ratio", Type: Float, Default: 1.0, Min: f(0.01), Max: f(1),
 		Doc: "/health/ready fails when acquired connections reach this fraction of the pool while acquires are waiting"},
 
-	// files
 	// runtime (the Go runtime of a process that loads the library through the C API)
 	{Path: "runtime.gc_percent", Type: Int, Default: 400, Min: f(10), Max: f(100000),
 		Doc: "the Go garbage collector's GOGC for a process that loads the library through the C API (the Ruby gem): a collection starts when the heap has grown by this percentage of what the last one left live; the library's live heap is a few MB, and in a host process every collection wakes several runtime threads (with Go's default of 100 the Ruby worker of the end-to-end benchmark spent 10–20 % more CPU per step). Process-wide: set when a client opens (the last client's value wins); a GOGC environment variable wins over it; a Go program using core/api keeps its own setting"},
 
+	// files
 	{Path: "files.max_bytes", Type: Int, Default: 4 << 20, Min: f(1), Max: f(1 << 30),
 		Doc: "largest file read: the configuration file, templates, event definitions (only regular files are read; the configuration file's own limit comes from the environment or the caller, not the file)"},
 }
